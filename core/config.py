@@ -1,0 +1,342 @@
+"""The configuration schema and its loader: frozen, strict, with units in the names.
+
+Precedence (lowest first): built-in defaults (this module) < YAML file (`--config PATH`) < environment
+(`KRT_<SECTION>__<KEY>`) < command-line flags. Secrets (`KRAKEN_API_KEY`, `KRAKEN_API_SECRET`) come
+only from the environment or a `.env` file and are kept apart from the configuration (see `Secrets`).
+
+Validation rejects unknown keys, wrong types and out-of-range values; `ConfigError` carries ONE line that
+names the key, the value given, where it came from, and what is expected. config/default.yaml documents
+every setting and is checked against these defaults by a test.
+
+Pure: the caller passes the environment mapping and file text in; nothing here reads the process state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+from typing import Any, Literal, Mapping
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_PREFIX = "KRT_"
+SECRET_ENV_NAMES = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
+
+
+class ConfigError(Exception):
+    """A configuration problem, as one line fit for an operator (exit code 78)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class RuntimeSettings(_Section):
+    mode: Literal["paper", "shadow", "live"] = "paper"
+    market: Literal["sim", "kraken"] = "sim"
+    symbols: tuple[str, ...] = ("BTC/USD", "ETH/USD", "XRP/USD")
+    status_interval_s: float = Field(5.0, gt=0, le=3600)
+    shutdown_timeout_s: float = Field(10.0, gt=0, le=600)
+    exit_on_critical_disable: bool = False
+    shard: str = Field("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("symbols")
+    @classmethod
+    def _check_symbols(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one symbol such as BTC/USD")
+        for symbol in value:
+            base, sep, quote = symbol.partition("/")
+            if not sep or not base or not quote or not (base + quote).isalnum() or symbol != symbol.upper():
+                raise ValueError(f"symbols written BASE/QUOTE in capitals, such as BTC/USD (got {symbol!r})")
+        if len(set(value)) != len(value):
+            raise ValueError("each symbol once")
+        return value
+
+
+class StorageSettings(_Section):
+    db_url: str = "sqlite:///state/kraken-runtime.db"
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0, le=600_000)
+    retention_days: int = Field(7, ge=1, le=3650)
+
+    @field_validator("db_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not (value.startswith("sqlite:///") or value.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("a URL sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+        return value
+
+
+class HttpSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(9464, ge=0, le=65535)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dir: str = "logs"
+    file_max_bytes: int = Field(10 * 1024 * 1024, ge=4096)
+    file_backup_count: int = Field(5, ge=0, le=1000)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class KrakenSettings(_Section):
+    rest_url: str = "https://api.kraken.com"
+    ws_public_url: str = "wss://ws.kraken.com/v2"
+    ws_l3_url: str = "wss://ws-l3.kraken.com/v2"
+    ws_auth_url: str = "wss://ws-auth.kraken.com/v2"
+    rest_timeout_s: float = Field(10.0, gt=0, le=120)
+    api_tier: Literal["starter", "intermediate", "pro"] = "starter"
+
+    @field_validator("rest_url")
+    @classmethod
+    def _check_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("ws_public_url", "ws_l3_url", "ws_auth_url")
+    @classmethod
+    def _check_ws(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("a ws:// or wss:// URL")
+        return value
+
+
+class ReferenceSettings(_Section):
+    ws_url: str = "wss://stream.binance.us:9443/ws"
+    max_age_ms: int = Field(5000, ge=1, le=3_600_000)
+
+
+class SupervisorSettings(_Section):
+    heartbeat_interval_ms: int = Field(1000, ge=10, le=60_000)
+    heartbeat_deadline_ms: int = Field(10_000, ge=100, le=600_000)
+    restart_max: int = Field(5, ge=0, le=1000)
+    restart_period_s: float = Field(60.0, gt=0, le=86_400)
+    backoff_initial_ms: int = Field(200, ge=0, le=600_000)
+    backoff_max_ms: int = Field(10_000, ge=0, le=3_600_000)
+    backoff_jitter_ratio: float = Field(0.2, ge=0, le=1)
+    control_poll_interval_ms: int = Field(250, ge=10, le=10_000)
+
+
+class SimSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    seed: int = Field(7, ge=0)
+
+
+class RiskSettings(_Section):
+    max_state_age_ms: int = Field(2000, ge=1, le=600_000)
+    max_exposure_usd: Decimal = Field(Decimal("1000"), ge=0)
+    daily_loss_limit_usd: Decimal = Field(Decimal("100"), ge=0)
+
+
+class Settings(_Section):
+    runtime: RuntimeSettings = RuntimeSettings()
+    storage: StorageSettings = StorageSettings()
+    http: HttpSettings = HttpSettings()
+    logging: LoggingSettings = LoggingSettings()
+    kraken: KrakenSettings = KrakenSettings()
+    reference: ReferenceSettings = ReferenceSettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
+    sim: SimSettings = SimSettings()
+    risk: RiskSettings = RiskSettings()
+
+    def to_plain(self) -> dict[str, Any]:
+        """Plain JSON-able dict (Decimals as strings), in schema order."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        """A stable hash of the effective configuration (recorded in `runs`)."""
+        return hashlib.sha256(orjson.dumps(self.to_plain(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+class Secrets(BaseModel):
+    """API credentials; never logged, stored, exported or shown (SecretStr redacts its repr)."""
+
+    model_config = ConfigDict(frozen=True)
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.api_key is not None and self.api_secret is not None
+
+    def redacted(self) -> dict[str, str]:
+        return {
+            "KRAKEN_API_KEY": "<set, redacted>" if self.api_key else "<not set>",
+            "KRAKEN_API_SECRET": "<set, redacted>" if self.api_secret else "<not set>",
+        }
+
+
+def secrets_from_env(env: Mapping[str, str]) -> Secrets:
+    key = env.get("KRAKEN_API_KEY") or None
+    secret = env.get("KRAKEN_API_SECRET") or None
+    if (key is None) != (secret is None):
+        missing = "KRAKEN_API_SECRET" if secret is None else "KRAKEN_API_KEY"
+        raise ConfigError(f"config error: {missing} is not set but its pair is; expected both or neither")
+    return Secrets(api_key=key, api_secret=secret)
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML with floats read as exact Decimals (money is never float)."""
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    text = loader.construct_scalar(node).replace("_", "")
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # .inf / .nan
+        return Decimal(text.replace(".", "").replace("inf", "Infinity").replace("nan", "NaN"))
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+def parse_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"config error: {source}{where}: not valid YAML ({problem}); expected a mapping of sections") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config error: {source}: top level is {type(data).__name__}; expected a mapping of sections")
+    return data
+
+
+def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    layer: dict[str, Any] = {}
+    sources: dict[tuple[str, ...], str] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name.startswith("KRT_TEST_"):
+            continue
+        section, sep, key = name[len(ENV_PREFIX):].partition("__")
+        if not sep or not section or not key:
+            raise ConfigError(f"config error: environment variable {name}: expected the form KRT_<SECTION>__<KEY>, such as KRT_RUNTIME__MODE")
+        path = (section.lower(), key.lower())
+        try:
+            value = yaml.load(raw, Loader=_DecimalLoader) if raw.strip() else raw  # noqa: S506
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(value, (dict, list)) and path != ("runtime", "symbols"):
+            value = raw
+        layer.setdefault(path[0], {})[path[1]] = value
+        sources[path] = f"environment {name}"
+    return layer, sources
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any], source: str, sources: dict[tuple[str, ...], str]) -> None:
+    for section, values in layer.items():
+        if not isinstance(values, dict):
+            base[section] = values
+            sources[(section,)] = source
+            continue
+        sources.setdefault((section,), source)
+        target = base.setdefault(section, {})
+        if not isinstance(target, dict):
+            base[section] = target = {}
+        for key, value in values.items():
+            target[key] = value
+            sources.setdefault((section, key), source)
+
+
+def _describe_expected(error: dict[str, Any], loc: tuple[str, ...]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        fields = _known_keys(loc[:-1])
+        return "one of: " + ", ".join(fields)
+    if kind == "literal_error":
+        return "one of " + str(ctx.get("expected", ""))
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        words = {"greater_than": "> ", "greater_than_equal": ">= ", "less_than": "< ", "less_than_equal": "<= "}
+        limit = next(iter(ctx.values()), "")
+        return f"a number {words[kind]}{limit}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "model_type" or kind == "dict_type":
+        return "a mapping of keys"
+    message = error["msg"]
+    return message[0].lower() + message[1:]
+
+
+def _known_keys(section_path: tuple[str, ...]) -> list[str]:
+    model: type[BaseModel] = Settings
+    for part in section_path:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return sorted(Settings.model_fields)
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def _format_validation(exc: ValidationError, sources: dict[tuple[str, ...], str]) -> str:
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
+    key = ".".join(loc) or "(top level)"
+    given = error.get("input")
+    source = sources.get(loc) or sources.get(loc[:1]) or "built-in default"
+    given_text = repr(str(given)) if isinstance(given, Decimal) else repr(given)
+    if isinstance(given, dict):
+        given_text = "a mapping"
+    expected = _describe_expected(error, loc)
+    if error["type"] == "extra_forbidden":
+        return f"config error: {key} (from {source}): unknown setting; expected {expected}"
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
+    return f"config error: {key} = {given_text} (from {source}): expected {expected}{tail}"
+
+
+def load_settings(
+    *,
+    yaml_text: str | None = None,
+    yaml_source: str = "config file",
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build the effective settings from the layers; raise ConfigError with one line on any problem."""
+    merged: dict[str, Any] = {}
+    sources: dict[tuple[str, ...], str] = {}
+    layers: list[tuple[dict[str, Any], str, dict[tuple[str, ...], str] | None]] = []
+    if yaml_text is not None:
+        layers.append((parse_yaml(yaml_text, yaml_source), yaml_source, None))
+    if env is not None:
+        env_values, env_sources = _env_layer(env)
+        layers.append((env_values, "environment", env_sources))
+    if overrides:
+        layers.append(({section: dict(values) for section, values in overrides.items()}, "command line", None))
+    for values, source, layer_sources in layers:
+        # Later layers win: drop earlier attributions for keys this layer sets, then merge.
+        for section, section_values in values.items():
+            if isinstance(section_values, dict):
+                for key in section_values:
+                    sources.pop((section, key), None)
+            else:
+                sources.pop((section,), None)
+        if layer_sources:
+            sources.update(layer_sources)
+        _merge(merged, values, source, sources)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, sources)) from None

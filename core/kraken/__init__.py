@@ -1,0 +1,1 @@
+"""Kraken protocol: codecs, books, checksums, signing, rate-limit models, thin I/O adapters."""

@@ -1,0 +1,3 @@
+from kraken_runtime.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The `kraken-runtime` command line: one parser, one module per subcommand (kraken_runtime/commands/)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from kraken_runtime import __version__
+from kraken_runtime import exitcodes
+
+# Subcommand modules, in the order `--help` lists them. A module is listed only once it does real work.
+COMMANDS: tuple[str, ...] = (
+    "config",
+    "db",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(exitcodes.USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kraken-runtime",
+        description="Autonomous, supervised trading runtime for Kraken spot.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 no daemon answered (ctl), 78 bad configuration.",
+    )
+    parser.add_argument("--version", action="version", version=f"kraken-runtime {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"kraken_runtime.commands.{name.replace('-', '_')}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return exitcodes.USAGE
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return exitcodes.OK
+    except BrokenPipeError:
+        return exitcodes.OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

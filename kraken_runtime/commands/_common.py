@@ -1,0 +1,72 @@
+"""Shared option handling for subcommands: the configuration layers and the secrets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from dotenv import dotenv_values
+
+from core.config import ConfigError, Secrets, Settings, load_settings, secrets_from_env, SECRET_ENV_NAMES
+from kraken_runtime import exitcodes
+
+
+class CommandFailed(Exception):
+    """Raised inside a command to exit with `code` after printing one line."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, *, db: bool = True) -> None:
+    parser.add_argument("--config", metavar="PATH", help="YAML configuration file (see config/default.yaml)")
+    parser.add_argument("--env-file", metavar="PATH", default=".env",
+                        help="file with KRAKEN_API_KEY / KRAKEN_API_SECRET / KRT_* settings (default: ./.env if present)")
+    if db:
+        parser.add_argument("--db", metavar="URL", help="database URL (sqlite:///PATH or postgresql://USER@HOST:PORT/DB)")
+
+
+def effective_environment(env_file: str | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment over the .env file's values (the real environment wins)."""
+    environ = dict(os.environ if environ is None else environ)
+    merged: dict[str, str] = {}
+    if env_file and Path(env_file).is_file():
+        merged.update({key: value for key, value in dotenv_values(env_file).items() if value is not None})
+    merged.update(environ)
+    return merged
+
+
+def load_from_args(args: argparse.Namespace, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> tuple[Settings, Secrets]:
+    """Build settings and secrets from the layers; ConfigError (exit 78) on any problem."""
+    yaml_text = None
+    source = "config file"
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        source = str(path)
+        try:
+            yaml_text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"config error: cannot read --config {path}: {exc.strerror or exc}; expected a readable YAML file") from None
+    env = effective_environment(getattr(args, "env_file", None))
+    layered = {section: dict(values) for section, values in (overrides or {}).items()}
+    if getattr(args, "db", None):
+        layered.setdefault("storage", {})["db_url"] = args.db
+    settings = load_settings(yaml_text=yaml_text, yaml_source=source, env=env, overrides=layered or None)
+    return settings, secrets_from_env(env)
+
+
+def secret_values(secrets: Secrets) -> list[str]:
+    return [value.get_secret_value() for value in (secrets.api_key, secrets.api_secret) if value is not None]
+
+
+def fail_config(error: ConfigError) -> int:
+    print(str(error), file=sys.stderr)
+    return exitcodes.CONFIG
+
+
+__all__ = ["CommandFailed", "add_config_arguments", "effective_environment", "load_from_args", "secret_values",
+           "fail_config", "SECRET_ENV_NAMES"]

@@ -1,0 +1,48 @@
+"""`kraken-runtime config check|show`: validate or print the effective configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from core.config import ConfigError
+from kraken_runtime import exitcodes
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("config", help="check or show the effective configuration")
+    actions = parser.add_subparsers(dest="config_action", metavar="ACTION", required=True)
+    check = actions.add_parser("check", help="validate the configuration layers; exit 78 with one line on a problem")
+    add_config_arguments(check)
+    check.set_defaults(func=run)
+    show = actions.add_parser("show", help="print the effective configuration as YAML, secrets redacted")
+    add_config_arguments(show)
+    show.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings, secrets = load_from_args(args)
+    except ConfigError as error:
+        return fail_config(error)
+    if args.config_action == "check":
+        print(
+            f"config ok: mode={settings.runtime.mode} market={settings.runtime.market} "
+            f"symbols={','.join(settings.runtime.symbols)} db={_redacted_url(settings.storage.db_url)} "
+            f"credentials={'present' if secrets.present else 'absent'} hash={settings.config_hash()}"
+        )
+        return exitcodes.OK
+    document = settings.to_plain()
+    document["storage"]["db_url"] = _redacted_url(settings.storage.db_url)
+    document["secrets"] = secrets.redacted()
+    sys.stdout.write(yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
+    return exitcodes.OK
+
+
+def _redacted_url(url: str) -> str:
+    from storage.db import redact_url
+
+    return redact_url(url)

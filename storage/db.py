@@ -1,0 +1,124 @@
+"""Database setup: a SQLite file by default, PostgreSQL by URL.
+
+Thread safety: connection per thread. peewee keeps connection state thread-local (its default), so
+every actor thread that touches storage gets its own connection, opened on first use and reused;
+there is no connection shared between threads and no lock in our code. Each write is one short
+transaction. On SQLite, WAL lets readers (observer, `ctl`, `snapshot`) run beside a writer, and
+`busy_timeout` makes concurrent writers queue at the file lock instead of failing; writers keep their
+rate low by coalescing (state rows at most every 250 ms per symbol, market rows in batches). On
+PostgreSQL each thread's connection is an ordinary session and row locks do the rest. A single-writer
+actor would serialise writes in our code instead of in the engine and add a hop to every write that
+must happen before a venue call (orders are written before the venue is asked), so it was not chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.parse
+from pathlib import Path
+
+import peewee as pw
+
+from storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
+from storage.models import ALL_MODELS, EXACT_DECIMAL, database_proxy
+
+
+class StorageError(Exception):
+    """The database cannot be opened or used; the message is one line fit for an operator."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for logs and messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def make_database(url: str, *, busy_timeout_ms: int = 5000) -> pw.Database:
+    """Create (without connecting) the peewee database for a URL."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if not path:
+            raise StorageError(f"database URL {url!r} has no file path; expected sqlite:///PATH")
+        if path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return pw.SqliteDatabase(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "busy_timeout": busy_timeout_ms,
+                "foreign_keys": 1,
+                "synchronous": "normal",
+            },
+            field_types={EXACT_DECIMAL: "TEXT"},
+            timeout=busy_timeout_ms / 1000,
+            check_same_thread=False,
+        )
+    if url.startswith(("postgresql://", "postgres://")):
+        parts = urllib.parse.urlsplit(url)
+        name = parts.path.lstrip("/")
+        if not name:
+            raise StorageError(f"database URL {redact_url(url)!r} names no database; expected postgresql://USER@HOST:PORT/DB")
+        params = dict(urllib.parse.parse_qsl(parts.query))
+        return pw.PostgresqlDatabase(
+            name,
+            user=urllib.parse.unquote(parts.username) if parts.username else None,
+            password=urllib.parse.unquote(parts.password) if parts.password else None,
+            host=parts.hostname or None,
+            port=parts.port or None,
+            field_types={EXACT_DECIMAL: "NUMERIC"},
+            connect_timeout=int(params.pop("connect_timeout", 5)),
+            **params,
+        )
+    raise StorageError(f"database URL {redact_url(url)!r} is not supported; expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+
+
+def open_database(url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True) -> pw.Database:
+    """Open the database, bind the models to it and (by default) bring its schema up to date.
+
+    Without `migrate`, a database whose schema is not current raises StorageError, so a reader never
+    works on a schema it does not understand.
+    """
+    db = make_database(url, busy_timeout_ms=busy_timeout_ms)
+    try:
+        db.connect(reuse_if_open=True)
+        if migrate:
+            upgrade(db)
+        else:
+            have = current_version(db)
+            if have != LATEST_VERSION:
+                raise StorageError(
+                    f"database {redact_url(url)} is at schema version {have}, expected {LATEST_VERSION}; run 'kraken-runtime db upgrade'"
+                )
+    except pw.OperationalError as exc:
+        raise StorageError(f"cannot open database {redact_url(url)}: {str(exc).strip().splitlines()[0]}") from None
+    except RuntimeError as exc:
+        raise StorageError(str(exc)) from None
+    database_proxy.initialize(db)
+    return db
+
+
+def close_database(db: pw.Database) -> None:
+    if not db.is_closed():
+        db.close()
+
+
+def describe(db: pw.Database) -> dict[str, object]:
+    """What `kraken-runtime db info` prints: engine, schema version, row counts."""
+    counts = {}
+    for model in ALL_MODELS:
+        with model.bind_ctx(db):
+            counts[model._meta.table_name] = model.select().count() if table_exists(db, model._meta.table_name) else None
+    engine = "postgresql" if isinstance(db, pw.PostgresqlDatabase) else "sqlite"
+    where = db.database if engine == "sqlite" else f"{db.connect_params.get('host') or 'local socket'}/{db.database}"
+    if engine == "sqlite":
+        where = os.path.abspath(db.database)
+    return {
+        "engine": engine,
+        "database": where,
+        "schema_version": current_version(db),
+        "latest_version": LATEST_VERSION,
+        "tables": counts,
+    }

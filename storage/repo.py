@@ -1,0 +1,285 @@
+"""Every query the runtime makes. Callers get frozen records or plain values, never model instances,
+so no SQL (and no lazy loading) escapes this package. Times are integer nanoseconds, passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+import peewee as pw
+
+from storage.models import (
+    ActorEvent,
+    ControlCommand,
+    Fill,
+    Intent,
+    MarketTicker,
+    MarketTrade,
+    Order,
+    RiskEvent,
+    Run,
+    RunSymbolState,
+    SafetyModeChange,
+    StrategySetting,
+    database_proxy,
+)
+
+SAFETY_MODES = ("active", "reduce_only", "halted")
+COMMAND_FINAL_STATUSES = ("applied", "refused", "failed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlCommandRecord:
+    id: int
+    command: str
+    args: Mapping[str, Any]
+    status: str
+    result: Mapping[str, Any] | None
+    issued_by: str
+    target_shard: str | None
+    created_at_ns: int
+    applied_at_ns: int | None
+    applied_by_run: int | None
+
+
+def _command_record(row: ControlCommand) -> ControlCommandRecord:
+    return ControlCommandRecord(
+        id=row.id,
+        command=row.command,
+        args=row.args or {},
+        status=row.status,
+        result=row.result,
+        issued_by=row.issued_by,
+        target_shard=row.target_shard,
+        created_at_ns=row.created_at_ns,
+        applied_at_ns=row.applied_at_ns,
+        applied_by_run=row.applied_by_run_id,
+    )
+
+
+# --- runs ----------------------------------------------------------------------------------------------
+
+
+def start_run(*, mode: str, market: str, shard: str, config_hash: str, version: str, hostname: str, pid: int, now_ns: int) -> int:
+    run = Run.create(
+        started_at_ns=now_ns, mode=mode, market=market, shard=shard, config_hash=config_hash,
+        version=version, hostname=hostname, pid=pid, heartbeat_at_ns=now_ns,
+    )
+    return run.id
+
+
+def heartbeat_run(run_id: int, now_ns: int) -> None:
+    Run.update(heartbeat_at_ns=now_ns).where(Run.id == run_id).execute()
+
+
+def finish_run(run_id: int, *, status: str, now_ns: int) -> None:
+    Run.update(status=status, stopped_at_ns=now_ns).where(Run.id == run_id).execute()
+
+
+def get_run(run_id: int) -> dict[str, Any] | None:
+    row = Run.get_or_none(Run.id == run_id)
+    return None if row is None else row.__data__.copy()
+
+
+def latest_run() -> dict[str, Any] | None:
+    row = Run.select().order_by(Run.id.desc()).first()
+    return None if row is None else row.__data__.copy()
+
+
+def live_runs(*, since_ns: int) -> list[dict[str, Any]]:
+    """Runs still marked running whose heartbeat is newer than `since_ns` (daemons that can answer ctl)."""
+    query = Run.select().where((Run.status == "running") & (Run.heartbeat_at_ns >= since_ns)).order_by(Run.id)
+    return [row.__data__.copy() for row in query]
+
+
+# --- actor events --------------------------------------------------------------------------------------
+
+
+def record_actor_event(run_id: int, actor: str, event: str, detail: str, now_ns: int) -> None:
+    ActorEvent.create(run=run_id, actor=actor, event=event, detail=detail[:2000], created_at_ns=now_ns)
+
+
+def actor_events(run_id: int, actor: str | None = None) -> list[tuple[str, str, str]]:
+    query = ActorEvent.select().where(ActorEvent.run == run_id)
+    if actor is not None:
+        query = query.where(ActorEvent.actor == actor)
+    return [(row.actor, row.event, row.detail) for row in query.order_by(ActorEvent.id)]
+
+
+# --- control commands ----------------------------------------------------------------------------------
+
+
+def insert_control_command(command: str, args: Mapping[str, Any], *, issued_by: str, now_ns: int, target_shard: str | None = None) -> int:
+    row = ControlCommand.create(
+        command=command, args=dict(args), issued_by=issued_by, created_at_ns=now_ns, target_shard=target_shard
+    )
+    return row.id
+
+
+def claim_pending_commands(run_id: int, *, shard: str, limit: int = 20) -> list[ControlCommandRecord]:
+    """Take pending commands for this shard (or for any shard). A command is claimed by exactly one
+    daemon: the conditional UPDATE succeeds for one claimant only."""
+    candidates = (
+        ControlCommand.select(ControlCommand.id)
+        .where((ControlCommand.status == "pending") & ((ControlCommand.target_shard.is_null()) | (ControlCommand.target_shard == shard)))
+        .order_by(ControlCommand.id)
+        .limit(limit)
+    )
+    claimed = []
+    for (command_id,) in candidates.tuples():
+        updated = (
+            ControlCommand.update(status="applying", applied_by_run=run_id)
+            .where((ControlCommand.id == command_id) & (ControlCommand.status == "pending"))
+            .execute()
+        )
+        if updated == 1:
+            claimed.append(_command_record(ControlCommand.get_by_id(command_id)))
+    return claimed
+
+
+def complete_control_command(command_id: int, *, status: str, result: Mapping[str, Any], run_id: int | None, now_ns: int) -> None:
+    if status not in COMMAND_FINAL_STATUSES:
+        raise ValueError(f"command status {status!r}; expected one of {COMMAND_FINAL_STATUSES}")
+    ControlCommand.update(status=status, result=dict(result), applied_at_ns=now_ns, applied_by_run=run_id).where(
+        ControlCommand.id == command_id
+    ).execute()
+
+
+def get_control_command(command_id: int) -> ControlCommandRecord | None:
+    row = ControlCommand.get_or_none(ControlCommand.id == command_id)
+    return None if row is None else _command_record(row)
+
+
+def recent_control_commands(limit: int = 20) -> list[ControlCommandRecord]:
+    return [_command_record(row) for row in ControlCommand.select().order_by(ControlCommand.id.desc()).limit(limit)]
+
+
+# --- strategies and safety mode ------------------------------------------------------------------------
+
+
+def set_strategy_enabled(name: str, enabled: bool, *, updated_by: str, now_ns: int) -> None:
+    (
+        StrategySetting.insert(name=name, enabled=enabled, updated_by=updated_by, updated_at_ns=now_ns)
+        .on_conflict(
+            conflict_target=[StrategySetting.name],
+            update={StrategySetting.enabled: enabled, StrategySetting.updated_by: updated_by, StrategySetting.updated_at_ns: now_ns},
+        )
+        .execute()
+    )
+
+
+def strategy_enabled_map() -> dict[str, bool]:
+    return {row.name: bool(row.enabled) for row in StrategySetting.select().order_by(StrategySetting.name)}
+
+
+def record_safety_mode(mode: str, *, reason: str, source: str, run_id: int | None, now_ns: int) -> None:
+    if mode not in SAFETY_MODES:
+        raise ValueError(f"safety mode {mode!r}; expected one of {SAFETY_MODES}")
+    SafetyModeChange.create(run=run_id, mode=mode, reason=reason, source=source, created_at_ns=now_ns)
+
+
+def current_safety_mode() -> tuple[str, str]:
+    """(mode, reason) of the latest change; ('active', '') on a database that never changed it."""
+    row = SafetyModeChange.select().order_by(SafetyModeChange.id.desc()).first()
+    return ("active", "") if row is None else (row.mode, row.reason)
+
+
+# --- symbol state and market data ----------------------------------------------------------------------
+
+_STATE_COLUMNS = frozenset(RunSymbolState._meta.fields) - {"run", "symbol"}
+
+
+def upsert_symbol_states(run_id: int, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or update run_symbol_state rows (each mapping has `symbol` plus state columns)."""
+    if not rows:
+        return
+    with database_proxy.atomic():
+        for row in rows:
+            values = {key: value for key, value in row.items() if key in _STATE_COLUMNS}
+            unknown = set(row) - _STATE_COLUMNS - {"symbol"}
+            if unknown:
+                raise ValueError(f"run_symbol_state has no column(s) {sorted(unknown)}")
+            (
+                RunSymbolState.insert(run=run_id, symbol=row["symbol"], **values)
+                .on_conflict(
+                    conflict_target=[RunSymbolState.run, RunSymbolState.symbol],
+                    update={getattr(RunSymbolState, key): value for key, value in values.items()},
+                )
+                .execute()
+            )
+
+
+def symbol_states(run_id: int) -> list[dict[str, Any]]:
+    query = RunSymbolState.select().where(RunSymbolState.run == run_id).order_by(RunSymbolState.symbol)
+    return [dict(row.__data__, run=run_id) for row in query]
+
+
+def insert_market_tickers(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+    batch = [dict(row, run=run_id) for row in rows]
+    if batch:
+        with database_proxy.atomic():
+            for chunk in pw.chunked(batch, 500):
+                MarketTicker.insert_many(chunk).execute()
+    return len(batch)
+
+
+def insert_market_trades(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+    batch = [dict(row, run=run_id) for row in rows]
+    if batch:
+        with database_proxy.atomic():
+            for chunk in pw.chunked(batch, 500):
+                MarketTrade.insert_many(chunk).execute()
+    return len(batch)
+
+
+def prune_market_data(*, older_than_ns: int) -> int:
+    """Delete market rows received before `older_than_ns`; returns how many rows went."""
+    removed = MarketTicker.delete().where(MarketTicker.ts_recv_ns < older_than_ns).execute()
+    removed += MarketTrade.delete().where(MarketTrade.ts_recv_ns < older_than_ns).execute()
+    return removed
+
+
+# --- intents, risk events, orders, fills ---------------------------------------------------------------
+
+
+def insert_intent(run_id: int, **values: Any) -> int:
+    return Intent.create(run=run_id, **values).id
+
+
+def insert_risk_event(run_id: int, **values: Any) -> int:
+    return RiskEvent.create(run=run_id, **values).id
+
+
+def insert_order(run_id: int, **values: Any) -> int:
+    return Order.create(run=run_id, **values).id
+
+
+def update_order(client_order_id: str, *, now_ns: int, **values: Any) -> int:
+    return Order.update(updated_at_ns=now_ns, **values).where(Order.client_order_id == client_order_id).execute()
+
+
+def get_order(client_order_id: str) -> dict[str, Any] | None:
+    row = Order.get_or_none(Order.client_order_id == client_order_id)
+    return None if row is None else row.__data__.copy()
+
+
+def insert_fill(run_id: int, order_id: int, **values: Any) -> bool:
+    """Insert a fill unless its exchange execution id is already stored; True if it was new."""
+    inserted = Fill.insert(run=run_id, order=order_id, **values).on_conflict_ignore().as_rowcount().execute()
+    return inserted == 1
+
+
+def fills_for_order(order_id: int) -> list[dict[str, Any]]:
+    return [row.__data__.copy() for row in Fill.select().where(Fill.order == order_id).order_by(Fill.id)]
+
+
+def window_counts(*, since_ns: int) -> dict[str, int]:
+    """Row counts for the Tier 1 cards over a window: ticker rows, trade rows, orders (created or
+    updated in the window), fills (by exchange time when present, otherwise insert time)."""
+    fill_time = pw.fn.COALESCE(Fill.ts_exchange_ns, Fill.created_at_ns)
+    return {
+        "ticker_rows": MarketTicker.select().where(MarketTicker.ts_recv_ns >= since_ns).count(),
+        "trade_rows": MarketTrade.select().where(MarketTrade.ts_recv_ns >= since_ns).count(),
+        "orders": Order.select().where((Order.created_at_ns >= since_ns) | (Order.updated_at_ns >= since_ns)).count(),
+        "fills": Fill.select().where(fill_time >= since_ns).count(),
+    }

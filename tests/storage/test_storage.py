@@ -1,0 +1,261 @@
+"""Storage on SQLite and PostgreSQL: every table, migrations, concurrency, exactness."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import peewee as pw
+import pytest
+
+from storage import repo
+from storage.db import StorageError, close_database, make_database, open_database
+from storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
+from storage.models import (
+    ALL_MODELS,
+    ActorEvent,
+    ControlCommand,
+    Fill,
+    Intent,
+    MarketTicker,
+    MarketTrade,
+    Order,
+    RiskEvent,
+    Run,
+    RunSymbolState,
+    SafetyModeChange,
+    StrategySetting,
+)
+
+NS = 1_700_000_000_000_000_000
+
+
+@pytest.fixture
+def db(db_url):
+    database = open_database(db_url)
+    yield database
+    close_database(database)
+
+
+def _run(now=NS) -> int:
+    return repo.start_run(mode="paper", market="sim", shard="default", config_hash="abc", version="0.1.0",
+                          hostname="host", pid=123, now_ns=now)
+
+
+def _order(run_id: int, coid: str = "c-1", **extra) -> int:
+    values = dict(client_order_id=coid, venue="paper", mode="paper", symbol="BTC/USD", side="buy",
+                  order_type="limit", price=Decimal("64525.1"), qty=Decimal("0.00005100"), created_at_ns=NS, updated_at_ns=NS)
+    values.update(extra)
+    return repo.insert_order(run_id, **values)
+
+
+def test_open_when_database_is_new_then_schema_is_latest(db):
+    assert current_version(db) == LATEST_VERSION
+    for model in ALL_MODELS:
+        assert table_exists(db, model._meta.table_name), model._meta.table_name
+
+
+def test_every_table_create_read_update(db):
+    run_id = _run()
+    assert repo.get_run(run_id)["mode"] == "paper"
+    repo.heartbeat_run(run_id, NS + 5)
+    repo.finish_run(run_id, status="stopped", now_ns=NS + 10)
+    assert Run.get_by_id(run_id).status == "stopped" and Run.get_by_id(run_id).heartbeat_at_ns == NS + 5
+
+    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "status": "warming", "epoch": 1, "seq": 0, "updated_at_ns": NS}])
+    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "status": "ready", "epoch": 1, "seq": 42,
+                                        "best_bid": Decimal("64525.0"), "best_ask": Decimal("64525.1"), "updated_at_ns": NS + 1}])
+    (state,) = repo.symbol_states(run_id)
+    assert (state["status"], state["seq"], state["best_ask"]) == ("ready", 42, Decimal("64525.1"))
+    with pytest.raises(ValueError, match="no column"):
+        repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "bogus": 1, "updated_at_ns": NS}])
+
+    assert repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "bid": Decimal("1.5"), "ts_recv_ns": NS + i} for i in range(3)]) == 3
+    assert repo.insert_market_trades(run_id, [{"symbol": "BTC/USD", "side": "buy", "price": Decimal("2"), "qty": Decimal("0.1"),
+                                               "trade_id": 2**40, "ts_recv_ns": NS}]) == 1
+    assert MarketTicker.select().count() == 3 and MarketTrade.get().trade_id == 2**40
+
+    intent_id = repo.insert_intent(run_id, symbol="BTC/USD", strategy="momentum", side="buy", qty=Decimal("0.01"),
+                                   price=Decimal("100.25"), epoch=1, seq=42, state_ts_ns=NS,
+                                   state={"mid": Decimal("100.2")}, signals={"z": "1.5"}, created_at_ns=NS)
+    assert Intent.get_by_id(intent_id).state == {"mid": "100.2"}
+    risk_id = repo.insert_risk_event(run_id, intent=intent_id, decision="accepted", rule="all", reason="within limits", created_at_ns=NS)
+    assert RiskEvent.get_by_id(risk_id).intent_id == intent_id
+
+    order_id = _order(run_id, intent=intent_id)
+    assert repo.update_order("c-1", now_ns=NS + 2, status="new", exchange_order_id="OABC-123") == 1
+    order = repo.get_order("c-1")
+    assert (order["status"], order["price"], order["qty"]) == ("new", Decimal("64525.1"), Decimal("0.00005100"))
+    assert repo.insert_fill(run_id, order_id, exec_id="T-1", symbol="BTC/USD", side="buy", price=Decimal("64525.1"),
+                            qty=Decimal("0.00002"), fee=Decimal("0.0001"), created_at_ns=NS)
+    assert Fill.get().fee == Decimal("0.0001")
+
+    command_id = repo.insert_control_command("halt", {}, issued_by="test", now_ns=NS)
+    repo.complete_control_command(command_id, status="applied", result={"safety_mode": "halted"}, run_id=run_id, now_ns=NS + 1)
+    assert repo.get_control_command(command_id).result == {"safety_mode": "halted"}
+
+    repo.record_actor_event(run_id, "feed:BTC/USD", "restarted", "boom", NS)
+    assert repo.actor_events(run_id) == [("feed:BTC/USD", "restarted", "boom")]
+
+    repo.set_strategy_enabled("momentum", False, updated_by="ctl", now_ns=NS)
+    repo.set_strategy_enabled("momentum", True, updated_by="ctl", now_ns=NS + 1)
+    repo.set_strategy_enabled("imbalance", False, updated_by="ctl", now_ns=NS + 1)
+    assert repo.strategy_enabled_map() == {"imbalance": False, "momentum": True}
+    assert StrategySetting.select().count() == 2
+
+    assert repo.current_safety_mode() == ("active", "")
+    repo.record_safety_mode("halted", reason="operator", source="operator", run_id=run_id, now_ns=NS)
+    assert repo.current_safety_mode() == ("halted", "operator")
+    assert SafetyModeChange.select().count() == 1
+    with pytest.raises(ValueError):
+        repo.record_safety_mode("panic", reason="x", source="x", run_id=run_id, now_ns=NS)
+    assert ActorEvent.select().count() == 1 and ControlCommand.select().count() == 1 and RunSymbolState.select().count() == 1
+
+
+def test_fill_when_execution_id_repeats_then_it_is_stored_once(db):
+    run_id = _run()
+    order_id = _order(run_id)
+    values = dict(exec_id="TX-9", symbol="BTC/USD", side="buy", price=Decimal("1"), qty=Decimal("1"), created_at_ns=NS)
+    assert repo.insert_fill(run_id, order_id, **values) is True
+    assert repo.insert_fill(run_id, order_id, **values) is False
+    assert len(repo.fills_for_order(order_id)) == 1
+
+
+def test_client_order_id_when_reused_then_insert_is_refused(db):
+    run_id = _run()
+    _order(run_id, "dup")
+    with pytest.raises(pw.IntegrityError):
+        _order(run_id, "dup")
+
+
+def test_decimal_column_when_given_float_then_refuses(db):
+    run_id = _run()
+    with pytest.raises(TypeError, match="float"):
+        _order(run_id, "f", price=0.1)
+
+
+def test_decimals_when_stored_then_come_back_exact(db):
+    run_id = _run()
+    awkward = [Decimal("0.1"), Decimal("12345678.12345678"), Decimal("0.00000001"), Decimal("99999999999.99999999")]
+    repo.insert_market_trades(run_id, [{"symbol": "X/USD", "side": "sell", "price": value, "qty": value, "ts_recv_ns": NS} for value in awkward])
+    stored = [row.price for row in MarketTrade.select().order_by(MarketTrade.id)]
+    assert stored == awkward
+
+
+def test_control_command_when_claimed_twice_then_only_one_claimant_gets_it(db):
+    run_a, run_b = _run(), _run()
+    command_id = repo.insert_control_command("status", {}, issued_by="t", now_ns=NS)
+    first = repo.claim_pending_commands(run_a, shard="default")
+    second = repo.claim_pending_commands(run_b, shard="default")
+    assert [c.id for c in first] == [command_id] and second == []
+
+
+def test_control_command_for_other_shard_is_not_claimed(db):
+    run_id = _run()
+    repo.insert_control_command("halt", {}, issued_by="t", now_ns=NS, target_shard="eu-2")
+    assert repo.claim_pending_commands(run_id, shard="default") == []
+    assert len(repo.claim_pending_commands(run_id, shard="eu-2")) == 1
+
+
+def test_window_counts_use_exchange_time_for_fills_and_updates_for_orders(db):
+    run_id = _run()
+    since = NS + 1000
+    old = _order(run_id, "old")  # created and updated before the window
+    _order(run_id, "touched")
+    repo.update_order("touched", now_ns=since + 1, status="canceled")
+    repo.insert_fill(run_id, old, exec_id="a", symbol="BTC/USD", side="buy", price=Decimal(1), qty=Decimal(1),
+                     ts_exchange_ns=since + 5, created_at_ns=NS)  # exchange time inside the window
+    repo.insert_fill(run_id, old, exec_id="b", symbol="BTC/USD", side="buy", price=Decimal(1), qty=Decimal(1),
+                     ts_exchange_ns=NS, created_at_ns=since + 5)  # exchange time outside wins over insert time
+    repo.insert_fill(run_id, old, exec_id="c", symbol="BTC/USD", side="buy", price=Decimal(1), qty=Decimal(1),
+                     created_at_ns=since + 5)  # no exchange time: insert time
+    repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "ts_recv_ns": since - 1}, {"symbol": "BTC/USD", "ts_recv_ns": since}])
+    assert repo.window_counts(since_ns=since) == {"ticker_rows": 1, "trade_rows": 0, "orders": 1, "fills": 2}
+
+
+def test_prune_when_rows_are_older_than_cutoff_then_only_those_go(db):
+    run_id = _run()
+    repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "ts_recv_ns": NS + i} for i in range(10)])
+    repo.insert_market_trades(run_id, [{"symbol": "BTC/USD", "side": "buy", "price": Decimal(1), "qty": Decimal(1), "ts_recv_ns": NS + i} for i in range(10)])
+    assert repo.prune_market_data(older_than_ns=NS + 4) == 8
+    assert MarketTicker.select().count() == 6 and MarketTrade.select().count() == 6
+
+
+def test_concurrent_writes_from_several_threads_all_land(db):
+    run_id = _run()
+    errors: list[BaseException] = []
+    per_thread = 40
+
+    def writer(index: int) -> None:
+        try:
+            for n in range(per_thread):
+                repo.record_actor_event(run_id, f"actor:{index}", "started", str(n), NS + n)
+                repo.upsert_symbol_states(run_id, [{"symbol": f"S{index}/USD", "seq": n, "updated_at_ns": NS + n}])
+                _order(run_id, f"t{index}-{n}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            db.close()  # this thread's connection
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert ActorEvent.select().count() == 6 * per_thread
+    assert Order.select().count() == 6 * per_thread
+    assert sorted(row["seq"] for row in repo.symbol_states(run_id)) == [per_thread - 1] * 6
+
+
+def test_upgrade_when_database_is_at_previous_version_then_rows_survive(db_url):
+    raw = make_database(db_url)
+    raw.connect()
+    assert upgrade(raw, target=LATEST_VERSION - 1) == list(range(1, LATEST_VERSION))
+    raw.execute_sql(
+        "INSERT INTO runs (started_at_ns, status, mode, market, shard, config_hash, version, hostname, pid) "
+        "VALUES (1, 'stopped', 'paper', 'sim', 'default', 'h', '0.0.1', 'x', 1)"
+    )
+    raw.execute_sql("INSERT INTO strategy_settings (name, enabled, updated_by, updated_at_ns) VALUES ('momentum', %s, 'old', 1)"
+                    .replace("%s", "false" if isinstance(raw, pw.PostgresqlDatabase) else "0"))
+    raw.close()
+
+    with pytest.raises(StorageError, match="db upgrade"):
+        open_database(db_url, migrate=False)
+    db = open_database(db_url)
+    assert current_version(db) == LATEST_VERSION
+    assert Run.select().count() == 1 and Run.get().heartbeat_at_ns is None
+    assert repo.strategy_enabled_map() == {"momentum": False}
+    assert upgrade(db) == []  # idempotent
+    close_database(db)
+
+
+def test_migrated_schema_equals_the_models(db_url, tmp_path):
+    migrated = open_database(db_url)
+    schema = migrated.execute_sql("SELECT current_schema()").fetchone()[0] if isinstance(migrated, pw.PostgresqlDatabase) else None
+    columns_migrated = {m._meta.table_name: {c.name for c in migrated.get_columns(m._meta.table_name, schema)} for m in ALL_MODELS}
+    indexes_migrated = {m._meta.table_name: {tuple(i.columns) for i in migrated.get_indexes(m._meta.table_name, schema)} for m in ALL_MODELS}
+    assert all(columns_migrated.values())
+    close_database(migrated)
+
+    reference = make_database(f"sqlite:///{tmp_path / 'models.db'}")
+    with reference.bind_ctx(ALL_MODELS):
+        reference.create_tables(ALL_MODELS)
+    columns_models = {model._meta.table_name: {c.name for c in reference.get_columns(model._meta.table_name)} for model in ALL_MODELS}
+    indexes_models = {model._meta.table_name: {tuple(i.columns) for i in reference.get_indexes(model._meta.table_name)} for model in ALL_MODELS}
+    assert columns_migrated == columns_models
+    for table, wanted in indexes_models.items():
+        assert wanted <= indexes_migrated[table] | {("id",)}, (table, wanted - indexes_migrated[table])
+
+
+def test_open_when_database_is_newer_than_code_then_clear_error(sqlite_url):
+    db = open_database(sqlite_url)
+    db.execute_sql("INSERT INTO schema_version (version, description, applied_at_ns) VALUES (999, 'future', 1)")
+    close_database(db)
+    with pytest.raises(StorageError, match="newer than this kraken-runtime"):
+        open_database(sqlite_url)
+
+
+def test_unsupported_url_is_one_clear_error():
+    with pytest.raises(StorageError, match="expected sqlite:///PATH"):
+        make_database("mysql://root@localhost/test")
