@@ -1,0 +1,490 @@
+"""Kraken WS v2 ``level3`` channel: order-by-order messages, decoding, and the checksummed ``L3Book``.
+
+Stable API (other modules code against these names):
+
+- ``L3Order(order_id, limit_price, order_qty, timestamp, event)``: one order (snapshot: ``event`` None) or
+  one order event (update: ``event`` is ``"add"``, ``"modify"`` or ``"delete"``). Immutable NamedTuple.
+- ``Level3Data(symbol, bids, asks, checksum, timestamp)``, ``Level3Message(type, data)``: frozen,
+  slotted, keyword-only dataclasses with tuples.
+- ``decode_level3(msg: dict) -> Level3Message``: ``msg`` parsed by ``wire.loads`` with channel ``"level3"``;
+  raises ``wire.DecodeError``.
+- ``L3Book(symbol, depth=10, price_precision=None, qty_precision=None)``:
+  ``apply(data, snapshot=False) -> book.ChecksumResult``, ``apply_message(msg)``, ``checksum()``,
+  ``checksum_input()``, ``l2_view(depth=None) -> L2View`` (aggregated levels), ``queue_position(order_id)
+  -> QueuePosition | None`` (None when the order is not in the book), ``best_bid()``/``best_ask()`` ->
+  aggregated ``BookLevel | None``, ``order(order_id) -> L3Order | None``, ``orders_at(side, price)``.
+
+Book maintenance (PROTOCOL.md section 3):
+
+- a snapshot replaces the book; within a price level orders keep the order the snapshot lists them in, which
+  is queue (time-priority) order;
+- ``add`` appends the order at the back of its price level's queue (an ``add`` for an order id already in
+  the book replaces it, at the back);
+- ``modify`` with an unchanged price changes the quantity in place and **keeps the queue place** (a partial
+  fill or a qty-down amend); with a changed price the order moves to the back of the new level; a ``modify``
+  for an unknown order is treated as an ``add``; a ``modify`` to qty 0 deletes;
+- ``delete`` removes the order (unknown ids are ignored: they may have left the subscribed depth);
+- after every message each side is truncated to ``depth`` price levels (Kraken sends no deletes for orders
+  that leave the subscribed depth, and re-sends a level entering it as ``add`` events);
+- the checksum covers every order, in queue order, inside the top 10 price levels of each side
+  (PROTOCOL.md 3.1), numbers formatted at the pair's precision when known, else as on the wire.
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_left
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, NamedTuple
+
+import orjson
+
+from core.kraken.book import (
+    CHECKSUM_ABSENT,
+    CHECKSUM_MISMATCH,
+    CHECKSUM_OK,
+    BookLevel,
+    ChecksumResult,
+    _converter_for,
+    _exact_number,
+    _Inexact,
+)
+from core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
+
+__all__ = [
+    "L3Order",
+    "Level3Data",
+    "Level3Message",
+    "QueuePosition",
+    "L2View",
+    "decode_level3",
+    "decode_level3_frame",
+    "L3Book",
+    "EVENTS",
+]
+
+EVENTS = ("add", "modify", "delete")
+_ZERO = Decimal(0)
+
+
+class L3Order(NamedTuple):
+    """One resting order (snapshot) or one order event (update, with ``event``)."""
+
+    order_id: str
+    limit_price: Decimal
+    order_qty: Decimal
+    timestamp: str | None
+    event: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Level3Data:
+    """One item of a level3 message's ``data``: the orders (snapshot) or order events (update)."""
+
+    symbol: str
+    bids: tuple[L3Order, ...]
+    asks: tuple[L3Order, ...]
+    checksum: int | None
+    timestamp: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Level3Message:
+    type: Literal["snapshot", "update"]
+    data: tuple[Level3Data, ...]
+
+    @property
+    def is_snapshot(self) -> bool:
+        return self.type == "snapshot"
+
+
+class QueuePosition(NamedTuple):
+    """Where an order sits in its price level's queue: what must trade before it does."""
+
+    side: str  # "bid" | "ask"
+    price: Decimal
+    orders_ahead: int
+    qty_ahead: Decimal
+    order_qty: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class L2View:
+    """The aggregated level-2 view of an L3 book, best first per side (qty = sum of the level's orders)."""
+
+    symbol: str
+    bids: tuple[BookLevel, ...]
+    asks: tuple[BookLevel, ...]
+
+
+# --------------------------------------------------------------------------------------------- decoding
+
+
+def _fail(kind: str, reason: str, frame: Any) -> DecodeError:
+    return DecodeError(f"{kind}: {reason}", excerpt_of(frame))
+
+
+def _decode_orders(
+    kind: str, side: str, raw: Any, frame: Any, snapshot: bool, price_convert: Any, qty_convert: Any
+) -> tuple[L3Order, ...]:
+    if raw.__class__ is not list:
+        raise _fail(kind, f"'{side}' is not a list", frame)
+    orders = []
+    for index, entry in enumerate(raw):
+        if entry.__class__ is not dict:
+            raise _fail(kind, f"{side}[{index}] is not an object", frame)
+        for field in ("order_id", "limit_price", "order_qty"):
+            if field not in entry:
+                raise _fail(kind, f"'{field}' missing in {side}[{index}]", frame)
+        order_id = entry["order_id"]
+        if order_id.__class__ is not str or not order_id:
+            raise _fail(kind, f"'order_id' is not a string in {side}[{index}]", frame)
+        price = price_convert(entry["limit_price"])
+        if price is None or price <= _ZERO:
+            raise _fail(kind, f"'limit_price' is not a positive number in {side}[{index}]", frame)
+        qty = qty_convert(entry["order_qty"])
+        if qty is None or qty < _ZERO:
+            raise _fail(kind, f"'order_qty' is not a non-negative number in {side}[{index}]", frame)
+        timestamp = entry.get("timestamp")
+        if timestamp is not None and timestamp.__class__ is not str:
+            raise _fail(kind, f"'timestamp' is not a string in {side}[{index}]", frame)
+        event = entry.get("event")
+        if snapshot:
+            if event is not None:
+                raise _fail(kind, f"'event' in a snapshot order {side}[{index}]", frame)
+        elif event not in EVENTS:
+            raise _fail(kind, f"'event' is {event!r}, not add/modify/delete, in {side}[{index}]", frame)
+        orders.append(L3Order(order_id, price, qty, timestamp, event))
+    return tuple(orders)
+
+
+def _decode_level3_parsed(msg: Any, frame: Any, price_convert: Any, qty_convert: Any) -> Level3Message:
+    if msg.__class__ is not dict:
+        raise DecodeError("level3: frame is not a JSON object", excerpt_of(frame))
+    if msg.get("channel") != "level3":
+        raise DecodeError(f"level3: channel is {msg.get('channel')!r}, not 'level3'", excerpt_of(frame))
+    kind_value = msg.get("type")
+    if kind_value not in ("snapshot", "update"):
+        raise DecodeError(f"level3: 'type' is {kind_value!r}, not 'snapshot' or 'update'", excerpt_of(frame))
+    kind = f"level3 {kind_value}"
+    snapshot = kind_value == "snapshot"
+    raw_data = msg.get("data")
+    if raw_data.__class__ is not list or not raw_data:
+        raise _fail(kind, "'data' is missing or not a non-empty list", frame)
+    items = []
+    for position, item in enumerate(raw_data):
+        if item.__class__ is not dict:
+            raise _fail(kind, f"data[{position}] is not an object", frame)
+        symbol = item.get("symbol")
+        if symbol.__class__ is not str or not symbol:
+            raise _fail(kind, f"'symbol' missing or not a string in data[{position}]", frame)
+        checksum = item.get("checksum")
+        if checksum is not None and (checksum.__class__ is not int or not 0 <= checksum <= 0xFFFFFFFF):
+            raise _fail(kind, f"'checksum' is not an unsigned 32-bit integer: {checksum!r}", frame)
+        timestamp = item.get("timestamp")
+        if timestamp is not None and timestamp.__class__ is not str:
+            raise _fail(kind, f"'timestamp' is not a string: {timestamp!r}", frame)
+        bids = _decode_orders(kind, "bids", item.get("bids", []), frame, snapshot, price_convert, qty_convert)
+        asks = _decode_orders(kind, "asks", item.get("asks", []), frame, snapshot, price_convert, qty_convert)
+        items.append(Level3Data(symbol=symbol, bids=bids, asks=asks, checksum=checksum, timestamp=timestamp))
+    return Level3Message(type=kind_value, data=tuple(items))
+
+
+def decode_level3(msg: dict) -> Level3Message:
+    """Decode an already parsed ``level3`` frame (numbers as Decimal/int, from ``wire.loads``)."""
+    return _decode_level3_parsed(msg, msg, _exact_number, _exact_number)
+
+
+def decode_level3_frame(
+    frame: str | bytes, price_precision: int | None = None, qty_precision: int | None = None
+) -> Level3Message:
+    """Decode a raw ``level3`` frame; the orjson fast path when both precisions are known (see book.py)."""
+    if price_precision is not None and qty_precision is not None:
+        if fast_number_guard(frame.encode() if frame.__class__ is str else frame):
+            try:
+                msg = orjson.loads(frame)
+            except orjson.JSONDecodeError:
+                msg = None
+            if msg is not None:
+                try:
+                    return _decode_level3_parsed(
+                        msg, frame, _converter_for(price_precision, False), _converter_for(qty_precision, True)
+                    )
+                except (_Inexact, TypeError, OverflowError):
+                    pass
+    return _decode_level3_parsed(loads(frame), frame, _exact_number, _exact_number)
+
+
+# ------------------------------------------------------------------------------------------------ book
+
+
+class _Resting(NamedTuple):
+    price: Decimal
+    qty: Decimal
+    fragment: str
+    timestamp: str | None
+
+
+class _Side:
+    """Price levels sorted ascending (bids read from the end); each level an insertion-ordered queue."""
+
+    __slots__ = ("name", "prices", "levels")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.prices: list[Decimal] = []
+        self.levels: dict[Decimal, dict[str, _Resting]] = {}
+
+    def clear(self) -> None:
+        self.prices.clear()
+        self.levels.clear()
+
+    def best_first(self) -> list[Decimal]:
+        return self.prices[::-1] if self.name == "bid" else list(self.prices)
+
+
+class L3Book:
+    """An order-by-order book for one symbol with Kraken's level3 checksum and queue positions."""
+
+    __slots__ = (
+        "symbol",
+        "depth",
+        "price_precision",
+        "qty_precision",
+        "_price_spec",
+        "_qty_spec",
+        "_bids",
+        "_asks",
+        "_where",
+        "snapshots_applied",
+        "updates_applied",
+    )
+
+    def __init__(
+        self, symbol: str, depth: int = 10, price_precision: int | None = None, qty_precision: int | None = None
+    ) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.symbol = symbol
+        self.depth = depth
+        self._bids = _Side("bid")
+        self._asks = _Side("ask")
+        self._where: dict[str, tuple[_Side, Decimal]] = {}  # order_id -> (side, price) holding it
+        self.snapshots_applied = 0
+        self.updates_applied = 0
+        self.price_precision: int | None = None
+        self.qty_precision: int | None = None
+        self._price_spec = "f"
+        self._qty_spec = "f"
+        self.set_precision(price_precision, qty_precision)
+
+    # ----------------------------------------------------------------------------------- maintenance
+
+    def set_precision(self, price_precision: int | None, qty_precision: int | None) -> None:
+        """Set the pair's precisions (None: hash the wire text) and recompute every cached fragment."""
+        self.price_precision = price_precision
+        self.qty_precision = qty_precision
+        self._price_spec = f".{price_precision}f" if price_precision is not None else "f"
+        self._qty_spec = f".{qty_precision}f" if qty_precision is not None else "f"
+        for side in (self._bids, self._asks):
+            for level in side.levels.values():
+                for order_id, resting in level.items():
+                    level[order_id] = resting._replace(fragment=self._fragment(resting.price, resting.qty))
+
+    def _fragment(self, price: Decimal, qty: Decimal) -> str:
+        return (
+            format(price, self._price_spec).replace(".", "").lstrip("0")
+            + format(qty, self._qty_spec).replace(".", "").lstrip("0")
+        )
+
+    def clear(self) -> None:
+        self._bids.clear()
+        self._asks.clear()
+        self._where.clear()
+
+    def _append(self, side: _Side, order: L3Order) -> None:
+        price = order.limit_price
+        level = side.levels.get(price)
+        if level is None:
+            level = side.levels[price] = {}
+            prices = side.prices
+            prices.insert(bisect_left(prices, price), price)
+        level[order.order_id] = _Resting(
+            price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp
+        )
+        self._where[order.order_id] = (side, price)
+
+    def _apply_event(self, side: _Side, order: L3Order) -> None:
+        event = order.event
+        order_id = order.order_id
+        if event == "delete":
+            self._drop(order_id)
+            return
+        if event == "modify":
+            where = self._where.get(order_id)
+            if where is not None and where[0] is side and where[1] == order.limit_price:
+                if not order.order_qty:
+                    self._drop(order_id)
+                    return
+                price = where[1]
+                # In place: a dict keeps a key's position when its value is replaced.
+                side.levels[price][order_id] = _Resting(
+                    price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp
+                )
+                return
+            self._drop(order_id)
+            if order.order_qty:
+                self._append(side, order)
+            return
+        # add (an add for a known id replaces it, at the back of the queue)
+        self._drop(order_id)
+        if order.order_qty:
+            self._append(side, order)
+
+    def _find(self, order_id: str) -> tuple[_Side, _Resting] | None:
+        where = self._where.get(order_id)
+        if where is None:
+            return None
+        side, price = where
+        return side, side.levels[price][order_id]
+
+    def _drop(self, order_id: str) -> None:
+        where = self._where.pop(order_id, None)
+        if where is None:
+            return
+        side, price = where
+        level = side.levels[price]
+        del level[order_id]
+        if not level:
+            del side.levels[price]
+            prices = side.prices
+            del prices[bisect_left(prices, price)]
+
+    def _truncate(self) -> None:
+        depth = self.depth
+        for side in (self._bids, self._asks):
+            prices = side.prices
+            excess = len(prices) - depth
+            if excess <= 0:
+                continue
+            if side.name == "bid":
+                dropped = prices[:excess]
+                del prices[:excess]
+            else:
+                dropped = prices[depth:]
+                del prices[depth:]
+            where = self._where
+            for price in dropped:
+                for order_id in side.levels.pop(price):
+                    where.pop(order_id, None)
+
+    def apply(self, data: Level3Data, snapshot: bool = False) -> ChecksumResult:
+        """Apply one data item (a snapshot replaces the book), truncate to depth, check its checksum."""
+        if data.symbol != self.symbol:
+            raise ValueError(f"book for {self.symbol!r} given data for {data.symbol!r}")
+        if snapshot:
+            self.clear()
+            self.snapshots_applied += 1
+            for side, orders in ((self._bids, data.bids), (self._asks, data.asks)):
+                for order in orders:
+                    self._drop(order.order_id)
+                    if order.order_qty:
+                        self._append(side, order)
+        else:
+            self.updates_applied += 1
+            for side, orders in ((self._bids, data.bids), (self._asks, data.asks)):
+                for order in orders:
+                    self._apply_event(side, order)
+        self._truncate()
+        computed = self.checksum()
+        expected = data.checksum
+        if expected is None:
+            return ChecksumResult(CHECKSUM_ABSENT, None, computed)
+        if expected == computed:
+            return ChecksumResult(CHECKSUM_OK, expected, computed)
+        return ChecksumResult(CHECKSUM_MISMATCH, expected, computed)
+
+    def apply_message(self, msg: Level3Message) -> ChecksumResult:
+        """Apply the data item of ``msg`` for this book's symbol (the last one, if several)."""
+        result: ChecksumResult | None = None
+        for data in msg.data:
+            if data.symbol == self.symbol:
+                result = self.apply(data, snapshot=msg.type == "snapshot")
+        if result is None:
+            raise ValueError(f"message carries no data for {self.symbol!r}")
+        return result
+
+    # --------------------------------------------------------------------------------------- reading
+
+    def _side_text(self, side: _Side, prices: list[Decimal]) -> str:
+        levels = side.levels
+        return "".join(resting.fragment for price in prices for resting in levels[price].values())
+
+    def checksum_input(self) -> str:
+        """The exact string hashed by ``checksum()``."""
+        return self._side_text(self._asks, self._asks.prices[:10]) + self._side_text(
+            self._bids, self._bids.prices[:-11:-1]
+        )
+
+    def checksum(self) -> int:
+        """Kraken's level3 CRC32: every order, in queue order, in the top 10 price levels per side."""
+        return zlib.crc32(self.checksum_input().encode()) & 0xFFFFFFFF
+
+    def _aggregate(self, side: _Side, prices: list[Decimal]) -> tuple[BookLevel, ...]:
+        levels = side.levels
+        return tuple(BookLevel(price, sum((r.qty for r in levels[price].values()), _ZERO)) for price in prices)
+
+    def l2_view(self, depth: int | None = None) -> L2View:
+        """Aggregated levels, best first, at most ``depth`` per side (all when None)."""
+        bid_prices = self._bids.prices[::-1]
+        ask_prices = self._asks.prices
+        if depth is not None:
+            bid_prices, ask_prices = bid_prices[:depth], ask_prices[:depth]
+        return L2View(
+            symbol=self.symbol,
+            bids=self._aggregate(self._bids, bid_prices),
+            asks=self._aggregate(self._asks, list(ask_prices)),
+        )
+
+    def best_bid(self) -> BookLevel | None:
+        prices = self._bids.prices
+        return self._aggregate(self._bids, prices[-1:])[0] if prices else None
+
+    def best_ask(self) -> BookLevel | None:
+        prices = self._asks.prices
+        return self._aggregate(self._asks, prices[:1])[0] if prices else None
+
+    def order(self, order_id: str) -> L3Order | None:
+        found = self._find(order_id)
+        if found is None:
+            return None
+        resting = found[1]
+        return L3Order(order_id, resting.price, resting.qty, resting.timestamp)
+
+    def orders_at(self, side: Literal["bid", "ask"], price: Decimal) -> tuple[L3Order, ...]:
+        """The orders resting at ``price`` on ``side``, in queue order (front first)."""
+        book_side = self._bids if side == "bid" else self._asks
+        level = book_side.levels.get(price, {})
+        return tuple(L3Order(oid, r.price, r.qty, r.timestamp) for oid, r in level.items())
+
+    def queue_position(self, order_id: str) -> QueuePosition | None:
+        """Orders and quantity ahead of ``order_id`` in its level's queue; None if it is not in the book."""
+        found = self._find(order_id)
+        if found is None:
+            return None
+        side, resting = found
+        ahead = 0
+        qty_ahead = _ZERO
+        for other_id, other in side.levels[resting.price].items():
+            if other_id == order_id:
+                break
+            ahead += 1
+            qty_ahead += other.qty
+        return QueuePosition(side.name, resting.price, ahead, qty_ahead, resting.qty)
+
+    def order_count(self) -> int:
+        return len(self._where)
+
+    def is_crossed(self) -> bool:
+        return bool(self._bids.prices and self._asks.prices and self._bids.prices[-1] >= self._asks.prices[0])

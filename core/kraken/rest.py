@@ -1,0 +1,1224 @@
+"""Kraken spot REST client: a thin I/O adapter over one ``requests.Session`` (PROTOCOL.md §5, §6).
+
+Two halves:
+
+1. Typed results and their parsers (pure): ``parse_*`` functions take the decoded ``result`` object of a
+   response (decoded with ``decode_json``, which turns every JSON fraction into a ``Decimal``; a ``float``
+   reaching a parser raises ``TypeError``) and return frozen dataclasses with exact ``Decimal`` values and
+   integer-nanosecond times.
+2. ``KrakenRestClient``: public ``GET /0/public/<Method>`` and signed ``POST /0/private/<Method>`` calls,
+   named after the endpoints in snake_case.
+
+Behaviour worth knowing (each is tested against a local stub server):
+
+- Signing: ``API-Key`` and ``API-Sign`` exactly per §5.2, over the exact form-encoded body (nonce first).
+  Nonces come from ``signing.NonceSource`` (strictly increasing per key across instances and restarts);
+  the process-wide per-key lock is held from taking the nonce until the response arrives, so requests on
+  one key reach Kraken in nonce order.
+- Errors: Kraken's ``error`` array becomes a typed exception (``core.kraken.errors``); warnings are logged.
+  Transport failures become ``TransportError`` (``may_have_reached_exchange`` False only for failed
+  connects). Exceptions, reprs and logs never contain the key, secret, signature, body or WS token.
+- Retries: only calls that cannot duplicate an order are retried (every public call; Balance,
+  GetWebSocketsToken, OpenOrders, ClosedOrders, QueryOrders, TradesHistory; CancelOrder, CancelAll,
+  CancelAllOrdersAfter; AddOrder with ``validate=True``), on retryable errors (transport, 5xx,
+  ``EService:Unavailable``/``Busy``/``Throttled``, ``EGeneral:Internal error``, ``EAPI:Invalid nonce``),
+  at most ``max_attempts`` times, with capped, jittered exponential backoff.
+- AddOrder is sent exactly once. If its outcome is unknown (timeout or connection lost after sending, a
+  5xx, an unreadable reply, ``EService:Unavailable``/``Busy``, ``EGeneral:Internal error``), the client
+  looks the order up by ``cl_ord_id`` in OpenOrders, then ClosedOrders, and returns what it finds
+  (``resolved_by_lookup=True``) or raises ``OrderOutcomeUnknown``; it never sends the order again.
+- Rate limits: before a private call the client consults its ``RestCallCounter``; if the call does not fit
+  it waits (up to ``rate_limit_max_wait_s``) or raises ``LocalRateLimited`` without sending. AddOrder
+  consults the optional ``TradingRateCounter`` for its pair the same way. Risk-reducing calls (CancelOrder,
+  CancelAll, CancelAllOrdersAfter) are charged but never held back. ``EAPI:Rate limit exceeded`` /
+  ``EOrder:Rate limit exceeded`` saturate the local counter so following calls wait for the real one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.retry import Retry
+
+from core.kraken import ratelimit
+from core.kraken.errors import (
+    ApiRateLimited,
+    HttpStatusError,
+    InternalError,
+    InvalidResponse,
+    KrakenError,
+    LocalRateLimited,
+    OrderOutcomeUnknown,
+    OrderRateLimited,
+    ServiceBusy,
+    ServiceUnavailable,
+    TransportError,
+    raise_for_errors,
+)
+from core.kraken.signing import NonceSource, decode_secret, key_fingerprint, key_lock, sign_with_key
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT_S",
+    "KrakenRestClient",
+    "decode_json",
+    "ServerTime",
+    "SystemStatus",
+    "FeeTier",
+    "AssetPair",
+    "Ticker",
+    "DepthLevel",
+    "Depth",
+    "PublicTrade",
+    "Trades",
+    "WebSocketsToken",
+    "AddOrderResult",
+    "CancelOrderResult",
+    "CancelAllOrdersAfterResult",
+    "OrderDescription",
+    "OrderInfo",
+    "ClosedOrders",
+    "TradeInfo",
+    "TradesHistory",
+    "parse_server_time",
+    "parse_system_status",
+    "parse_asset_pairs",
+    "parse_ticker",
+    "parse_depth",
+    "parse_trades",
+    "parse_balance",
+    "parse_websockets_token",
+    "parse_add_order",
+    "parse_cancel_order",
+    "parse_cancel_all_orders_after",
+    "parse_order_info",
+    "parse_open_orders",
+    "parse_closed_orders",
+    "parse_query_orders",
+    "parse_trades_history",
+    "validate_cl_ord_id",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.kraken.com"
+DEFAULT_TIMEOUT_S: tuple[float, float] = (3.05, 10.0)
+
+# =========================================================================================================
+# Decoding helpers
+# =========================================================================================================
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+_decoder = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def decode_json(body: bytes | str) -> Any:
+    """Parse a Kraken JSON body exactly: fractions become ``Decimal``, integers ``int``; raises ``ValueError``."""
+    text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else body
+    value, end = _decoder.raw_decode(text.lstrip())
+    if text.lstrip()[end:].strip():
+        raise ValueError("trailing data after JSON value")
+    return value
+
+
+def _dec(value: Any, what: str = "number") -> Decimal:
+    """An exact Decimal from Kraken's string or JSON-number value. Floats are refused: they are not exact."""
+    if isinstance(value, bool):
+        raise TypeError(f"{what}: expected a number, got bool")
+    if isinstance(value, float):
+        raise TypeError(f"{what}: float in a Kraken payload; decode with parse_float=Decimal")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{what}: not a decimal number: {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"{what}: not a finite number: {value!r}")
+        return result
+    raise TypeError(f"{what}: expected a number or numeric string, got {type(value).__name__}")
+
+
+def _opt_dec(value: Any, what: str) -> Decimal | None:
+    return None if value is None or value == "" else _dec(value, what)
+
+
+def _int(value: Any, what: str = "integer") -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{what}: expected an integer, got bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
+        return int(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise TypeError(f"{what}: expected an integer, got {value!r}")
+
+
+def _ns(value: Any, what: str = "time") -> int:
+    """Epoch seconds (``1688666559.8974``, ``"1705259439.563000"``, ``0``) to integer nanoseconds, exactly."""
+    return int(_dec(value, what).scaleb(9).to_integral_value(rounding="ROUND_FLOOR"))
+
+
+def _opt_ns(value: Any, what: str) -> int | None:
+    return None if value is None or value == "" else _ns(value, what)
+
+
+def _obj(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise InvalidResponse(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, what: str) -> list:
+    if not isinstance(value, list):
+        raise InvalidResponse(f"{what}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def _shape(parse: Callable[..., Any]) -> Callable[..., Any]:
+    """Report malformed results (missing key, wrong type) as ``InvalidResponse`` — except floats (a caller bug)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(*args, **kwargs)
+        except InvalidResponse:
+            raise
+        except TypeError as exc:
+            if "float in a Kraken payload" in str(exc):
+                raise
+            raise InvalidResponse(f"{parse.__name__}: {exc}") from None
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise InvalidResponse(f"{parse.__name__}: {type(exc).__name__}: {exc}") from None
+
+    wrapper.__name__ = parse.__name__
+    wrapper.__qualname__ = parse.__qualname__
+    wrapper.__doc__ = parse.__doc__
+    return wrapper
+
+
+# =========================================================================================================
+# Typed results
+# =========================================================================================================
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerTime:
+    unixtime: int
+    rfc1123: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystemStatus:
+    status: str  # online | maintenance | cancel_only | post_only
+    timestamp: str  # RFC 3339, as sent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeeTier:
+    volume_usd: Decimal  # 30-day volume threshold (in fee_volume_currency)
+    percent: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetPair:
+    name: str  # the result key, e.g. XXBTZUSD
+    altname: str
+    wsname: str | None  # the v1 name (XBT/USD); WS v2 uses BTC/USD
+    base: str
+    quote: str
+    aclass_base: str
+    aclass_quote: str
+    pair_decimals: int
+    cost_decimals: int
+    lot_decimals: int
+    lot_multiplier: int
+    tick_size: Decimal  # from tick_size, or 10**-pair_decimals when absent
+    ordermin: Decimal | None
+    costmin: Decimal | None
+    fees: tuple[FeeTier, ...]
+    fees_maker: tuple[FeeTier, ...]
+    fee_volume_currency: str | None
+    status: str  # online | cancel_only | post_only | limit_only | reduce_only
+    leverage_buy: tuple[int, ...]
+    leverage_sell: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticker:
+    pair: str
+    ask: Decimal
+    ask_whole_lot_volume: Decimal
+    ask_lot_volume: Decimal
+    bid: Decimal
+    bid_whole_lot_volume: Decimal
+    bid_lot_volume: Decimal
+    last_price: Decimal
+    last_volume: Decimal
+    volume_today: Decimal
+    volume_24h: Decimal
+    vwap_today: Decimal
+    vwap_24h: Decimal
+    trades_today: int
+    trades_24h: int
+    low_today: Decimal
+    low_24h: Decimal
+    high_today: Decimal
+    high_24h: Decimal
+    open_today: Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DepthLevel:
+    price: Decimal
+    volume: Decimal
+    timestamp_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Depth:
+    pair: str
+    asks: tuple[DepthLevel, ...]  # best (lowest) first, as sent
+    bids: tuple[DepthLevel, ...]  # best (highest) first, as sent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublicTrade:
+    price: Decimal
+    volume: Decimal
+    time_ns: int
+    side: str  # b | s
+    ordertype: str  # l | m
+    misc: str
+    trade_id: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Trades:
+    pair: str
+    trades: tuple[PublicTrade, ...]
+    last: str  # cursor for the next `since`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSocketsToken:
+    token: str = field(repr=False)  # a credential: kept out of reprs and logs
+    expires_s: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderDescription:
+    pair: str | None
+    type: str | None  # buy | sell
+    ordertype: str | None
+    price: str | None  # text: may be relative ("+50.0000%")
+    price2: str | None
+    leverage: str | None
+    order: str  # the human-readable description
+    close: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderInfo:
+    txid: str
+    status: str  # pending | open | closed | canceled | expired
+    refid: str | None
+    userref: int | None
+    cl_ord_id: str | None
+    link_id: str | None
+    open_time_ns: int
+    start_time_ns: int | None
+    expire_time_ns: int | None
+    close_time_ns: int | None
+    descr: OrderDescription
+    vol: Decimal
+    vol_exec: Decimal
+    cost: Decimal
+    fee: Decimal
+    avg_price: Decimal
+    stopprice: Decimal | None
+    limitprice: Decimal | None
+    trigger: str | None
+    misc: str
+    oflags: tuple[str, ...]
+    reason: str | None
+    trades: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedOrders:
+    orders: tuple[OrderInfo, ...]
+    count: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddOrderResult:
+    txids: tuple[str, ...]  # empty when validate=True
+    description: str
+    close_description: str | None
+    cl_ord_id: str | None
+    validated_only: bool
+    resolved_by_lookup: bool  # True: the reply was lost and the order was found by cl_ord_id
+    order: OrderInfo | None  # the order as found by the lookup
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrderResult:
+    count: int
+    pending: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAllOrdersAfterResult:
+    current_time: str
+    trigger_time: str  # "0" / epoch start when disabled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeInfo:
+    txid: str
+    ordertxid: str
+    postxid: str | None
+    pair: str
+    time_ns: int
+    type: str  # buy | sell
+    ordertype: str
+    price: Decimal
+    cost: Decimal
+    fee: Decimal
+    vol: Decimal
+    margin: Decimal | None
+    misc: str
+    trade_id: int | None
+    maker: bool | None
+    ledgers: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradesHistory:
+    trades: tuple[TradeInfo, ...]
+    count: int
+
+
+# =========================================================================================================
+# Parsers (pure; input is the decoded `result` object)
+# =========================================================================================================
+
+
+@_shape
+def parse_server_time(result: Any) -> ServerTime:
+    result = _obj(result, "Time")
+    return ServerTime(unixtime=_int(result["unixtime"], "unixtime"), rfc1123=str(result["rfc1123"]))
+
+
+@_shape
+def parse_system_status(result: Any) -> SystemStatus:
+    result = _obj(result, "SystemStatus")
+    return SystemStatus(status=str(result["status"]), timestamp=str(result["timestamp"]))
+
+
+def _fee_tiers(value: Any, what: str) -> tuple[FeeTier, ...]:
+    if value is None:
+        return ()
+    return tuple(FeeTier(volume_usd=_dec(v, what), percent=_dec(p, what)) for v, p in _list(value, what))
+
+
+@_shape
+def parse_asset_pairs(result: Any) -> dict[str, AssetPair]:
+    pairs: dict[str, AssetPair] = {}
+    for name, raw in _obj(result, "AssetPairs").items():
+        raw = _obj(raw, name)
+        pair_decimals = _int(raw["pair_decimals"], "pair_decimals")
+        tick = raw.get("tick_size")
+        pairs[name] = AssetPair(
+            name=name,
+            altname=str(raw["altname"]),
+            wsname=raw.get("wsname"),
+            base=str(raw["base"]),
+            quote=str(raw["quote"]),
+            aclass_base=str(raw.get("aclass_base", "currency")),
+            aclass_quote=str(raw.get("aclass_quote", "currency")),
+            pair_decimals=pair_decimals,
+            cost_decimals=_int(raw.get("cost_decimals", 0), "cost_decimals"),
+            lot_decimals=_int(raw["lot_decimals"], "lot_decimals"),
+            lot_multiplier=_int(raw.get("lot_multiplier", 1), "lot_multiplier"),
+            tick_size=_dec(tick, "tick_size") if tick not in (None, "") else Decimal(1).scaleb(-pair_decimals),
+            ordermin=_opt_dec(raw.get("ordermin"), "ordermin"),
+            costmin=_opt_dec(raw.get("costmin"), "costmin"),
+            fees=_fee_tiers(raw.get("fees"), "fees"),
+            fees_maker=_fee_tiers(raw.get("fees_maker"), "fees_maker"),
+            fee_volume_currency=raw.get("fee_volume_currency"),
+            status=str(raw.get("status", "online")),
+            leverage_buy=tuple(_int(x, "leverage_buy") for x in raw.get("leverage_buy", ())),
+            leverage_sell=tuple(_int(x, "leverage_sell") for x in raw.get("leverage_sell", ())),
+        )
+    return pairs
+
+
+@_shape
+def parse_ticker(result: Any) -> dict[str, Ticker]:
+    tickers: dict[str, Ticker] = {}
+    for pair, raw in _obj(result, "Ticker").items():
+        raw = _obj(raw, pair)
+        a, b, c, v, p, t, lo, hi = (_list(raw[k], k) for k in ("a", "b", "c", "v", "p", "t", "l", "h"))
+        tickers[pair] = Ticker(
+            pair=pair,
+            ask=_dec(a[0], "a"),
+            ask_whole_lot_volume=_dec(a[1], "a"),
+            ask_lot_volume=_dec(a[2], "a"),
+            bid=_dec(b[0], "b"),
+            bid_whole_lot_volume=_dec(b[1], "b"),
+            bid_lot_volume=_dec(b[2], "b"),
+            last_price=_dec(c[0], "c"),
+            last_volume=_dec(c[1], "c"),
+            volume_today=_dec(v[0], "v"),
+            volume_24h=_dec(v[1], "v"),
+            vwap_today=_dec(p[0], "p"),
+            vwap_24h=_dec(p[1], "p"),
+            trades_today=_int(t[0], "t"),
+            trades_24h=_int(t[1], "t"),
+            low_today=_dec(lo[0], "l"),
+            low_24h=_dec(lo[1], "l"),
+            high_today=_dec(hi[0], "h"),
+            high_24h=_dec(hi[1], "h"),
+            open_today=_dec(raw["o"], "o"),
+        )
+    return tickers
+
+
+def _single_pair(result: Any, what: str) -> tuple[str, Any]:
+    entries = [(k, v) for k, v in _obj(result, what).items() if k != "last"]
+    if len(entries) != 1:
+        raise InvalidResponse(f"{what}: expected one pair in the result, got {len(entries)}")
+    return entries[0]
+
+
+def _depth_side(levels: Any, what: str) -> tuple[DepthLevel, ...]:
+    return tuple(
+        DepthLevel(price=_dec(lv[0], what), volume=_dec(lv[1], what), timestamp_ns=_ns(lv[2], what))
+        for lv in _list(levels, what)
+    )
+
+
+@_shape
+def parse_depth(result: Any) -> Depth:
+    pair, raw = _single_pair(result, "Depth")
+    raw = _obj(raw, pair)
+    return Depth(pair=pair, asks=_depth_side(raw["asks"], "asks"), bids=_depth_side(raw["bids"], "bids"))
+
+
+@_shape
+def parse_trades(result: Any) -> Trades:
+    pair, raw = _single_pair(result, "Trades")
+    trades = tuple(
+        PublicTrade(
+            price=_dec(row[0], "price"),
+            volume=_dec(row[1], "volume"),
+            time_ns=_ns(row[2], "time"),
+            side=str(row[3]),
+            ordertype=str(row[4]),
+            misc=str(row[5]),
+            trade_id=_int(row[6], "trade_id") if len(row) > 6 and row[6] is not None else None,
+        )
+        for row in _list(raw, pair)
+    )
+    return Trades(pair=pair, trades=trades, last=str(_obj(result, "Trades").get("last", "")))
+
+
+@_shape
+def parse_balance(result: Any) -> dict[str, Decimal]:
+    return {asset: _dec(amount, asset) for asset, amount in _obj(result, "Balance").items()}
+
+
+@_shape
+def parse_websockets_token(result: Any) -> WebSocketsToken:
+    result = _obj(result, "GetWebSocketsToken")
+    return WebSocketsToken(token=str(result["token"]), expires_s=_int(result["expires"], "expires"))
+
+
+@_shape
+def parse_add_order(result: Any, *, cl_ord_id: str | None = None, validated_only: bool = False) -> AddOrderResult:
+    result = _obj(result, "AddOrder")
+    descr = _obj(result.get("descr", {}), "descr")
+    txids = tuple(str(t) for t in _list(result.get("txid", []), "txid"))
+    if not txids and not validated_only:
+        raise InvalidResponse("AddOrder: no txid in a non-validate response")
+    return AddOrderResult(
+        txids=txids,
+        description=str(descr.get("order", "")),
+        close_description=descr.get("close") or None,
+        cl_ord_id=cl_ord_id,
+        validated_only=validated_only,
+        resolved_by_lookup=False,
+        order=None,
+    )
+
+
+@_shape
+def parse_cancel_order(result: Any) -> CancelOrderResult:
+    result = _obj(result, "CancelOrder")
+    pending = result.get("pending", False)
+    return CancelOrderResult(count=_int(result["count"], "count"), pending=bool(pending))
+
+
+@_shape
+def parse_cancel_all_orders_after(result: Any) -> CancelAllOrdersAfterResult:
+    result = _obj(result, "CancelAllOrdersAfter")
+    return CancelAllOrdersAfterResult(current_time=str(result["currentTime"]), trigger_time=str(result["triggerTime"]))
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@_shape
+def parse_order_info(txid: str, raw: Any) -> OrderInfo:
+    raw = _obj(raw, txid)
+    descr = _obj(raw.get("descr", {}), "descr")
+    userref = raw.get("userref")
+    oflags = str(raw.get("oflags", "") or "")
+    close_time = raw.get("closetm")
+    return OrderInfo(
+        txid=txid,
+        status=str(raw["status"]),
+        refid=_opt_str(raw.get("refid")),
+        userref=None if userref in (None, "") else _int(userref, "userref"),
+        cl_ord_id=_opt_str(raw.get("cl_ord_id")),
+        link_id=_opt_str(raw.get("link_id")),
+        open_time_ns=_ns(raw["opentm"], "opentm"),
+        start_time_ns=_opt_ns(raw.get("starttm"), "starttm") or None,
+        expire_time_ns=_opt_ns(raw.get("expiretm"), "expiretm") or None,
+        close_time_ns=_opt_ns(close_time, "closetm"),
+        descr=OrderDescription(
+            pair=_opt_str(descr.get("pair")),
+            type=_opt_str(descr.get("type")),
+            ordertype=_opt_str(descr.get("ordertype")),
+            price=_opt_str(descr.get("price")),
+            price2=_opt_str(descr.get("price2")),
+            leverage=_opt_str(descr.get("leverage")),
+            order=str(descr.get("order", "")),
+            close=descr.get("close") or None,
+        ),
+        vol=_dec(raw["vol"], "vol"),
+        vol_exec=_dec(raw["vol_exec"], "vol_exec"),
+        cost=_dec(raw["cost"], "cost"),
+        fee=_dec(raw["fee"], "fee"),
+        avg_price=_dec(raw["price"], "price"),
+        stopprice=_opt_dec(raw.get("stopprice"), "stopprice"),
+        limitprice=_opt_dec(raw.get("limitprice"), "limitprice"),
+        trigger=_opt_str(raw.get("trigger")),
+        misc=str(raw.get("misc", "") or ""),
+        oflags=tuple(flag for flag in oflags.split(",") if flag),
+        reason=_opt_str(raw.get("reason")),
+        trades=tuple(str(t) for t in raw.get("trades", ()) or ()),
+    )
+
+
+def _orders(raw: Any, what: str) -> tuple[OrderInfo, ...]:
+    return tuple(parse_order_info(txid, order) for txid, order in _obj(raw, what).items())
+
+
+@_shape
+def parse_open_orders(result: Any) -> tuple[OrderInfo, ...]:
+    return _orders(_obj(result, "OpenOrders").get("open", {}), "open")
+
+
+@_shape
+def parse_closed_orders(result: Any) -> ClosedOrders:
+    result = _obj(result, "ClosedOrders")
+    count = result.get("count")
+    return ClosedOrders(
+        orders=_orders(result.get("closed", {}), "closed"), count=None if count is None else _int(count, "count")
+    )
+
+
+@_shape
+def parse_query_orders(result: Any) -> tuple[OrderInfo, ...]:
+    return _orders(result, "QueryOrders")
+
+
+@_shape
+def parse_trade_info(txid: str, raw: Any) -> TradeInfo:
+    raw = _obj(raw, txid)
+    maker = raw.get("maker")
+    trade_id = raw.get("trade_id")
+    return TradeInfo(
+        txid=txid,
+        ordertxid=str(raw["ordertxid"]),
+        postxid=_opt_str(raw.get("postxid")),
+        pair=str(raw["pair"]),
+        time_ns=_ns(raw["time"], "time"),
+        type=str(raw["type"]),
+        ordertype=str(raw["ordertype"]),
+        price=_dec(raw["price"], "price"),
+        cost=_dec(raw["cost"], "cost"),
+        fee=_dec(raw["fee"], "fee"),
+        vol=_dec(raw["vol"], "vol"),
+        margin=_opt_dec(raw.get("margin"), "margin"),
+        misc=str(raw.get("misc", "") or ""),
+        trade_id=None if trade_id is None else _int(trade_id, "trade_id"),
+        maker=None if maker is None else bool(maker),
+        ledgers=tuple(str(x) for x in raw.get("ledgers", ()) or ()),
+    )
+
+
+@_shape
+def parse_trades_history(result: Any) -> TradesHistory:
+    result = _obj(result, "TradesHistory")
+    trades = tuple(parse_trade_info(txid, raw) for txid, raw in _obj(result.get("trades", {}), "trades").items())
+    count = result.get("count")
+    return TradesHistory(trades=trades, count=len(trades) if count is None else _int(count, "count"))
+
+
+# =========================================================================================================
+# Request parameters
+# =========================================================================================================
+
+_CL_ORD_ID_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_CL_ORD_ID_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+_CL_ORD_ID_TEXT = re.compile(r"[\x21-\x7e]{1,18}")
+
+
+def validate_cl_ord_id(cl_ord_id: str) -> str:
+    """A long UUID, a 32-hex-char short UUID, or printable ASCII of at most 18 characters (§4.4, §5.4)."""
+    if not isinstance(cl_ord_id, str) or not (
+        _CL_ORD_ID_UUID.fullmatch(cl_ord_id)
+        or _CL_ORD_ID_HEX32.fullmatch(cl_ord_id)
+        or _CL_ORD_ID_TEXT.fullmatch(cl_ord_id)
+    ):
+        raise ValueError(f"invalid cl_ord_id {cl_ord_id!r}: use a UUID, 32 hex chars, or <= 18 printable ASCII chars")
+    return cl_ord_id
+
+
+def _param(value: Any) -> str:
+    """Wire text for a request parameter. Decimals never in exponent form; floats refused."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        raise TypeError("float parameter: pass prices and volumes as Decimal or str")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("parameter is not a finite number")
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return ",".join(_param(v) for v in value)
+    raise TypeError(f"unsupported parameter type {type(value).__name__}")
+
+
+def _params(pairs: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
+    return [(k, _param(v)) for k, v in pairs if v is not None]
+
+
+# =========================================================================================================
+# Client
+# =========================================================================================================
+
+# Guards every counter model touched by any client (counters may be shared between clients).
+_COUNTERS_LOCK = threading.Lock()
+
+# Calls that reduce risk: charged to the local counters but never held back by them.
+_NEVER_HELD_BACK = frozenset({"CancelOrder", "CancelAll", "CancelAllOrdersAfter"})
+
+
+def _connect_failed(exc: BaseException) -> bool:
+    """True when ``exc`` (a requests ConnectionError) certainly happened before any byte was sent."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        stack.extend(
+            [getattr(item, "reason", None), getattr(item, "__cause__", None), getattr(item, "__context__", None)]
+        )
+        stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+    return False
+
+
+class KrakenRestClient:
+    """Kraken spot REST over one ``requests.Session``. See the module docstring for the guarantees.
+
+    ``base_url`` is the scheme and host (``https://api.kraken.com``; a trailing ``/0`` is accepted).
+    ``version`` goes into the ``User-Agent: kraken-runtime/<version>``. ``timeout_s`` is ``(connect, read)``.
+    ``clock`` is a monotonic clock in seconds, ``sleep`` waits, ``rng`` jitters backoff: inject fakes in
+    tests. Without ``api_key``/``api_secret`` only public calls work.
+    """
+
+    def __init__(
+        self,
+        *,
+        version: str,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        otp: str | None = None,
+        timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+        max_attempts: int = 4,
+        backoff_initial_s: float = 0.25,
+        backoff_max_s: float = 4.0,
+        rest_counter: ratelimit.RestCallCounter | None = None,
+        trading_counter: ratelimit.TradingRateCounter | None = None,
+        rate_limit_max_wait_s: float = 5.0,
+        order_lookup_attempts: int = 3,
+        nonce_source: NonceSource | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if (api_key is None) != (api_secret is None):
+            raise ValueError("api_key and api_secret go together")
+        connect_s, read_s = timeout_s
+        if connect_s <= 0 or read_s <= 0:
+            raise ValueError("timeouts must be positive")
+        if max_attempts < 1 or order_lookup_attempts < 1:
+            raise ValueError("attempt counts must be at least 1")
+        base = base_url.rstrip("/")
+        if base.endswith("/0"):
+            base = base[:-2]
+        self._base_url = base
+        self._api_key = api_key
+        self._secret = decode_secret(api_secret) if api_secret is not None else None
+        self._otp = otp
+        self._key_label = key_fingerprint(api_key) if api_key else None
+        self._key_lock = key_lock(api_key) if api_key else None
+        self._timeout = (float(connect_s), float(read_s))
+        self._max_attempts = max_attempts
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._rest_counter = rest_counter
+        self._trading_counter = trading_counter
+        self._counter_lock = _COUNTERS_LOCK
+        self._rate_limit_max_wait_s = rate_limit_max_wait_s
+        self._order_lookup_attempts = order_lookup_attempts
+        self._nonces = nonce_source or NonceSource()
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        # Waiting for the key lock is bounded: one in-flight call plus its rate-limit wait, with margin.
+        self._lock_timeout_s = connect_s + read_s + rate_limit_max_wait_s + 5.0
+        self._session = session or requests.Session()
+        # No transport-level retries: a POST must never be re-sent behind our back.
+        adapter = HTTPAdapter(max_retries=Retry(total=0, read=False, redirect=0, status=0))
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = f"kraken-runtime/{version}"
+
+    def __repr__(self) -> str:
+        key = f"key:{self._key_label}" if self._key_label else "public"
+        return f"KrakenRestClient(base_url={self._base_url!r}, {key})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> KrakenRestClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---- public endpoints -------------------------------------------------------------------------------
+
+    def time(self) -> ServerTime:
+        return parse_server_time(self._public("Time"))
+
+    def system_status(self) -> SystemStatus:
+        return parse_system_status(self._public("SystemStatus"))
+
+    def asset_pairs(self, pairs: Sequence[str] | None = None) -> dict[str, AssetPair]:
+        return parse_asset_pairs(self._public("AssetPairs", _params([("pair", list(pairs) if pairs else None)])))
+
+    def ticker(self, pairs: Sequence[str] | None = None) -> dict[str, Ticker]:
+        return parse_ticker(self._public("Ticker", _params([("pair", list(pairs) if pairs else None)])))
+
+    def depth(self, pair: str, count: int | None = None) -> Depth:
+        return parse_depth(self._public("Depth", _params([("pair", pair), ("count", count)])))
+
+    def trades(self, pair: str, since: str | int | None = None, count: int | None = None) -> Trades:
+        return parse_trades(self._public("Trades", _params([("pair", pair), ("since", since), ("count", count)])))
+
+    # ---- private endpoints ------------------------------------------------------------------------------
+
+    def balance(self) -> dict[str, Decimal]:
+        return parse_balance(self._private("Balance", [], retry=True))
+
+    def get_websockets_token(self) -> WebSocketsToken:
+        return parse_websockets_token(self._private("GetWebSocketsToken", [], retry=True))
+
+    def open_orders(
+        self, *, cl_ord_id: str | None = None, userref: int | None = None, trades: bool = False
+    ) -> tuple[OrderInfo, ...]:
+        params = _params([("trades", trades or None), ("userref", userref), ("cl_ord_id", cl_ord_id)])
+        return parse_open_orders(self._private("OpenOrders", params, retry=True))
+
+    def closed_orders(
+        self,
+        *,
+        cl_ord_id: str | None = None,
+        userref: int | None = None,
+        start: int | str | None = None,
+        end: int | str | None = None,
+        ofs: int | None = None,
+        closetime: str | None = None,
+        trades: bool = False,
+    ) -> ClosedOrders:
+        params = _params(
+            [
+                ("trades", trades or None),
+                ("userref", userref),
+                ("cl_ord_id", cl_ord_id),
+                ("start", start),
+                ("end", end),
+                ("ofs", ofs),
+                ("closetime", closetime),
+            ]
+        )
+        return parse_closed_orders(self._private("ClosedOrders", params, retry=True))
+
+    def query_orders(
+        self, txids: Sequence[str], *, trades: bool = False, userref: int | None = None
+    ) -> tuple[OrderInfo, ...]:
+        if not txids or len(txids) > 50:
+            raise ValueError("QueryOrders takes 1 to 50 txids")
+        params = _params([("txid", list(txids)), ("trades", trades or None), ("userref", userref)])
+        return parse_query_orders(self._private("QueryOrders", params, retry=True))
+
+    def trades_history(
+        self,
+        *,
+        type: str | None = None,  # noqa: A002 - Kraken's parameter name
+        start: int | str | None = None,
+        end: int | str | None = None,
+        ofs: int | None = None,
+        trades: bool = False,
+    ) -> TradesHistory:
+        params = _params([("type", type), ("trades", trades or None), ("start", start), ("end", end), ("ofs", ofs)])
+        return parse_trades_history(self._private("TradesHistory", params, retry=True))
+
+    def cancel_order(
+        self,
+        *,
+        txid: str | None = None,
+        cl_ord_id: str | None = None,
+        pair: str | None = None,
+        order_age_s: float | None = None,
+    ) -> CancelOrderResult:
+        """Cancel one order by ``txid`` or ``cl_ord_id``. Retried on transient errors (a cancel cannot duplicate
+        an order). With ``pair`` and ``order_age_s`` the trading counter is charged the cancel penalty."""
+        if (txid is None) == (cl_ord_id is None):
+            raise ValueError("pass exactly one of txid and cl_ord_id")
+        if self._trading_counter is not None and pair is not None and order_age_s is not None:
+            with self._counter_lock:
+                self._trading_counter.charge(pair, ratelimit.cancel_order_cost(order_age_s), self._clock())
+        params = _params([("txid", txid), ("cl_ord_id", cl_ord_id)])
+        return parse_cancel_order(self._private("CancelOrder", params, retry=True))
+
+    def cancel_all(self) -> CancelOrderResult:
+        return parse_cancel_order(self._private("CancelAll", [], retry=True))
+
+    def cancel_all_orders_after(self, timeout_s: int) -> CancelAllOrdersAfterResult:
+        """Dead man's switch: cancel everything in ``timeout_s`` seconds unless called again (0 disables)."""
+        if not isinstance(timeout_s, int) or timeout_s < 0:
+            raise ValueError("timeout_s must be a non-negative integer")
+        return parse_cancel_all_orders_after(
+            self._private("CancelAllOrdersAfter", [("timeout", str(timeout_s))], retry=True)
+        )
+
+    def add_order(
+        self,
+        *,
+        pair: str,
+        side: str,
+        ordertype: str,
+        volume: Decimal | str,
+        cl_ord_id: str,
+        price: Decimal | str | None = None,
+        price2: Decimal | str | None = None,
+        oflags: Sequence[str] = (),
+        timeinforce: str | None = None,
+        starttm: str | int | None = None,
+        expiretm: str | int | None = None,
+        deadline: str | None = None,
+        reduce_only: bool = False,
+        stptype: str | None = None,
+        displayvol: Decimal | str | None = None,
+        validate: bool = False,
+    ) -> AddOrderResult:
+        """Place one order (or only validate it). Sent at most once; see the module docstring for what happens
+        when its outcome is unknown."""
+        if side not in ("buy", "sell"):
+            raise ValueError("side must be 'buy' or 'sell'")
+        validate_cl_ord_id(cl_ord_id)
+        params = _params(
+            [
+                ("ordertype", ordertype),
+                ("type", side),
+                ("volume", volume),
+                ("pair", pair),
+                ("price", price),
+                ("price2", price2),
+                ("displayvol", displayvol),
+                ("oflags", list(oflags) if oflags else None),
+                ("timeinforce", timeinforce),
+                ("starttm", starttm),
+                ("expiretm", expiretm),
+                ("deadline", deadline),
+                ("reduce_only", True if reduce_only else None),
+                ("stptype", stptype),
+                ("cl_ord_id", cl_ord_id),
+                ("validate", True if validate else None),
+            ]
+        )
+        self._admit_trading(pair, ratelimit.add_order_cost())
+        if validate:
+            # Nothing can be placed: safe to retry like any idempotent call.
+            return parse_add_order(
+                self._private("AddOrder", params, retry=True), cl_ord_id=cl_ord_id, validated_only=True
+            )
+        try:
+            return parse_add_order(self._private("AddOrder", params, retry=False, pair=pair), cl_ord_id=cl_ord_id)
+        except (TransportError, InvalidResponse, ServiceUnavailable, ServiceBusy, InternalError) as exc:
+            if isinstance(exc, TransportError) and not exc.may_have_reached_exchange:
+                raise
+            log.warning("AddOrder outcome unknown (%s); looking up cl_ord_id %s", type(exc).__name__, cl_ord_id)
+            return self._resolve_add_order(cl_ord_id, exc)
+
+    def _resolve_add_order(self, cl_ord_id: str, cause: KrakenError) -> AddOrderResult:
+        """Find an AddOrder whose reply was lost, by cl_ord_id; never re-send it."""
+        last_error: KrakenError | None = None
+        for attempt in range(1, self._order_lookup_attempts + 1):
+            if attempt > 1:
+                self._sleep(self._backoff_s(attempt - 1))
+            try:
+                found = [o for o in self.open_orders(cl_ord_id=cl_ord_id) if o.cl_ord_id == cl_ord_id]
+                if not found:
+                    closed = self.closed_orders(cl_ord_id=cl_ord_id)
+                    found = [o for o in closed.orders if o.cl_ord_id == cl_ord_id]
+            except KrakenError as exc:
+                last_error = exc
+                log.warning("AddOrder lookup %d for cl_ord_id %s failed: %s", attempt, cl_ord_id, type(exc).__name__)
+                continue
+            if found:
+                order = found[0]
+                log.info("AddOrder with cl_ord_id %s found as %s after a lost reply", cl_ord_id, order.txid)
+                return AddOrderResult(
+                    txids=(order.txid,),
+                    description=order.descr.order,
+                    close_description=order.descr.close,
+                    cl_ord_id=cl_ord_id,
+                    validated_only=False,
+                    resolved_by_lookup=True,
+                    order=order,
+                )
+        detail = f"last lookup failed: {type(last_error).__name__}" if last_error else "not found"
+        raise OrderOutcomeUnknown(
+            f"AddOrder reply lost ({type(cause).__name__}) and cl_ord_id {cl_ord_id} {detail} after "
+            f"{self._order_lookup_attempts} lookups; not re-sent",
+            cl_ord_id=cl_ord_id,
+            errors=cause.errors,
+            endpoint="AddOrder",
+        ) from cause
+
+    # ---- machinery --------------------------------------------------------------------------------------
+
+    def _backoff_s(self, attempt: int) -> float:
+        """Capped exponential backoff with equal jitter: in [d/2, d], d = min(max, initial * 2**(attempt-1))."""
+        ceiling = min(self._backoff_max_s, self._backoff_initial_s * (2 ** (attempt - 1)))
+        return ceiling * (0.5 + 0.5 * self._rng.random())
+
+    def _with_retries(self, endpoint: str, retry: bool, once: Callable[[], Any]) -> Any:
+        attempts = self._max_attempts if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return once()
+            except KrakenError as exc:
+                if attempt >= attempts or not exc.retryable:
+                    raise
+                delay = self._backoff_s(attempt)
+                log.warning(
+                    "%s attempt %d/%d failed (%s: %s); retrying in %.3fs",
+                    endpoint,
+                    attempt,
+                    attempts,
+                    type(exc).__name__,
+                    "; ".join(exc.errors) or "-",
+                    delay,
+                )
+                self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _public(self, endpoint: str, params: list[tuple[str, str]] | None = None) -> Any:
+        url = f"{self._base_url}/0/public/{endpoint}"
+
+        def once() -> Any:
+            response = self._send("GET", url, endpoint, params=params or None)
+            return self._decode(response, endpoint)
+
+        return self._with_retries(endpoint, True, once)
+
+    def _private(self, endpoint: str, params: list[tuple[str, str]], *, retry: bool, pair: str | None = None) -> Any:
+        if self._api_key is None or self._secret is None:
+            raise ValueError(f"{endpoint} needs api_key and api_secret")
+        path = f"/0/private/{endpoint}"
+        url = self._base_url + path
+
+        def once() -> Any:
+            lock = self._key_lock
+            assert lock is not None
+            if not lock.acquire(timeout=self._lock_timeout_s):
+                raise TransportError(
+                    f"timed out after {self._lock_timeout_s:.1f}s waiting for this API key's in-flight call",
+                    may_have_reached_exchange=False,
+                    endpoint=endpoint,
+                )
+            try:
+                self._admit_rest(endpoint)
+                nonce = self._nonces.next(self._api_key)
+                fields = [("nonce", str(nonce)), *params]
+                if self._otp is not None:
+                    fields.append(("otp", self._otp))
+                body = urlencode(fields)
+                headers = {
+                    "API-Key": self._api_key,
+                    "API-Sign": sign_with_key(path, body, nonce, self._secret),
+                    "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                }
+                response = self._send("POST", url, endpoint, data=body.encode(), headers=headers)
+            finally:
+                lock.release()
+            try:
+                return self._decode(response, endpoint)
+            except ApiRateLimited:
+                if self._rest_counter is not None:
+                    with self._counter_lock:
+                        self._rest_counter.saturate(self._clock())
+                raise
+            except OrderRateLimited:
+                if self._trading_counter is not None and pair is not None:
+                    with self._counter_lock:
+                        self._trading_counter.saturate(pair, self._clock())
+                raise
+
+        return self._with_retries(endpoint, retry, once)
+
+    def _admit(
+        self,
+        endpoint: str,
+        wait_time: Callable[[float], float],
+        acquire: Callable[[float], bool],
+        charge: Callable[[float], None],
+    ) -> None:
+        """Wait until the counter admits the call (up to the configured wait) or raise LocalRateLimited."""
+        now = self._clock()
+        if endpoint in _NEVER_HELD_BACK:
+            with self._counter_lock:
+                charge(now)
+            return
+        deadline = now + self._rate_limit_max_wait_s
+        while True:
+            with self._counter_lock:
+                if acquire(now):
+                    return
+                wait = wait_time(now)
+            if now + wait > deadline:
+                log.warning(
+                    "%s held back locally: rate limit needs %.3fs, limit is %.3fs", endpoint, wait, deadline - now
+                )
+                raise LocalRateLimited(
+                    f"the local rate-limit model needs {wait:.3f}s before this call "
+                    f"(max wait {self._rate_limit_max_wait_s}s)",
+                    retry_after_s=wait,
+                    endpoint=endpoint,
+                )
+            self._sleep(wait)
+            now = self._clock()
+
+    def _admit_rest(self, endpoint: str) -> None:
+        counter = self._rest_counter
+        cost = ratelimit.rest_call_cost(endpoint)
+        if counter is None or cost == 0:
+            return
+        self._admit(
+            endpoint,
+            lambda now: counter.wait_time(cost, now),
+            lambda now: counter.try_acquire(cost, now),
+            lambda now: counter.charge(cost, now),
+        )
+
+    def _admit_trading(self, pair: str, cost: float) -> None:
+        counter = self._trading_counter
+        if counter is None:
+            return
+        self._admit(
+            "AddOrder",
+            lambda now: counter.wait_time(pair, cost, now),
+            lambda now: counter.try_acquire(pair, cost, now),
+            lambda now: counter.charge(pair, cost, now),
+        )
+
+    def _send(self, method: str, url: str, endpoint: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self._session.request(method, url, timeout=self._timeout, allow_redirects=False, **kwargs)
+        except requests.exceptions.ConnectTimeout:
+            raise TransportError(
+                f"connect timed out after {self._timeout[0]}s", may_have_reached_exchange=False, endpoint=endpoint
+            ) from None
+        except requests.exceptions.ReadTimeout:
+            raise TransportError(f"no response within {self._timeout[1]}s", endpoint=endpoint) from None
+        except requests.exceptions.ConnectionError as exc:
+            refused = _connect_failed(exc)
+            raise TransportError(
+                f"connection {'failed' if refused else 'lost'}: {type(exc).__name__}",
+                may_have_reached_exchange=not refused,
+                endpoint=endpoint,
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(f"request failed: {type(exc).__name__}", endpoint=endpoint) from None
+
+    def _decode(self, response: requests.Response, endpoint: str) -> Any:
+        status = response.status_code
+        try:
+            payload = decode_json(response.content)
+        except (ValueError, UnicodeDecodeError):
+            if status >= 400:
+                raise HttpStatusError(f"HTTP {status} without a JSON body", status=status, endpoint=endpoint) from None
+            raise InvalidResponse(f"HTTP {status}: body is not JSON", endpoint=endpoint) from None
+        if not isinstance(payload, Mapping):
+            if status >= 400:
+                raise HttpStatusError(f"HTTP {status}", status=status, endpoint=endpoint)
+            raise InvalidResponse("response is not a JSON object", endpoint=endpoint)
+        warnings = raise_for_errors(payload.get("error"), endpoint=endpoint)
+        if warnings:
+            log.warning("%s returned warnings: %s", endpoint, "; ".join(warnings))
+        if status >= 400:
+            raise HttpStatusError(f"HTTP {status}", status=status, endpoint=endpoint)
+        if "result" not in payload:
+            raise InvalidResponse("response has neither errors nor a result", endpoint=endpoint)
+        return payload["result"]

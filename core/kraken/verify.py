@@ -1,0 +1,272 @@
+"""Replay recorded Kraken WS v2 traffic through the books and check every checksum (pure; no I/O here
+except reading the capture text handed in).
+
+Used by ``kraken-runtime verify-capture``. A capture is either JSON lines (one frame per line, blank lines
+ignored), a JSON array of frames, or the ``{"init": frame, "updates": [frame, ...]}`` form. Frames other
+than ``book``/``level3`` data are read and skipped, except:
+
+- subscribe acks (``method == "subscribe"``, ``success`` true) whose ``result`` names ``book``/``level3``
+  and a ``depth``: the depth of that (channel, symbol) from then on (the next snapshot uses it);
+- ``instrument`` frames: each pair's ``price_precision``/``qty_precision`` (unless given explicitly).
+
+Numbers are hashed at the pair's precision when it is known (explicitly, or from an instrument frame), and
+as their exact wire text otherwise. A snapshot replaces the book; one that replaces a book already built
+counts as a resync. An update before any snapshot cannot be checked and counts as ``unchecked``.
+
+API: ``read_capture(name, text) -> list[Frame]`` (raises ``CaptureError``), ``replay(frames, ...) ->
+list[StreamStats]``, ``verify_capture_text(name, text, ...) -> FileReport``, ``parse_precision(spec)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.kraken.book import L2Book, decode_book
+from core.kraken.l3book import L3Book, decode_level3
+from core.kraken.wire import DecodeError, loads
+
+__all__ = [
+    "CaptureError",
+    "Frame",
+    "StreamStats",
+    "FileReport",
+    "read_capture",
+    "replay",
+    "verify_capture_text",
+    "parse_precision",
+    "DEFAULT_DEPTH",
+]
+
+DEFAULT_DEPTH = 10
+BOOK_CHANNELS = ("book", "level3")
+
+
+class CaptureError(ValueError):
+    """The capture cannot be read: not JSON, not one of the known layouts, or an undecodable book frame."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Frame:
+    """One parsed frame and where it came from (1-based line for JSON lines, else position in the file)."""
+
+    location: str
+    message: Any
+
+
+@dataclass(slots=True, kw_only=True)
+class StreamStats:
+    """Counts for one (symbol, channel) stream of one capture."""
+
+    symbol: str
+    channel: str
+    frames: int = 0
+    checked: int = 0
+    matched: int = 0
+    mismatched: int = 0
+    resyncs: int = 0
+    unchecked: int = 0
+    depth: int = DEFAULT_DEPTH
+    precision: str = "wire text"
+    first_mismatch: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "channel": self.channel,
+            "frames": self.frames,
+            "checksums_checked": self.checked,
+            "matched": self.matched,
+            "mismatched": self.mismatched,
+            "resyncs": self.resyncs,
+            "unchecked": self.unchecked,
+            "depth": self.depth,
+            "precision": self.precision,
+            "first_mismatch": self.first_mismatch,
+        }
+
+
+@dataclass(slots=True, kw_only=True)
+class FileReport:
+    name: str
+    frames_read: int
+    streams: list[StreamStats] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(stream.mismatched == 0 for stream in self.streams)
+
+    @property
+    def checked(self) -> int:
+        return sum(stream.checked for stream in self.streams)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.name,
+            "frames_read": self.frames_read,
+            "ok": self.ok,
+            "streams": [stream.as_dict() for stream in self.streams],
+        }
+
+
+def parse_precision(spec: str) -> tuple[str, int, int]:
+    """``"BTC/USD=1/8"`` -> ``("BTC/USD", 1, 8)``; raises ValueError with the reason."""
+    symbol, sep, pair = spec.rpartition("=")
+    if not sep or not symbol:
+        raise ValueError(f"expected SYMBOL=PRICE/QTY (e.g. BTC/USD=1/8), got {spec!r}")
+    price_text, slash, qty_text = pair.partition("/")
+    if not slash or not price_text.isdigit() or not qty_text.isdigit():
+        raise ValueError(f"expected SYMBOL=PRICE/QTY with integer precisions (e.g. BTC/USD=1/8), got {spec!r}")
+    price, qty = int(price_text), int(qty_text)
+    if price > 18 or qty > 18:
+        raise ValueError(f"precision above 18 in {spec!r}")
+    return symbol, price, qty
+
+
+def read_capture(name: str, text: str) -> list[Frame]:
+    """Split a capture's text into parsed frames; raises ``CaptureError`` with a one-line reason."""
+    if not text.strip():
+        raise CaptureError(f"{name}: empty capture")
+    try:
+        whole = loads(text)
+    except DecodeError:
+        whole = None
+    else:
+        if isinstance(whole, dict) and "init" in whole and "updates" in whole:
+            updates = whole["updates"]
+            if not isinstance(updates, list):
+                raise CaptureError(f"{name}: 'updates' is not a list")
+            frames = [Frame(location="init", message=whole["init"])]
+            frames.extend(Frame(location=f"updates[{i}]", message=m) for i, m in enumerate(updates))
+            return frames
+        if isinstance(whole, list):
+            return [Frame(location=f"[{i}]", message=m) for i, m in enumerate(whole)]
+        if isinstance(whole, dict):
+            return [Frame(location="line 1", message=whole)]
+        raise CaptureError(f"{name}: a capture must hold JSON objects, found {type(whole).__name__}")
+    frames = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            message = loads(line)
+        except DecodeError as error:
+            raise CaptureError(f"{name}:{number}: {error.reason}") from None
+        frames.append(Frame(location=f"line {number}", message=message))
+    return frames
+
+
+def _precision_text(precision: tuple[int, int] | None) -> str:
+    return "wire text" if precision is None else f"{precision[0]}/{precision[1]}"
+
+
+def replay(
+    name: str,
+    frames: list[Frame],
+    *,
+    default_depth: int = DEFAULT_DEPTH,
+    precisions: dict[str, tuple[int, int]] | None = None,
+) -> list[StreamStats]:
+    """Replay frames through fresh books; returns per-(symbol, channel) stats in first-seen order."""
+    explicit = dict(precisions or {})
+    learned: dict[str, tuple[int, int]] = {}
+    depths: dict[tuple[str, str], int] = {}
+    books: dict[tuple[str, str], L2Book | L3Book] = {}
+    stats: dict[tuple[str, str], StreamStats] = {}
+
+    for frame in frames:
+        message = frame.message
+        if not isinstance(message, dict):
+            continue
+        channel = message.get("channel")
+        if channel is None and message.get("method") == "subscribe" and message.get("success") is True:
+            result = message.get("result")
+            if isinstance(result, dict) and result.get("channel") in BOOK_CHANNELS:
+                depth = result.get("depth")
+                symbol = result.get("symbol")
+                if isinstance(depth, int) and not isinstance(depth, bool) and isinstance(symbol, str):
+                    depths[(result["channel"], symbol)] = depth
+            continue
+        if channel == "instrument":
+            _learn_precisions(message, learned)
+            continue
+        if channel not in BOOK_CHANNELS:
+            continue
+        try:
+            decoded = decode_book(message) if channel == "book" else decode_level3(message)
+        except DecodeError as error:
+            raise CaptureError(f"{name}: {frame.location}: {error.reason}") from None
+        snapshot = decoded.type == "snapshot"
+        for data in decoded.data:
+            key = (channel, data.symbol)
+            stream = stats.get(key)
+            if stream is None:
+                stream = stats[key] = StreamStats(symbol=data.symbol, channel=channel)
+            stream.frames += 1
+            precision = explicit.get(data.symbol) or learned.get(data.symbol)
+            book = books.get(key)
+            if snapshot:
+                depth = depths.get(key, default_depth)
+                if book is None:
+                    book_type = L2Book if channel == "book" else L3Book
+                    book = books[key] = book_type(data.symbol, depth, *(precision or (None, None)))
+                else:
+                    stream.resyncs += 1
+                    book.depth = depth
+                stream.depth = depth
+            elif book is None:
+                stream.unchecked += 1
+                continue
+            if precision != _book_precision(book):
+                book.set_precision(*(precision or (None, None)))
+            stream.precision = _precision_text(precision)
+            result = book.apply(data, snapshot=snapshot)  # type: ignore[arg-type]
+            if result.expected is None:
+                stream.unchecked += 1
+                continue
+            stream.checked += 1
+            if result.ok:
+                stream.matched += 1
+            else:
+                stream.mismatched += 1
+                if stream.first_mismatch is None:
+                    stream.first_mismatch = (
+                        f"{frame.location}: expected {result.expected}, computed {result.computed}"
+                    )
+    return list(stats.values())
+
+
+def _book_precision(book: L2Book | L3Book) -> tuple[int, int] | None:
+    if book.price_precision is None or book.qty_precision is None:
+        return None
+    return (book.price_precision, book.qty_precision)
+
+
+def _learn_precisions(message: dict, learned: dict[str, tuple[int, int]]) -> None:
+    data = message.get("data")
+    pairs = data.get("pairs") if isinstance(data, dict) else None
+    if not isinstance(pairs, list):
+        return
+    for pair in pairs:
+        if not isinstance(pair, dict):
+            continue
+        symbol, price, qty = pair.get("symbol"), pair.get("price_precision"), pair.get("qty_precision")
+        if isinstance(symbol, str) and type(price) is int and type(qty) is int:
+            learned[symbol] = (price, qty)
+
+
+def verify_capture_text(
+    name: str,
+    text: str,
+    *,
+    default_depth: int = DEFAULT_DEPTH,
+    precisions: dict[str, tuple[int, int]] | None = None,
+) -> FileReport:
+    """Read and replay one capture; raises ``CaptureError`` when it cannot be read."""
+    frames = read_capture(name, text)
+    streams = replay(name, frames, default_depth=default_depth, precisions=precisions)
+    return FileReport(name=name, frames_read=len(frames), streams=streams)
