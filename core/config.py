@@ -138,6 +138,40 @@ class SimSettings(_Section):
     seed: int = Field(7, ge=0)
 
 
+class FeedSettings(_Section):
+    book_depth: Literal[10, 25, 100, 500, 1000] = 10
+    connection: Literal["per_symbol", "shared"] = "per_symbol"
+    idle_timeout_ms: int = Field(10_000, ge=100, le=600_000)
+    reconnect_initial_ms: int = Field(500, ge=0, le=600_000)
+    reconnect_max_ms: int = Field(30_000, ge=0, le=3_600_000)
+    reconnect_jitter_ratio: float = Field(0.3, ge=0, le=1)
+    connection_budget: int = Field(150, ge=1, le=10_000)
+    connection_budget_window_s: float = Field(600.0, gt=0, le=86_400)
+    level3: bool = True
+    token_refresh_s: float = Field(600.0, gt=0, le=900)
+    connect_timeout_s: float = Field(10.0, gt=0, le=120)
+
+
+class StateSettings(_Section):
+    write_interval_ms: int = Field(250, ge=1, le=600_000)
+    snapshot_interval_ms: int = Field(100, ge=1, le=600_000)
+    stale_after_ms: int = Field(5000, ge=10, le=600_000)
+    depth_window_bps: Decimal = Field(Decimal("10"), gt=0, le=10_000)
+    trade_flow_window_s: float = Field(60.0, gt=0, le=86_400)
+    volatility_windows_s: tuple[int, ...] = (60, 300)
+    volatility_sample_ms: int = Field(1000, ge=10, le=600_000)
+    market_batch_rows: int = Field(500, ge=1, le=100_000)
+    market_flush_ms: int = Field(1000, ge=10, le=600_000)
+    retention_interval_s: float = Field(3600.0, gt=0, le=86_400)
+
+    @field_validator("volatility_windows_s")
+    @classmethod
+    def _check_windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(window <= 0 for window in value):
+            raise ValueError("one or more positive window lengths in seconds, such as [60, 300]")
+        return tuple(sorted(set(value)))
+
+
 class RiskSettings(_Section):
     max_state_age_ms: int = Field(2000, ge=1, le=600_000)
     max_exposure_usd: Decimal = Field(Decimal("1000"), ge=0)
@@ -153,6 +187,8 @@ class Settings(_Section):
     reference: ReferenceSettings = ReferenceSettings()
     supervisor: SupervisorSettings = SupervisorSettings()
     sim: SimSettings = SimSettings()
+    feed: FeedSettings = FeedSettings()
+    state: StateSettings = StateSettings()
     risk: RiskSettings = RiskSettings()
 
     def to_plain(self) -> dict[str, Any]:

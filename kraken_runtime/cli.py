@@ -11,6 +11,10 @@ from kraken_runtime import exitcodes
 
 # Subcommand modules, in the order `--help` lists them. A module is listed only once it does real work.
 COMMANDS: tuple[str, ...] = (
+    "run",
+    "ctl",
+    "sim",
+    "verify-capture",
     "config",
     "db",
 )

@@ -145,6 +145,17 @@ def complete_control_command(command_id: int, *, status: str, result: Mapping[st
     ).execute()
 
 
+def expire_control_command(command_id: int, *, now_ns: int) -> bool:
+    """Withdraw a command nobody claimed (ctl timed out): pending -> expired, so a daemon that starts
+    later never applies a stale operator command. False if a daemon claimed it meanwhile."""
+    updated = (
+        ControlCommand.update(status="expired", applied_at_ns=now_ns)
+        .where((ControlCommand.id == command_id) & (ControlCommand.status == "pending"))
+        .execute()
+    )
+    return updated == 1
+
+
 def get_control_command(command_id: int) -> ControlCommandRecord | None:
     row = ControlCommand.get_or_none(ControlCommand.id == command_id)
     return None if row is None else _command_record(row)

@@ -1,0 +1,263 @@
+"""The daemon: database, runs row, metrics, HTTP listener, supervisor and its children, status line,
+graceful shutdown.
+
+Children so far: `run-lease` (keeps runs.heartbeat_at_ns fresh, so ctl and the fleet see this daemon
+alive). Later issues add feeds, state holders, scanner, strategies, risk envelope, executor and the
+observer to `build_child_specs`, in start order (data producers first, the executor last, so shutdown
+stops placing orders before it stops watching the market).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import pykka
+
+from actors.base import Ticker
+from actors.http import HttpServer
+from actors.ingest import MarketSource, ingest_child_specs, open_market
+from actors.ingest_metrics import IngestMetrics
+from actors.lease import RunLeaseActor
+from actors.metrics import RuntimeMetrics
+from actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
+from core import control as ctl
+from core.config import Secrets, Settings
+from core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
+from core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, SafetyMode
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 0.05  # supervisor sweep period: bounds restart timing and control latency (poll: settings)
+ASK_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonOptions:
+    duration_s: float | None = None
+    http_host: str | None = None
+    http_port: int | None = None
+    install_signal_handlers: bool = True
+    status_out: Callable[[str], None] | None = None
+    version: str = "unknown"  # recorded in the runs row (the entry point passes kraken_runtime.__version__)
+    secrets: Secrets = Secrets()  # API credentials (level3 token; later the executor); never logged
+
+
+def supervision_defaults(settings: Settings) -> tuple[RestartBudget, Backoff]:
+    s = settings.supervisor
+    return (
+        RestartBudget(max_restarts=s.restart_max, period_s=s.restart_period_s),
+        Backoff(initial_s=s.backoff_initial_ms / 1000, max_s=s.backoff_max_ms / 1000, jitter_ratio=s.backoff_jitter_ratio),
+    )
+
+
+def build_child_specs(settings: Settings, *, run_id: int, directory: Directory | None = None,
+                      market: MarketSource | None = None, ingest_metrics: IngestMetrics | None = None,
+                      version: str = "unknown") -> tuple[ChildSpec, ...]:
+    """Start order: the run lease, then ingest (state holders before their feeds)."""
+    budget, backoff = supervision_defaults(settings)
+    interval_s = settings.supervisor.heartbeat_interval_ms / 1000
+    ingest: tuple[ChildSpec, ...] = ()
+    if market is not None and directory is not None and ingest_metrics is not None:
+        ingest = ingest_child_specs(settings, run_id=run_id, source=market, send=directory.send,
+                                    send_latest=directory.send_latest, metrics=ingest_metrics, budget=budget,
+                                    backoff=backoff, version=version, scanner_name=None)
+    return (
+        ChildSpec(
+            name="run-lease",
+            factory=lambda link: RunLeaseActor.start(link=link, run_id=run_id, interval_s=interval_s),
+            policy=RestartPolicy.PERMANENT,
+            budget=budget,
+            backoff=backoff,
+            shutdown_timeout_s=min(5.0, settings.runtime.shutdown_timeout_s),
+            critical=False,
+        ),
+        *ingest,
+    )
+
+
+def _print_status(line: str) -> None:
+    print(line, flush=True)
+
+
+class Daemon:
+    """One daemon run. `run()` blocks until --duration passes, a signal arrives or a critical child is
+    disabled with exit_on_critical_disable; returns the process exit status."""
+
+    def __init__(self, settings: Settings, options: DaemonOptions = DaemonOptions()) -> None:
+        self.settings = settings
+        self.options = options
+        self.stop_requested = threading.Event()
+        self.fatal_reason: str | None = None
+        self.http: HttpServer | None = None
+        self.run_id: int | None = None
+        self.supervisor: pykka.ActorRef | None = None
+        self.metrics = RuntimeMetrics()
+        self.market: MarketSource | None = None
+        self.ingest_metrics: IngestMetrics | None = None
+        self._last_frames: tuple[float, float] | None = None
+
+    def request_stop(self, why: str) -> None:
+        if not self.stop_requested.is_set():
+            log.info("daemon: stopping (%s)", why)
+        self.stop_requested.set()
+
+    def _fatal(self, reason: str) -> None:
+        self.fatal_reason = reason
+        self.request_stop(f"fatal: {reason}")
+
+    def run(self) -> int:
+        from storage import repo
+        from storage.db import StorageError, close_database, open_database, redact_url
+
+        settings = self.settings
+        try:
+            db = open_database(settings.storage.db_url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
+        except StorageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        self.run_id = run_id = repo.start_run(
+            mode=settings.runtime.mode, market=settings.runtime.market, shard=settings.runtime.shard,
+            config_hash=settings.config_hash(), version=self.options.version, hostname=socket.gethostname(),
+            pid=os.getpid(), now_ns=time.time_ns(),
+        )
+        mode_text, mode_reason = repo.current_safety_mode()
+        safety_mode = SafetyMode(mode_text)
+        strategies = repo.strategy_enabled_map()
+        log.info("daemon: run %d started (mode %s, market %s, shard %s, database %s); safety mode %s%s; strategies off: %s",
+                 run_id, settings.runtime.mode, settings.runtime.market, settings.runtime.shard,
+                 redact_url(settings.storage.db_url), safety_mode.value, f" ({mode_reason})" if mode_reason else "",
+                 ", ".join(sorted(n for n, on in strategies.items() if not on)) or "none")
+
+        sup = settings.supervisor
+        health = SupervisorHealth(max_sweep_age_s=max(2.0, 20 * SWEEP_INTERVAL_S, 3 * sup.control_poll_interval_ms / 1000))
+        directory = Directory(self.metrics)
+        try:
+            self.market = open_market(settings, self.options.secrets)
+        except ValueError as exc:  # e.g. a symbol the local exchange does not list
+            print(f"config error: runtime.symbols: {exc}", file=sys.stderr)
+            repo.finish_run(run_id, status="stopped", now_ns=time.time_ns())
+            close_database(db)
+            return 78
+        except (OSError, TimeoutError) as exc:
+            print(f"error: cannot start the local exchange on {settings.sim.host}:{settings.sim.port}: {exc}", file=sys.stderr)
+            repo.finish_run(run_id, status="crashed", now_ns=time.time_ns())
+            close_database(db)
+            return 1
+        self.ingest_metrics = IngestMetrics(self.metrics.registry)
+        specs = build_child_specs(settings, run_id=run_id, directory=directory, market=self.market,
+                                  ingest_metrics=self.ingest_metrics, version=self.options.version)
+        self.supervisor = SupervisorActor.start(
+            specs=specs, directory=directory, metrics=self.metrics,
+            store=DatabaseStore(run_id=run_id, shard=settings.runtime.shard),
+            config=SupervisorConfig(
+                heartbeat_interval_s=sup.heartbeat_interval_ms / 1000, heartbeat_deadline_s=sup.heartbeat_deadline_ms / 1000,
+                control_poll_interval_s=sup.control_poll_interval_ms / 1000, runtime_mode=settings.runtime.mode,
+                shard=settings.runtime.shard, run_id=run_id, exit_on_critical_disable=settings.runtime.exit_on_critical_disable,
+            ),
+            safety_mode=safety_mode, safety_reason=mode_reason, strategies=strategies, health=health, on_fatal=self._fatal,
+        )
+        exit_status = 0
+        ticker: Ticker | None = None
+        previous_handlers = {}
+        try:
+            host = self.options.http_host or settings.http.host
+            port = settings.http.port if self.options.http_port is None else self.options.http_port
+            try:
+                self.http = HttpServer(host, port, registry=self.metrics.registry, health=health.healthy, ready=health.ready)
+            except OSError as exc:
+                print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+                exit_status = 1
+                return exit_status
+            self.http.start()
+            bound_host, bound_port = self.http.address
+            log.info("daemon: http listening on http://%s:%d (/metrics /healthz /readyz)", bound_host, bound_port)
+            if self.options.install_signal_handlers and threading.current_thread() is threading.main_thread():
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    previous_handlers[signum] = signal.signal(signum, lambda n, _f: self.request_stop(signal.Signals(n).name))
+            self.supervisor.ask(StartChildren(), timeout=sum(s.start_timeout_s for s in specs) + ASK_TIMEOUT_S)
+            ticker = Ticker(SWEEP_INTERVAL_S, self.supervisor, lambda _n: SupervisorTick(), name="supervisor-sweep", max_pending=3)
+            ticker.start()
+            self._main_loop()
+            if self.fatal_reason is not None:
+                exit_status = 1
+        finally:
+            if ticker is not None:
+                ticker.stop()
+            self._shutdown()
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+            status = "crashed" if exit_status else "stopped"
+            try:
+                repo.finish_run(run_id, status=status, now_ns=time.time_ns())
+            except Exception as exc:  # noqa: BLE001
+                log.error("daemon: cannot record the end of run %d: %s", run_id, exc)
+            close_database(db)
+            log.info("daemon: run %d %s (exit status %d)", run_id, status, exit_status)
+        return exit_status
+
+    def _main_loop(self) -> None:
+        interval = self.settings.runtime.status_interval_s
+        duration = self.options.duration_s
+        started = time.monotonic()
+        next_status = started + interval
+        out = self.options.status_out or _print_status
+        while not self.stop_requested.is_set():
+            now = time.monotonic()
+            if duration is not None and now - started >= duration:
+                self.request_stop(f"--duration {duration:g}s passed")
+                break
+            wake = next_status if duration is None else min(next_status, started + duration)
+            if self.stop_requested.wait(max(0.0, wake - now)):
+                break
+            if time.monotonic() >= next_status:
+                next_status += interval
+                try:
+                    out(ctl.status_line(self.supervisor.ask(GetStatus(), timeout=ASK_TIMEOUT_S)) + self._ingest_status())
+                except pykka.Timeout:
+                    out("status: supervisor did not answer within 5s")
+
+    def _ingest_status(self) -> str:
+        """' symbols_ready=R/N frames_per_s=F resyncs=K' from the shared registry."""
+        symbols = self.settings.runtime.symbols
+        registry = self.metrics.registry
+        ready = sum(int(registry.get_sample_value("krt_state_ready", {"symbol": s}) or 0) for s in symbols)
+        resyncs = sum(int(registry.get_sample_value("krt_book_resyncs_total", {"symbol": s}) or 0) for s in symbols)
+        frames = 0.0
+        for metric in registry.collect():
+            if metric.name == "krt_feed_messages":
+                frames = sum(sample.value for sample in metric.samples if sample.name == "krt_feed_messages_total")
+        now = time.monotonic()
+        rate = 0.0
+        if self._last_frames is not None and now > self._last_frames[0]:
+            rate = (frames - self._last_frames[1]) / (now - self._last_frames[0])
+        self._last_frames = (now, frames)
+        return f" symbols_ready={ready}/{len(symbols)} frames_per_s={rate:.0f} resyncs={resyncs}"
+
+    def _shutdown(self) -> None:
+        deadline_s = self.settings.runtime.shutdown_timeout_s
+        if self.supervisor is not None and self.supervisor.is_alive():
+            try:
+                outcomes = self.supervisor.ask(StopChildren(deadline_s=deadline_s), timeout=deadline_s + ASK_TIMEOUT_S)
+                log.info("daemon: children stopped: %s", ", ".join(f"{name} ({outcome})" for name, outcome in outcomes))
+            except pykka.Timeout:
+                log.error("daemon: children did not stop within %.1fs; leaving them", deadline_s)
+            try:
+                self.supervisor.stop(block=True, timeout=ASK_TIMEOUT_S)
+            except pykka.Timeout:
+                log.error("daemon: supervisor did not stop")
+        if self.http is not None:
+            self.http.stop()
+        if self.market is not None:
+            self.market.stop()
+
+
+def run_daemon(settings: Settings, options: DaemonOptions = DaemonOptions()) -> int:
+    return Daemon(settings, options).run()

@@ -1,0 +1,364 @@
+"""FeedActor: Kraken WS v2 public (and level3) market data for one symbol, or for all symbols on a shared
+connection, handed to the symbols' state holders. Wiring only: decoding is core/kraken, policy is
+core/feed_policy.
+
+Threads: each connection has a reader thread that connects, subscribes, then receives frames, stamps
+them with the receive time and appends them to the connection's queue; it tells the actor one
+`FramesReady` doorbell per burst (not per frame), so under load one `tell` carries many frames. The actor
+decodes the burst, groups it per symbol and sends one `MarketBatch` per symbol to `state:SYMBOL`.
+
+Failure handling:
+- A connection that drops, or sends nothing at all (heartbeats count) for `feed.idle_timeout_ms`, is
+  reported to the state holders (`FeedStatusChanged` disconnected/stalled, so they stop trusting their
+  book), closed and reconnected after a capped, jittered backoff, inside the process-wide connection
+  budget. A stall is counted (`krt_feed_stalls_total`): a silent socket never passes for a quiet market.
+- A frame that fails to decode is counted and dropped; the connection stays up.
+- `ResubscribeBook` from a state holder (checksum mismatch) unsubscribes and resubscribes that symbol's
+  book (or level3) only; the fresh snapshot starts a new epoch there.
+- The status channel becomes `FeedStatusChanged(status="venue_status")` for every symbol of this feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import orjson
+
+from actors.base import ChildLink, SupervisedActor
+from actors.wsreader import Connection
+from actors.ingest_metrics import IngestMetrics
+from core.config import FeedSettings
+from core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
+from core.kraken import codec
+from core.kraken.book import BookMessage, decode_book_frame
+from core.kraken.l3book import Level3Message
+from core.kraken.messages import (
+    Heartbeat,
+    InstrumentMessage,
+    Status,
+    SubscribeAck,
+    SubscribeError,
+    TickerMessage,
+    TradeMessage,
+)
+from core.kraken.wire import DecodeError
+from core.kraken.ws import WsClosed
+from core.marketdata import (
+    ConnectionLost,
+    ConnectionOpened,
+    FeedStatusChanged,
+    FeedTick,
+    FramesReady,
+    MarketBatch,
+    ResubscribeBook,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC = "public"
+LEVEL3 = "level3"
+TICK_S = 0.25
+
+
+class SharedConnectionBudget:
+    """The process-wide connection budget (core.feed_policy.ConnectionBudget) behind a lock."""
+
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._budget = ConnectionBudget(limit, window_s)
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def try_acquire(self) -> tuple[bool, float]:
+        """(allowed, seconds to wait when not)."""
+        with self._lock:
+            now = self._clock()
+            if self._budget.try_acquire(now):
+                return True, 0.0
+            return False, self._budget.wait_s(now)
+
+    def used(self) -> int:
+        with self._lock:
+            return self._budget.used(self._clock())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEndpoints:
+    ws_public_url: str
+    ws_l3_url: str | None  # None: no level3 (no credentials, or disabled)
+    token_provider: Callable[[], str] | None = None  # fetches a WS token (REST GetWebSocketsToken)
+
+
+class FeedActor(SupervisedActor):
+    def __init__(
+        self,
+        *,
+        link: ChildLink,
+        symbols: Sequence[str],
+        settings: FeedSettings,
+        endpoints: FeedEndpoints,
+        send: Callable[[str, Any], bool],
+        budget: SharedConnectionBudget,
+        metrics: IngestMetrics,
+        precisions: dict[str, tuple[int, int]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__(link=link)
+        self.symbols = tuple(symbols)
+        self.settings = settings
+        self.endpoints = endpoints
+        self.send = send
+        self.budget = budget
+        self.metrics = metrics
+        self.precisions = dict(precisions or {})
+        self.clock = clock
+        self.wall_ns = wall_ns
+        self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
+                               jitter_ratio=settings.reconnect_jitter_ratio)
+        self.rng = random.Random()
+        self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC)}
+        if endpoints.ws_l3_url and settings.level3:
+            self.conns[LEVEL3] = Connection(LEVEL3)
+        self._conn_ids = 0
+        self._symbol_set = frozenset(self.symbols)
+        self._label = self.symbols[0] if len(self.symbols) == 1 else "shared"
+        self._token: tuple[str, float] | None = None
+        self._decode_warned = 0.0
+
+    # --------------------------------------------------------------------------------------- lifecycle
+
+    def on_supervised_start(self) -> None:
+        for conn in self.conns.values():
+            self._start_connection(conn)
+        self.every(TICK_S, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
+
+    def on_supervised_stop(self) -> None:
+        for conn in self.conns.values():
+            conn.close()
+        for symbol in self.symbols:
+            self.metrics.feed_connected.labels(symbol=symbol).set(0)
+
+    # ------------------------------------------------------------------------------------------ messages
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case FramesReady():
+                self._drain(message)
+            case FeedTick():
+                self._tick()
+            case ConnectionOpened():
+                self._opened(message)
+            case ConnectionLost():
+                self._lost(message)
+            case ResubscribeBook():
+                self._resubscribe(message)
+            case _:
+                raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
+
+    # --------------------------------------------------------------------------------------- connections
+
+    def _subscriptions(self, channel: str) -> list[str]:
+        """Runs in the reader thread (a level3 token may need a REST call with retries)."""
+        symbols = list(self.symbols)
+        if channel == LEVEL3:
+            token = self._ws_token()
+            return [_subscribe({"channel": "level3", "symbol": symbols, "depth": min(self.settings.book_depth, 1000),
+                                "snapshot": True, "token": token})]
+        return [
+            _subscribe({"channel": "instrument", "snapshot": True}),
+            _subscribe({"channel": "ticker", "symbol": symbols, "event_trigger": "bbo"}),
+            _subscribe({"channel": "trade", "symbol": symbols, "snapshot": False}),
+            _subscribe({"channel": "book", "symbol": symbols, "depth": self.settings.book_depth, "snapshot": True}),
+        ]
+
+    def _start_connection(self, conn: Connection) -> None:
+        allowed, wait_s = self.budget.try_acquire()
+        self.metrics.connection_budget_used.set(self.budget.used())
+        if not allowed:
+            conn.next_attempt_s = self.clock() + max(wait_s, TICK_S)
+            log.warning("%s: connection budget spent; next %s attempt in %.1fs", self.link.name, conn.channel, wait_s)
+            return
+        if conn.attempts > 0:
+            for symbol in self.symbols:
+                self.metrics.feed_reconnects.labels(symbol=symbol).inc()
+        self._conn_ids += 1
+        conn.start(
+            ref=self.actor_ref, conn_id=self._conn_ids,
+            url=self.endpoints.ws_public_url if conn.channel == PUBLIC else self.endpoints.ws_l3_url,
+            subscriptions=lambda channel=conn.channel: self._subscriptions(channel), connect_timeout_s=self.settings.connect_timeout_s,
+            watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
+            thread_name=f"{self.link.name}-{conn.channel}-reader-{self._conn_ids}",
+        )
+
+    def _ws_token(self) -> str:
+        """A WS token, fetched again after feed.token_refresh_s (Kraken's expire 15 minutes after issue
+        unless used to connect). Called from the level3 reader thread only."""
+        cached = self._token
+        if cached and self.clock() - cached[1] < self.settings.token_refresh_s:
+            return cached[0]
+        if self.endpoints.token_provider is None:
+            raise RuntimeError("no token provider")
+        token = self.endpoints.token_provider()
+        self._token = (token, self.clock())
+        return token
+
+    def _opened(self, message: ConnectionOpened) -> None:
+        conn = self.conns[message.channel]
+        if message.conn_id != conn.conn_id:
+            return
+        conn.open = True
+        conn.watchdog.frame(self.clock())
+        log.info("%s: %s connected (attempt %d)", self.link.name, conn.channel, conn.attempts)
+        self._status_to_states(conn.channel, "connected", "")
+
+    def _lost(self, message: ConnectionLost) -> None:
+        conn = self.conns[message.channel]
+        if message.conn_id != conn.conn_id:
+            return  # an older connection's reader
+        self._drop_connection(conn, "disconnected", message.reason)
+
+    def _drop_connection(self, conn: Connection, status: str, reason: str) -> None:
+        self._drain_conn(conn)  # frames received before the drop are still valid
+        was_open = conn.open
+        conn.close()
+        conn.failures += 1
+        delay = reconnect_delay_s(self.backoff, conn.failures, self.rng.random())
+        conn.next_attempt_s = self.clock() + delay
+        if conn.channel == PUBLIC:
+            for symbol in self.symbols:
+                self.metrics.feed_connected.labels(symbol=symbol).set(0)
+        (log.warning if was_open else log.info)(
+            "%s: %s %s (%s); reconnecting in %.2fs", self.link.name, conn.channel, status, reason, delay
+        )
+        self._status_to_states(conn.channel, status, reason)
+
+    def _tick(self) -> None:
+        now = self.clock()
+        for conn in self.conns.values():
+            if conn.open and conn.watchdog is not None and conn.watchdog.stalled(now):
+                for symbol in self.symbols:
+                    self.metrics.feed_stalls.labels(symbol=symbol).inc()
+                self._drop_connection(conn, "stalled", f"no frame for {self.settings.idle_timeout_ms} ms")
+            elif conn.can_start(now):
+                self._start_connection(conn)
+        self.metrics.connection_budget_used.set(self.budget.used())
+
+    def _status_to_states(self, channel: str, status: str, detail: str) -> None:
+        now = self.wall_ns()
+        for symbol in self.symbols:
+            self.send(f"state:{symbol}", FeedStatusChanged(symbol=symbol, channel=channel, status=status, detail=detail, ts_ns=now))
+
+    def _resubscribe(self, message: ResubscribeBook) -> None:
+        channel = LEVEL3 if message.channel == "level3" else PUBLIC
+        conn = self.conns.get(channel)
+        if conn is None or conn.ws is None or not conn.open:
+            return  # the next connection starts with a snapshot anyway
+        log.warning("%s: resubscribing %s %s: %s", self.link.name, message.symbol, message.channel, message.reason)
+        for symbol in (message.symbol,):
+            self.metrics.resyncs.labels(symbol=symbol).inc()
+        params: dict[str, Any] = {"channel": message.channel, "symbol": [message.symbol]}
+        if channel == LEVEL3:
+            params["token"] = self._token[0] if self._token else None
+        else:
+            params["depth"] = self.settings.book_depth
+        try:
+            conn.send(orjson.dumps({"method": "unsubscribe", "params": params}).decode())
+            conn.send(orjson.dumps({"method": "subscribe", "params": {**params, "snapshot": True}}).decode())
+        except WsClosed as exc:
+            self._drop_connection(conn, "disconnected", str(exc))
+
+    # --------------------------------------------------------------------------------------------- frames
+
+    def _drain(self, message: FramesReady) -> None:
+        conn = self.conns[message.channel]
+        if message.conn_id != conn.conn_id:
+            return
+        self._drain_conn(conn)
+
+    def _drain_conn(self, conn: Connection) -> None:
+        frames = conn.take_frames()
+        if not frames:
+            return
+        if conn.watchdog is not None:
+            conn.watchdog.frame(self.clock())
+        per_symbol: dict[str, list[tuple[int, Any]]] = {}
+        everyone: list[tuple[int, Any]] = []
+        last_ts = frames[-1][0]
+        for ts, payload in frames:
+            message = self._decode(payload)
+            if message is None:
+                continue
+            self._route(message, ts, per_symbol, everyone)
+        for symbol in self.symbols:
+            items = per_symbol.get(symbol)
+            if everyone:
+                items = sorted((items or []) + everyone, key=lambda item: item[0]) if items else list(everyone)
+            if items:
+                self.send(f"state:{symbol}", MarketBatch(symbol=symbol, items=tuple(items)))
+                self.metrics.feed_last_message.labels(symbol=symbol).set(last_ts / 1e9)
+
+    def _decode(self, payload: str | bytes) -> Any:
+        try:
+            head = payload[:40]
+            if ('"channel":"book"' in head if isinstance(head, str) else b'"channel":"book"' in head) and len(self.symbols) == 1:
+                precision = self.precisions.get(self.symbols[0])
+                if precision is not None:
+                    return decode_book_frame(payload, *precision)
+            return codec.decode(payload)
+        except DecodeError as exc:
+            for symbol in self.symbols if len(self.symbols) == 1 else ():
+                self.metrics.feed_decode_errors.labels(symbol=symbol).inc()
+            if len(self.symbols) != 1:
+                self.metrics.feed_decode_errors.labels(symbol="shared").inc()
+            now = self.clock()
+            if now - self._decode_warned > 5:
+                self._decode_warned = now
+                log.warning("%s: undecodable frame dropped: %s", self.link.name, exc)
+            return None
+
+    def _route(self, message: Any, ts: int, per_symbol: dict[str, list[tuple[int, Any]]], everyone: list[tuple[int, Any]]) -> None:
+        count = self.metrics.feed_messages
+        if isinstance(message, (BookMessage, Level3Message)):
+            channel = "book" if isinstance(message, BookMessage) else "level3"
+            for symbol in {data.symbol for data in message.data} & self._symbol_set:
+                per_symbol.setdefault(symbol, []).append((ts, message))
+                count.labels(symbol=symbol, channel=channel).inc()
+        elif isinstance(message, TradeMessage):
+            for symbol in {trade.symbol for trade in message.trades} & self._symbol_set:
+                per_symbol.setdefault(symbol, []).append((ts, message))
+                count.labels(symbol=symbol, channel="trade").inc()
+        elif isinstance(message, TickerMessage):
+            for symbol in {ticker.symbol for ticker in message.tickers} & self._symbol_set:
+                per_symbol.setdefault(symbol, []).append((ts, message))
+                count.labels(symbol=symbol, channel="ticker").inc()
+        elif isinstance(message, InstrumentMessage):
+            for pair in message.pairs:
+                if pair.symbol in self._symbol_set:
+                    self.precisions[pair.symbol] = (pair.price_precision, pair.qty_precision)
+                    per_symbol.setdefault(pair.symbol, []).append((ts, message))
+                    count.labels(symbol=pair.symbol, channel="instrument").inc()
+        elif isinstance(message, Status):
+            everyone.append((ts, message))
+            for symbol in self.symbols:
+                count.labels(symbol=symbol, channel="status").inc()
+            self._status_to_states(PUBLIC, "venue_status", str(message.system))
+        elif isinstance(message, Heartbeat):
+            everyone.append((ts, message))
+            for symbol in self.symbols:
+                count.labels(symbol=symbol, channel="heartbeat").inc()
+        elif isinstance(message, SubscribeError):
+            log.error("%s: subscription refused: %s", self.link.name, message.error)
+        elif isinstance(message, SubscribeAck):
+            if message.channel == "book":
+                for symbol in self.symbols:
+                    self.metrics.feed_connected.labels(symbol=symbol).set(1)
+        # pongs, unsubscribe acks and anything else carry nothing for the state
+
+
+def _subscribe(params: dict[str, Any]) -> str:
+    return orjson.dumps({"method": "subscribe", "params": {k: v for k, v in params.items() if v is not None}}).decode()

@@ -1,0 +1,132 @@
+"""Ingest wiring: where market data comes from (the in-process local exchange or Kraken), and the
+child specs of the feeds, reference feed, state holders and retention job, in start order.
+
+Connection layout (`feed.connection`): `per_symbol` (default) runs one FeedActor and one public
+connection per symbol, named `feed:SYMBOL`; `shared` runs one FeedActor `feed:public` carrying every
+symbol on one connection. See docs/ARCHITECTURE.md ("Ingest") for the measurements behind the default.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from actors.feed import FeedActor, FeedEndpoints, SharedConnectionBudget
+from actors.ingest_metrics import IngestMetrics
+from actors.reference import RefFeedActor
+from actors.retention import RetentionActor
+from actors.state import SymbolStateActor
+from core.config import Secrets, Settings
+from core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketSource:
+    """Resolved endpoints and credentials for ingest."""
+
+    ws_public_url: str
+    ws_l3_url: str | None
+    rest_url: str
+    reference_url: str | None
+    api_key: str | None
+    api_secret: str | None
+    precisions: dict[str, tuple[int, int]]
+    sim: Any = None  # the in-process SimHandle, when market is sim
+
+    def stop(self) -> None:
+        if self.sim is not None:
+            self.sim.stop()
+
+
+def open_market(settings: Settings, secrets: Secrets) -> MarketSource:
+    """Start the local exchange in-process (market: sim) or point at the configured Kraken endpoints."""
+    symbols = settings.runtime.symbols
+    if settings.runtime.market == "sim":
+        from core.sim.instruments import INSTRUMENTS
+        from core.sim_server.app import start_sim
+
+        unknown = [symbol for symbol in symbols if symbol not in INSTRUMENTS]
+        if unknown:
+            raise ValueError(f"the local exchange does not list {', '.join(unknown)}; it lists {', '.join(sorted(INSTRUMENTS))}")
+        handle = start_sim(host=settings.sim.host, port=settings.sim.port, symbols=symbols, seed=settings.sim.seed, engine="standin")
+        endpoints = handle.endpoints
+        log.info("market: local exchange started at %s (public %s)", endpoints["rest"], endpoints["ws_public"])
+        precisions = {symbol: (INSTRUMENTS[symbol].price_precision, INSTRUMENTS[symbol].qty_precision) for symbol in symbols}
+        return MarketSource(ws_public_url=endpoints["ws_public"], ws_l3_url=endpoints["ws_l3"], rest_url=endpoints["rest"],
+                            reference_url=endpoints["ref"], api_key=endpoints["api_key"], api_secret=endpoints["api_secret"],
+                            precisions=precisions, sim=handle)
+    kraken = settings.kraken
+    key = secrets.api_key.get_secret_value() if secrets.api_key else None
+    secret = secrets.api_secret.get_secret_value() if secrets.api_secret else None
+    return MarketSource(ws_public_url=kraken.ws_public_url, ws_l3_url=kraken.ws_l3_url if key else None, rest_url=kraken.rest_url,
+                        reference_url=settings.reference.ws_url or None, api_key=key, api_secret=secret, precisions={})
+
+
+def _token_provider(source: MarketSource, settings: Settings, version: str) -> Callable[[], str] | None:
+    if not (source.api_key and source.api_secret):
+        return None
+
+    def fetch() -> str:
+        from core.kraken.rest import KrakenRestClient
+
+        client = KrakenRestClient(version=version, base_url=source.rest_url, api_key=source.api_key, api_secret=source.api_secret,
+                                  timeout_s=(settings.kraken.rest_timeout_s, settings.kraken.rest_timeout_s))
+        try:
+            return client.get_websockets_token().token
+        finally:
+            client.close()
+
+    return fetch
+
+
+def feed_name_for(settings: Settings, symbol: str) -> str:
+    return f"feed:{symbol}" if settings.feed.connection == "per_symbol" else "feed:public"
+
+
+def ingest_child_specs(
+    settings: Settings,
+    *,
+    run_id: int,
+    source: MarketSource,
+    send: Callable[[str, Any], bool],
+    send_latest: Callable[[str, Any, Any], bool],
+    metrics: IngestMetrics,
+    budget: RestartBudget,
+    backoff: Backoff,
+    version: str,
+    scanner_name: str | None = None,
+) -> tuple[ChildSpec, ...]:
+    """State holders first (so a feed's first frames have somewhere to go), then feeds, then the rest."""
+    symbols = settings.runtime.symbols
+    metrics.register_symbols(symbols)
+    connection_budget = SharedConnectionBudget(settings.feed.connection_budget, settings.feed.connection_budget_window_s)
+    endpoints = FeedEndpoints(ws_public_url=source.ws_public_url,
+                              ws_l3_url=source.ws_l3_url if settings.feed.level3 else None,
+                              token_provider=_token_provider(source, settings, version))
+    shutdown_s = min(5.0, settings.runtime.shutdown_timeout_s)
+    specs: list[ChildSpec] = []
+
+    def spec(name: str, factory: Callable[[Any], Any]) -> ChildSpec:
+        return ChildSpec(name=name, factory=factory, policy=RestartPolicy.PERMANENT, budget=budget, backoff=backoff,
+                         shutdown_timeout_s=shutdown_s, critical=False)
+
+    for symbol in symbols:
+        specs.append(spec(f"state:{symbol}", lambda link, symbol=symbol: SymbolStateActor.start(
+            link=link, symbol=symbol, run_id=run_id, settings=settings.state, book_depth=settings.feed.book_depth,
+            ref_max_age_ms=settings.reference.max_age_ms, feed_name=feed_name_for(settings, symbol), send=send,
+            send_latest=send_latest, metrics=metrics, scanner_name=scanner_name, precision=source.precisions.get(symbol))))
+    groups = [(symbol,) for symbol in symbols] if settings.feed.connection == "per_symbol" else [tuple(symbols)]
+    for group in groups:
+        name = feed_name_for(settings, group[0])
+        specs.append(spec(name, lambda link, group=group: FeedActor.start(
+            link=link, symbols=group, settings=settings.feed, endpoints=endpoints, send=send, budget=connection_budget,
+            metrics=metrics, precisions={s: source.precisions[s] for s in group if s in source.precisions})))
+    if source.reference_url:
+        specs.append(spec("feed:reference", lambda link: RefFeedActor.start(
+            link=link, symbols=symbols, url=source.reference_url, settings=settings.feed, send=send, budget=connection_budget)))
+    specs.append(spec("retention", lambda link: RetentionActor.start(
+        link=link, retention_days=settings.storage.retention_days, interval_s=settings.state.retention_interval_s, metrics=metrics)))
+    return tuple(specs)

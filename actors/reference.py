@@ -1,0 +1,120 @@
+"""RefFeedActor: best bid/ask of the reference venue (premium gap) into the state holders.
+
+One connection to `reference.ws_url` (Binance US's book-ticker stream in production, the local exchange's
+`ref` endpoint offline), reconnected with the same backoff, watchdog and connection budget as the Kraken
+feeds. A missing or stale reference makes the premium unknown in the state holders, never zero.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any, Callable, Sequence
+
+from actors.base import ChildLink, SupervisedActor
+from actors.feed import SharedConnectionBudget
+from actors.wsreader import Connection
+from core.config import FeedSettings
+from core.feed_policy import Backoff, IdleWatchdog, reconnect_delay_s
+from core.kraken.wire import DecodeError
+from core.marketdata import ConnectionLost, ConnectionOpened, FeedStatusChanged, FeedTick, FramesReady
+from core.reference import decode_book_ticker, subscribe_frame, venue_symbol
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "reference"
+TICK_S = 0.25
+
+
+class RefFeedActor(SupervisedActor):
+    def __init__(self, *, link: ChildLink, symbols: Sequence[str], url: str, settings: FeedSettings,
+                 send: Callable[[str, Any], bool], budget: SharedConnectionBudget,
+                 clock: Callable[[], float] = time.monotonic, wall_ns: Callable[[], int] = time.time_ns) -> None:
+        super().__init__(link=link)
+        self.symbols = tuple(symbols)
+        self.by_venue_symbol = {venue_symbol(symbol): symbol for symbol in self.symbols}
+        self.url = url
+        self.settings = settings
+        self.send = send
+        self.budget = budget
+        self.clock = clock
+        self.wall_ns = wall_ns
+        self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
+                               jitter_ratio=settings.reconnect_jitter_ratio)
+        self.rng = random.Random()
+        self.conn = Connection(CHANNEL)
+        self._conn_ids = 0
+        self.decode_errors = 0
+
+    def on_supervised_start(self) -> None:
+        self._connect()
+        self.every(TICK_S, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
+
+    def on_supervised_stop(self) -> None:
+        self.conn.close()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case FramesReady(conn_id=conn_id) if conn_id == self.conn.conn_id:
+                self._drain()
+            case ConnectionOpened(conn_id=conn_id) if conn_id == self.conn.conn_id:
+                self.conn.open = True
+                self.conn.failures = 0
+                log.info("%s: connected to %s", self.link.name, self.url)
+            case ConnectionLost(conn_id=conn_id, reason=reason) if conn_id == self.conn.conn_id:
+                self._drop("disconnected", reason)
+            case FeedTick():
+                self._tick()
+            case FramesReady() | ConnectionOpened() | ConnectionLost():
+                pass  # from an older connection
+            case _:
+                raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
+
+    def _connect(self) -> None:
+        allowed, wait_s = self.budget.try_acquire()
+        if not allowed:
+            self.conn.next_attempt_s = self.clock() + max(wait_s, TICK_S)
+            return
+        self._conn_ids += 1
+        self.conn.start(ref=self.actor_ref, conn_id=self._conn_ids, url=self.url, subscriptions=lambda: [subscribe_frame(self.symbols)],
+                        connect_timeout_s=self.settings.connect_timeout_s,
+                        watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
+                        thread_name=f"{self.link.name}-reader-{self._conn_ids}")
+
+    def _drop(self, status: str, reason: str) -> None:
+        conn = self.conn
+        conn.close()
+        conn.failures += 1
+        delay = reconnect_delay_s(self.backoff, conn.failures, self.rng.random())
+        conn.next_attempt_s = self.clock() + delay
+        log.warning("%s: reference %s (%s); reconnecting in %.2fs", self.link.name, status, reason, delay)
+        now = self.wall_ns()
+        for symbol in self.symbols:
+            self.send(f"state:{symbol}", FeedStatusChanged(symbol=symbol, channel=CHANNEL, status=status, detail=reason, ts_ns=now))
+
+    def _tick(self) -> None:
+        now = self.clock()
+        conn = self.conn
+        if conn.open and conn.watchdog is not None and conn.watchdog.stalled(now):
+            self._drop("stalled", f"no frame for {self.settings.idle_timeout_ms} ms")
+        elif conn.can_start(now):
+            self._connect()
+
+    def _drain(self) -> None:
+        frames = self.conn.take_frames()
+        if not frames:
+            return
+        self.conn.watchdog.frame(self.clock())
+        latest = {}
+        for ts, payload in frames:
+            try:
+                quote = decode_book_ticker(payload, self.by_venue_symbol, ts)
+            except DecodeError as exc:
+                self.decode_errors += 1
+                log.debug("%s: %s", self.link.name, exc)
+                continue
+            if quote is not None:
+                latest[quote.symbol] = quote  # only the newest quote per symbol matters
+        for symbol, quote in latest.items():
+            self.send(f"state:{symbol}", quote)

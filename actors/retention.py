@@ -1,0 +1,50 @@
+"""RetentionActor: prunes market_ticker / market_trade rows older than storage.retention_days."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from actors.base import ChildLink, SupervisedActor
+from actors.ingest_metrics import IngestMetrics
+from core.marketdata import FeedTick
+from storage import repo
+
+log = logging.getLogger(__name__)
+DAY_NS = 86_400 * 1_000_000_000
+
+
+class RetentionActor(SupervisedActor):
+    def __init__(self, *, link: ChildLink, retention_days: int, interval_s: float, metrics: IngestMetrics,
+                 wall_ns: Callable[[], int] = time.time_ns) -> None:
+        super().__init__(link=link)
+        self.retention_days = retention_days
+        self.interval_s = interval_s
+        self.metrics = metrics
+        self.wall_ns = wall_ns
+        self.removed_total = 0
+
+    def on_supervised_start(self) -> None:
+        self.prune()
+        self.every(self.interval_s, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case FeedTick():
+                return self.prune()
+            case _:
+                raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
+
+    def prune(self) -> int:
+        cutoff = self.wall_ns() - self.retention_days * DAY_NS
+        try:
+            removed = repo.prune_market_data(older_than_ns=cutoff)
+        except Exception as exc:  # noqa: BLE001 - try again next interval
+            self.metrics.storage_errors.labels(writer="retention").inc()
+            log.warning("%s: pruning failed: %s", self.link.name, type(exc).__name__)
+            return 0
+        self.removed_total += removed
+        if removed:
+            log.info("%s: pruned %d market rows older than %d days", self.link.name, removed, self.retention_days)
+        return removed

@@ -1,0 +1,142 @@
+"""One WebSocket connection's reader thread, shared by the feed actors.
+
+The thread connects, sends the subscriptions, then receives frames, stamps each with its receive time
+(ns) and appends it to the connection's queue; it tells the owning actor one `FramesReady` doorbell per
+burst, so under load one `tell` carries many frames. The actor clears `doorbell_pending` before it
+drains, so a frame appended while it drains rings again. Connection end and failures arrive as
+`ConnectionLost`; a reader whose actor is gone closes its socket and ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from core.feed_policy import IdleWatchdog
+from core.kraken.ws import WsClosed, WsConnection, WsTimeout, connect
+from core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
+
+
+@dataclass(eq=False)
+class Connection:
+    channel: str
+    conn_id: int = 0
+    ws: WsConnection | None = None
+    thread: threading.Thread | None = None
+    frames: deque = field(default_factory=deque)
+    doorbell_pending: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    open: bool = False
+    failures: int = 0
+    attempts: int = 0
+    next_attempt_s: float = 0.0
+    watchdog: IdleWatchdog | None = None
+
+    def start(self, *, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]], connect_timeout_s: float,
+              watchdog: IdleWatchdog, thread_name: str) -> None:
+        self.conn_id = conn_id
+        self.stop = threading.Event()
+        self.frames = deque()
+        self.doorbell_pending = False
+        self.open = False
+        self.watchdog = watchdog
+        self.attempts += 1
+        self.thread = threading.Thread(
+            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop),
+            name=thread_name, daemon=True,
+        )
+        self.thread.start()
+
+    def can_start(self, now_s: float) -> bool:
+        """Not open, its backoff has passed, and no reader of it is still running."""
+        return not self.open and now_s >= self.next_attempt_s and (
+            self.thread is None or (self.stop.is_set() and not self.thread.is_alive())
+        )
+
+    def take_frames(self) -> list[tuple[int, Any]]:
+        self.doorbell_pending = False  # first: a frame appended from now on rings again
+        frames = self.frames
+        taken = []
+        while frames:
+            taken.append(frames.popleft())
+        return taken
+
+    def close(self) -> None:
+        self.stop.set()
+        self.open = False
+        ws, self.ws = self.ws, None
+        if ws is not None:
+            ws.close()
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
+
+    def send(self, text: str) -> None:
+        ws = self.ws
+        if ws is None:
+            raise WsClosed(f"{self.channel}: not connected")
+        ws.send(text)
+
+
+def _tell(ref: Any, message: Any) -> bool:
+    try:
+        ref.tell(message)
+        return True
+    except Exception:  # noqa: BLE001 - pykka.ActorDeadError: the actor is gone, the reader ends
+        return False
+
+
+def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
+          connect_timeout_s: float, stop: threading.Event) -> None:
+    """`subscriptions()` runs here, off the actor (it may fetch a WS token over REST, with retries)."""
+    channel = conn.channel
+    try:
+        frames_to_send = subscriptions()
+    except Exception as exc:  # noqa: BLE001 - reported as a failed attempt; the actor backs off and retries
+        _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=f"preparing subscriptions: {type(exc).__name__}: {exc}"))
+        return
+    try:
+        ws = connect(url, timeout_s=connect_timeout_s, recv_timeout_s=0.5)
+    except WsClosed as exc:
+        _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=str(exc)))
+        return
+    if stop.is_set():
+        ws.close()
+        return
+    conn.ws = ws
+    try:
+        for text in frames_to_send:
+            ws.send(text)
+    except WsClosed as exc:
+        ws.close()
+        _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=str(exc)))
+        return
+    if not _tell(ref, ConnectionOpened(channel=channel, conn_id=conn_id)):
+        ws.close()
+        return
+    frames = conn.frames
+    clock_ns = time.time_ns
+    reason = "stopped"
+    while not stop.is_set():
+        try:
+            payload = ws.recv()
+        except WsTimeout:
+            if not ref.is_alive():
+                reason = "actor gone"
+                break
+            continue
+        except WsClosed as exc:
+            reason = str(exc)
+            break
+        frames.append((clock_ns(), payload))
+        if not conn.doorbell_pending:
+            conn.doorbell_pending = True
+            if not _tell(ref, FramesReady(channel=channel, conn_id=conn_id)):
+                reason = "actor gone"
+                break
+    ws.close()
+    if not stop.is_set():
+        _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=reason))

@@ -1,0 +1,137 @@
+"""Market-data messages between the feed, the state holders and the route engine.
+
+FeedActor[symbol] -> SymbolStateActor[symbol]: `MarketBatch` (decoded frames with receive times, batched
+per socket read burst so one `tell` carries many frames), `FeedStatusChanged`, `RefQuote`.
+SymbolStateActor -> scanner: `StateSnapshot`, immutable, coalesced latest-wins.
+SymbolStateActor -> FeedActor: `ResubscribeBook` (checksum mismatch: rebuild from a fresh snapshot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+Level = tuple[Decimal, Decimal]
+
+# Symbol status in run_symbol_state.
+WARMING = "warming"
+READY = "ready"
+STALE = "stale"
+RESYNCING = "resyncing"
+DISABLED = "disabled"
+SYMBOL_STATUSES = (WARMING, READY, STALE, RESYNCING, DISABLED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketBatch:
+    """Decoded public frames for one symbol, in arrival order: (ts_recv_ns, message) pairs.
+
+    `message` is a core.kraken type: BookMessage, Level3Message, TickerMessage, TradeMessage,
+    InstrumentMessage or Status.
+    """
+
+    symbol: str
+    items: tuple[tuple[int, Any], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedStatusChanged:
+    """The feed's connection state for a symbol: connected | subscribed | disconnected | stalled |
+    venue_status (with `detail` = Kraken's system status: online, maintenance, cancel_only, post_only)."""
+
+    symbol: str
+    channel: str  # public | level3 | reference
+    status: str
+    detail: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefQuote:
+    """Best bid/ask of the reference venue (premium gap)."""
+
+    symbol: str
+    bid: Decimal
+    bid_qty: Decimal
+    ask: Decimal
+    ask_qty: Decimal
+    update_id: int
+    ts_recv_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResubscribeBook:
+    """Command to the feed: fetch a fresh snapshot for this symbol's book (channel book or level3)."""
+
+    symbol: str
+    channel: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateSnapshot:
+    """What the route engine sees of a symbol: immutable, tagged with (epoch, seq, state time)."""
+
+    symbol: str
+    status: str
+    epoch: int
+    seq: int
+    state_ts_ns: int  # receive time of the last applied event
+    best_bid: Decimal | None
+    best_bid_qty: Decimal | None
+    best_ask: Decimal | None
+    best_ask_qty: Decimal | None
+    mid: Decimal | None
+    spread_bps: Decimal | None
+    microprice: Decimal | None
+    depth_bid: Decimal | None  # quote notional within depth_window_bps of the mid
+    depth_ask: Decimal | None
+    imbalance: Decimal | None
+    trade_imbalance: Decimal | None
+    last_trade_price: Decimal | None
+    last_trade_qty: Decimal | None
+    last_trade_side: str | None
+    last_trade_ns: int | None
+    volatility_bps: tuple[tuple[int, Decimal | None], ...]  # (window seconds, realised vol in bps)
+    l3_quality: Decimal | None
+    ref_price: Decimal | None  # reference venue mid; None when missing or stale
+    premium_bps: Decimal | None  # None when the reference is missing or stale, never 0
+    bids: tuple[Level, ...]  # top levels, best first
+    asks: tuple[Level, ...]
+    venue_status: str
+
+    @property
+    def ready(self) -> bool:
+        return self.status == READY
+
+
+# --- feed actor internals: its reader threads and timer talk to it with these ---------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FramesReady:
+    """Doorbell from a reader thread: frames are waiting in the connection's queue (one per burst)."""
+
+    channel: str
+    conn_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionOpened:
+    channel: str
+    conn_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionLost:
+    channel: str
+    conn_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedTick:
+    """Timer tick: watchdog, reconnects, token refresh (feed); staleness and flushes (state)."""
+
+    n: int

@@ -1,0 +1,129 @@
+"""Messages between actors: frozen, slotted, keyword-only dataclasses with tuples, never lists (pykka does
+not copy messages, so a mutable one would be shared state). Commands are imperative, events past tense.
+Times are integer nanoseconds (`*_ns`) or, for the supervisor's injected monotonic clock, seconds (`*_s`).
+
+Sections
+  1. Supervision   children <-> supervisor: lifecycle reports and heartbeats
+  2. Control       operator commands and the state they change (safety mode, strategies)
+  3. Supervisor requests   asks at the edges (daemon, tests): start, stop, status, tick
+  (later issues add: Market events, state snapshots, signals, intents, risk, execution)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.control import Command
+
+# === 1. Supervision =========================================================================================
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildStarted:
+    """A child instance finished `on_start`; it is running."""
+
+    actor: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildFailed:
+    """A child instance raised. `phase` says where: start (on_start), message (a tell), ask (an ask or a
+    proxy call), stop (on_stop), hung (heartbeat deadline passed), died (found dead by the liveness sweep)."""
+
+    actor: str
+    generation: int
+    phase: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChildExited:
+    """A child instance stopped without an error and without being asked to."""
+
+    actor: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestHeartbeat:
+    """Supervisor -> child: answer with Heartbeat(seq) between messages."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat:
+    """Child -> supervisor: the answer to RequestHeartbeat(seq), with the child's own view of its mailbox."""
+
+    actor: str
+    generation: int
+    seq: int
+    mailbox: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseTick:
+    """A child's own timer fired (e.g. the run lease renews runs.heartbeat_at_ns)."""
+
+    seq: int
+
+
+# === 2. Control =============================================================================================
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlCommand:
+    """An operator command read from a control_commands row."""
+
+    command_id: int
+    command: Command
+    issued_by: str
+    created_at_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyModeChanged:
+    """Broadcast to the children that act on it (risk envelope, executor)."""
+
+    mode: str  # active | reduce_only | halted
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyEnablementChanged:
+    strategy: str
+    enabled: bool
+
+
+# === 3. Supervisor requests (asks at the edges, always with a timeout) ======================================
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartChildren:
+    """Start every child in spec order, waiting for each one's on_start (bounded by its start timeout)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopChildren:
+    """Stop every child in reverse spec order within `deadline_s` seconds in total."""
+
+    deadline_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SupervisorTick:
+    """Run one sweep: liveness, heartbeats, due restarts, control polling, metrics."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GetStatus:
+    """Reply with the `status --json` document."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApplyControl:
+    """Apply one command now and reply with its CommandResult (tests and in-process callers)."""
+
+    command: Command

@@ -1,0 +1,375 @@
+"""The market loop and the public fan-out.
+
+One asyncio task steps the exchange model (`exchange.step(now_ns)`) every tick and sends what changed
+to the subscribers of every channel: book (per subscribed depth, with checksums), ticker (bbo and
+trades triggers), trade, level3 (per depth, with checksums), executions and balances (per account),
+plus heartbeats on otherwise idle subscribed connections. It runs on the server's event loop thread;
+nothing else touches the exchange concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable
+
+from core.sim_server import bookviews
+from core.sim_server.faults import FaultBoard
+from core.sim_server.jsontext import Num, dumps, num
+from core.sim_server.market import MarketAdapter
+from core.sim_server.transport import WsConnection
+from core.sim_server.wsproto import rfc3339_ns, rfc3339_us
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_NS = 1_000_000_000
+
+
+@dataclass
+class BookGroup:
+    """Subscribers of one (symbol, depth) book stream and the view they were last sent."""
+
+    symbol: str
+    depth: int
+    bids: list
+    asks: list
+    conns: set = field(default_factory=set)
+
+
+@dataclass
+class L3Group:
+    symbol: str
+    depth: int
+    bids: list
+    asks: list
+    conns: set = field(default_factory=set)
+
+
+class Hub:
+    def __init__(self, market: MarketAdapter, faults: FaultBoard, tick_s: float = 0.05,
+                 clock: Callable[[], int] = time.time_ns) -> None:
+        self.market = market
+        self.faults = faults
+        self.tick_s = tick_s
+        self.clock = clock
+        self.book_groups: dict[tuple[str, int], BookGroup] = {}
+        self.l3_groups: dict[tuple[str, int], L3Group] = {}
+        self.ticker_subs: dict[tuple[str, str], set[WsConnection]] = {}  # (symbol, trigger)
+        self.trade_subs: dict[str, set[WsConnection]] = {}
+        self.instrument_subs: set[WsConnection] = set()
+        self.status_conns: set[WsConnection] = set()  # every public/l3/auth connection (status pushes)
+        self.subscribed_conns: set[WsConnection] = set()
+        self.private_listeners: list[Callable[[list], None]] = []  # auth side: receives account events
+        self.tick_listeners: list[Callable[[int], None]] = []  # ref feed, dead man's switch, ...
+        self.last_bbo: dict[str, tuple] = {}
+        self.ticks = 0
+        self.book_messages = 0
+        self.behind_ticks = 0
+        self._task: asyncio.Task | None = None
+        self._last_heartbeat_check = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="sim-market")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += self.tick_s
+            try:
+                self.tick(self.clock())
+            except Exception:  # noqa: BLE001 - the market must keep running; the error is logged
+                log.exception("market tick failed")
+            delay = next_at - loop.time()
+            if delay < 0:
+                self.behind_ticks += 1
+                next_at = loop.time()
+                delay = 0
+            await asyncio.sleep(delay)
+
+    # ------------------------------------------------------------------ tick
+
+    def tick(self, now_ns: int) -> None:
+        self.ticks += 1
+        self.faults.expire(now_ns)
+        events = self.market.step(now_ns)
+        touched: set[str] = set()
+        trades: dict[str, list] = {}
+        private: list = []
+        for event in events:
+            kind = type(event).__name__
+            if kind == "BookLevelChanged" or kind == "L3OrderEvent":
+                touched.add(event.symbol)
+            elif kind == "TradePrinted":
+                trades.setdefault(event.symbol, []).append(event)
+                touched.add(event.symbol)
+            elif kind in ("ExecutionEvent", "BalanceChanged"):
+                private.append(event)
+        if private:
+            for listener in self.private_listeners:
+                listener(private)
+        for symbol in sorted(touched):
+            if self.faults.is_stalled(symbol, now_ns):
+                continue
+            self._publish_book(symbol, now_ns)
+            self._publish_l3(symbol, now_ns)
+            self._publish_bbo(symbol, now_ns)
+        for symbol, printed in trades.items():
+            if self.faults.is_stalled(symbol, now_ns):
+                continue
+            self._publish_trades(symbol, printed)
+        for listener in self.tick_listeners:
+            listener(now_ns)
+        self._heartbeats(now_ns)
+
+    def _heartbeats(self, now_ns: int) -> None:
+        if now_ns - self._last_heartbeat_check < 200_000_000:
+            return
+        self._last_heartbeat_check = now_ns
+        mono = time.monotonic_ns()
+        for conn in list(self.subscribed_conns):
+            if conn.closed:
+                self.subscribed_conns.discard(conn)
+                continue
+            if mono - conn.state.get("last_send_ns", 0) < HEARTBEAT_INTERVAL_NS:
+                continue
+            if self.conn_is_stalled(conn, now_ns):
+                continue
+            self.send(conn, '{"channel":"heartbeat"}')
+
+    def conn_is_stalled(self, conn: WsConnection, now_ns: int) -> bool:
+        symbols = conn.state.get("symbols")
+        if not symbols:
+            return self.faults.is_stalled(None, now_ns) if conn.state.get("subs") else False
+        return any(self.faults.is_stalled(s, now_ns) for s in symbols)
+
+    def send(self, conn: WsConnection, text: str) -> None:
+        if conn.send(text):
+            conn.state["last_send_ns"] = time.monotonic_ns()
+
+    # ------------------------------------------------------------------ book
+
+    def book_snapshot(self, conn: WsConnection, symbol: str, depth: int, now_ns: int) -> None:
+        key = (symbol, depth)
+        group = self.book_groups.get(key)
+        if group is None:
+            bids, asks = self.market.book(symbol, depth)
+            group = BookGroup(symbol, depth, bids, asks)
+            self.book_groups[key] = group
+        group.conns.add(conn)
+        inst = self.market.instrument(symbol)
+        checksum = bookviews.l2_checksum(group.bids, group.asks, inst.price_precision, inst.qty_precision)
+        checksum = self.faults.checksum_for(symbol, checksum)
+        self.book_messages += 1
+        self.send(conn, self._book_message("snapshot", symbol, group.bids, group.asks, checksum,
+                                           inst, now_ns))
+
+    def book_subscribe_only(self, conn: WsConnection, symbol: str, depth: int) -> None:
+        """snapshot=false: join the stream at the current view without a snapshot."""
+        key = (symbol, depth)
+        group = self.book_groups.get(key)
+        if group is None:
+            bids, asks = self.market.book(symbol, depth)
+            group = BookGroup(symbol, depth, bids, asks)
+            self.book_groups[key] = group
+        group.conns.add(conn)
+
+    def book_unsubscribe(self, conn: WsConnection, symbol: str, depth: int) -> None:
+        group = self.book_groups.get((symbol, depth))
+        if group is not None:
+            group.conns.discard(conn)
+            if not group.conns:
+                del self.book_groups[(symbol, depth)]
+
+    def _book_message(self, kind: str, symbol: str, bids, asks, checksum: int, inst, now_ns: int) -> str:
+        pp, qp = inst.price_precision, inst.qty_precision
+        return dumps({"channel": "book", "type": kind, "data": [{
+            "symbol": symbol,
+            "bids": [{"price": num(p, pp), "qty": num(q, qp)} for p, q in bids],
+            "asks": [{"price": num(p, pp), "qty": num(q, qp)} for p, q in asks],
+            "checksum": checksum,
+            "timestamp": rfc3339_us(now_ns)}]})
+
+    def _publish_book(self, symbol: str, now_ns: int) -> None:
+        groups = [g for (s, _), g in self.book_groups.items() if s == symbol]
+        if not groups:
+            return
+        inst = self.market.instrument(symbol)
+        max_depth = max(g.depth for g in groups)
+        bids, asks = self.market.book(symbol, max_depth)
+        checksum = None
+        for group in groups:
+            new_bids, new_asks = bids[:group.depth], asks[:group.depth]
+            bid_changes = bookviews.l2_diff(group.bids, new_bids, group.depth, True)
+            ask_changes = bookviews.l2_diff(group.asks, new_asks, group.depth, False)
+            group.bids, group.asks = new_bids, new_asks
+            if not bid_changes and not ask_changes:
+                continue
+            if checksum is None:
+                checksum = bookviews.l2_checksum(new_bids, new_asks, inst.price_precision, inst.qty_precision)
+            text = self._book_message("update", symbol, bid_changes, ask_changes,
+                                      self.faults.checksum_for(symbol, checksum), inst, now_ns)
+            self.book_messages += 1
+            for conn in list(group.conns):
+                if conn.closed:
+                    group.conns.discard(conn)
+                    continue
+                self.send(conn, text)
+
+    # ------------------------------------------------------------------ level3
+
+    def l3_snapshot(self, conn: WsConnection, symbol: str, depth: int, now_ns: int, snapshot: bool) -> None:
+        key = (symbol, depth)
+        group = self.l3_groups.get(key)
+        if group is None:
+            bids, asks = self.market.l3(symbol, depth)
+            group = L3Group(symbol, depth, bids, asks)
+            self.l3_groups[key] = group
+        group.conns.add(conn)
+        if not snapshot:
+            return
+        inst = self.market.instrument(symbol)
+        checksum = bookviews.l3_checksum(group.bids, group.asks, inst.price_precision, inst.qty_precision)
+        pp, qp = inst.price_precision, inst.qty_precision
+
+        def order(o):
+            return {"order_id": o[0], "limit_price": num(o[1], pp), "order_qty": num(o[2], qp),
+                    "timestamp": rfc3339_ns(o[3])}
+
+        self.send(conn, dumps({"channel": "level3", "type": "snapshot", "data": [{
+            "symbol": symbol, "checksum": checksum,
+            "bids": [order(o) for o in group.bids], "asks": [order(o) for o in group.asks],
+            "timestamp": rfc3339_ns(now_ns)}]}))
+
+    def l3_unsubscribe(self, conn: WsConnection, symbol: str, depth: int) -> None:
+        group = self.l3_groups.get((symbol, depth))
+        if group is not None:
+            group.conns.discard(conn)
+            if not group.conns:
+                del self.l3_groups[(symbol, depth)]
+
+    def _publish_l3(self, symbol: str, now_ns: int) -> None:
+        groups = [g for (s, _), g in self.l3_groups.items() if s == symbol]
+        if not groups:
+            return
+        inst = self.market.instrument(symbol)
+        pp, qp = inst.price_precision, inst.qty_precision
+        max_depth = max(g.depth for g in groups)
+        bids, asks = self.market.l3(symbol, max_depth)
+        for group in groups:
+            new_bids = bookviews.l3_levels(bids, group.depth)
+            new_asks = bookviews.l3_levels(asks, group.depth)
+            bid_events = bookviews.l3_diff(group.bids, new_bids, group.depth, True)
+            ask_events = bookviews.l3_diff(group.asks, new_asks, group.depth, False)
+            group.bids, group.asks = new_bids, new_asks
+            if not bid_events and not ask_events:
+                continue
+            checksum = bookviews.l3_checksum(new_bids, new_asks, pp, qp)
+
+            def event(e):
+                o = e[1]
+                return {"event": e[0], "order_id": o[0], "limit_price": num(o[1], pp),
+                        "order_qty": num(o[2], qp), "timestamp": rfc3339_ns(o[3])}
+
+            text = dumps({"channel": "level3", "type": "update", "data": [{
+                "checksum": checksum, "symbol": symbol,
+                "bids": [event(e) for e in bid_events], "asks": [event(e) for e in ask_events],
+                "timestamp": rfc3339_ns(now_ns)}]})
+            for conn in list(group.conns):
+                if conn.closed:
+                    group.conns.discard(conn)
+                    continue
+                self.send(conn, text)
+
+    # ------------------------------------------------------------------ ticker and trades
+
+    def ticker_message(self, symbol: str, kind: str) -> str:
+        t = self.market.ticker(symbol)
+        inst = self.market.instrument(symbol)
+        pp, qp = inst.price_precision, inst.qty_precision
+        return dumps({"channel": "ticker", "type": kind, "data": [{
+            "symbol": symbol,
+            "bid": num(t.bid, pp), "bid_qty": num(t.bid_qty, qp),
+            "ask": num(t.ask, pp), "ask_qty": num(t.ask_qty, qp),
+            "last": num(t.last, pp), "volume": num(t.volume, qp), "vwap": num(t.vwap, pp),
+            "low": num(t.low, pp), "high": num(t.high, pp),
+            "change": num(t.change, pp), "change_pct": num(t.change_pct, 2),
+            "timestamp": rfc3339_us(self.clock())}]})
+
+    def _publish_bbo(self, symbol: str, now_ns: int) -> None:
+        subs = self.ticker_subs.get((symbol, "bbo"))
+        t = self.market.ticker(symbol)
+        bbo = (t.bid, t.bid_qty, t.ask, t.ask_qty)
+        if self.last_bbo.get(symbol) == bbo:
+            return
+        self.last_bbo[symbol] = bbo
+        if subs:
+            text = self.ticker_message(symbol, "update")
+            for conn in list(subs):
+                self.send(conn, text)
+
+    def _publish_trades(self, symbol: str, printed: list) -> None:
+        subs = self.trade_subs.get(symbol)
+        if subs:
+            text = self.trade_message(symbol, printed, "update")
+            for conn in list(subs):
+                self.send(conn, text)
+        tsubs = self.ticker_subs.get((symbol, "trades"))
+        if tsubs:
+            text = self.ticker_message(symbol, "update")
+            for conn in list(tsubs):
+                self.send(conn, text)
+
+    def trade_message(self, symbol: str, printed: list, kind: str) -> str:
+        inst = self.market.instrument(symbol)
+        pp, qp = inst.price_precision, inst.qty_precision
+        return dumps({"channel": "trade", "type": kind, "data": [
+            {"symbol": symbol, "side": t.side, "price": num(t.price, pp), "qty": num(t.qty, qp),
+             "ord_type": t.ord_type, "trade_id": t.trade_id, "timestamp": rfc3339_us(t.ts_ns)}
+            for t in printed]})
+
+    # ------------------------------------------------------------------ connection bookkeeping
+
+    def forget(self, conn: WsConnection) -> None:
+        for key, group in list(self.book_groups.items()):
+            group.conns.discard(conn)
+            if not group.conns:
+                del self.book_groups[key]
+        for key, group in list(self.l3_groups.items()):
+            group.conns.discard(conn)
+            if not group.conns:
+                del self.l3_groups[key]
+        for subs in self.ticker_subs.values():
+            subs.discard(conn)
+        for subs in self.trade_subs.values():
+            subs.discard(conn)
+        self.instrument_subs.discard(conn)
+        self.status_conns.discard(conn)
+        self.subscribed_conns.discard(conn)
+
+    def broadcast_status(self, system: str) -> None:
+        for conn in list(self.status_conns):
+            self.send(conn, status_message(system, conn.id))
+
+
+def status_message(system: str, connection_id: int) -> str:
+    return dumps({"channel": "status", "type": "update", "data": [
+        {"version": "2.0.10", "system": system, "api_version": "v2",
+         "connection_id": 7204881492680171915 + connection_id}]})
+
+
+
+

@@ -1,0 +1,127 @@
+"""Adapter between the server and the exchange model (core.sim.exchange.SimExchange).
+
+It gives the server the views it needs in plain lists of Decimals (best first), and the instrument
+data in both WS v2 and REST shapes, so the server does not depend on the model's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PairInfo:
+    symbol: str  # WS v2 name, "BTC/USD"
+    base: str  # WS asset names, "BTC"
+    quote: str
+    rest_pair: str  # REST result key, "XXBTZUSD"
+    altname: str  # "XBTUSD"
+    wsname_v1: str  # "XBT/USD"
+    rest_base: str  # "XXBT"
+    rest_quote: str  # "ZUSD"
+    price_precision: int
+    qty_precision: int
+    cost_precision: int
+    price_increment: Decimal
+    qty_increment: Decimal
+    qty_min: Decimal
+    cost_min: Decimal
+    fees_taker: tuple
+    fees_maker: tuple
+
+
+def _get(obj, *names, default=None):
+    for name in names:
+        if isinstance(obj, dict) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+class MarketAdapter:
+    def __init__(self, exchange) -> None:
+        from core.sim.instruments import ASSETS, INSTRUMENTS
+
+        self.exchange = exchange
+        self.assets = ASSETS
+        self.symbols: tuple[str, ...] = tuple(exchange.symbols)
+        self.pairs: dict[str, PairInfo] = {}
+        for symbol in self.symbols:
+            inst = INSTRUMENTS[symbol]
+            self.pairs[symbol] = PairInfo(
+                symbol=symbol, base=inst.base, quote=inst.quote, rest_pair=inst.rest_name,
+                altname=inst.altname, wsname_v1=inst.wsname, rest_base=inst.base_asset,
+                rest_quote=inst.quote_asset, price_precision=inst.price_precision,
+                qty_precision=inst.qty_precision, cost_precision=inst.cost_precision,
+                price_increment=inst.price_increment, qty_increment=inst.qty_increment,
+                qty_min=inst.qty_min, cost_min=inst.cost_min, fees_taker=inst.fees, fees_maker=inst.fees_maker)
+        self.by_rest_name: dict[str, str] = {}
+        for symbol, info in self.pairs.items():
+            for name in (info.rest_pair, info.altname, info.wsname_v1, symbol):
+                self.by_rest_name[name.upper()] = symbol
+
+    # ------------------------------------------------------------------ market
+
+    def step(self, now_ns: int) -> list:
+        return self.exchange.step(now_ns)
+
+    def instrument(self, symbol: str) -> PairInfo:
+        return self.pairs[symbol]
+
+    def book(self, symbol: str, depth: int) -> tuple[list, list]:
+        bids, asks = self.exchange.book(symbol, depth)
+        return list(bids), list(asks)
+
+    def l3(self, symbol: str, depth: int) -> tuple[list, list]:
+        """Orders of the top `depth` levels: (order_id, price, qty, order_ts_ns), best level first."""
+        bids, asks = self.exchange.l3_book(symbol, depth)
+        return [self._order(o) for o in bids], [self._order(o) for o in asks]
+
+    @staticmethod
+    def _order(o) -> tuple:
+        if isinstance(o, tuple) and len(o) == 4 and isinstance(o[0], str):
+            return o
+        return (_get(o, "order_id"), _get(o, "limit_price", "price"), _get(o, "order_qty", "qty"),
+                _get(o, "order_ts_ns", "ts_ns", "timestamp_ns"))
+
+    def ticker(self, symbol: str):
+        return self.exchange.ticker(symbol)
+
+    def recent_trades(self, symbol: str, count: int) -> list:
+        return list(self.exchange.recent_trades(symbol, count))
+
+    def resolve_rest_pair(self, name: str) -> str | None:
+        return self.by_rest_name.get(name.upper())
+
+    # ------------------------------------------------------------------ instrument channel
+
+    def instrument_payload(self) -> dict:
+        assets: dict[str, dict] = {}
+        for info in self.pairs.values():
+            for name in (info.base, info.quote):
+                if name not in assets:
+                    asset = self.assets[name]
+                    assets[name] = {"id": name, "status": asset.status, "precision": asset.decimals,
+                                    "precision_display": asset.display_decimals, "borrowable": False,
+                                    "collateral_value": 1.0 if name in ("USD", "BTC", "ETH") else 0.0,
+                                    "margin_rate": 0.02}
+        from core.sim_server.jsontext import Num
+
+        pairs = []
+        for info in self.pairs.values():
+            pairs.append({
+                "symbol": info.symbol, "base": info.base, "quote": info.quote, "status": "online",
+                "qty_precision": info.qty_precision, "qty_increment": Num(_sci(info.qty_increment)),
+                "price_precision": info.price_precision, "cost_precision": info.cost_precision,
+                "marginable": False, "has_index": True, "cost_min": Num(f"{info.cost_min.normalize():f}"),
+                "tick_size": Num(_sci(info.price_increment)), "price_increment": Num(_sci(info.price_increment)),
+                "qty_min": Num(f"{info.qty_min.normalize():f}"),
+            })
+        return {"assets": list(assets.values()), "pairs": pairs}
+
+
+def _sci(value: Decimal) -> str:
+    """Kraken writes increments like 1e-08 and 0.1: Python's float repr rules."""
+    return repr(float(value))

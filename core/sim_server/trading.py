@@ -1,0 +1,256 @@
+"""The trading side shared by REST and authenticated WS: accounts, tokens, limits and faults in front
+of the exchange model's order methods.
+
+Kraken's limits are modelled with core.kraken.ratelimit: the REST call counter per API key
+(`EAPI:Rate limit exceeded`) and the per-pair trading rate counter per account
+(`EOrder:Rate limit exceeded`). Faults: reject_orders, rate_limit, venue_status.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from core.kraken import ratelimit
+from core.kraken.signing import sign
+from core.sim.exchange import (
+    AddOrderRequest,
+    AmendOrderRequest,
+    KrakenReject,
+)
+from core.sim_server.faults import FaultBoard
+
+NS = 1_000_000_000
+ERR_INVALID_KEY = "EAPI:Invalid key"
+ERR_INVALID_SIGNATURE = "EAPI:Invalid signature"
+ERR_INVALID_NONCE = "EAPI:Invalid nonce"
+ERR_REST_RATE = "EAPI:Rate limit exceeded"
+ERR_TRADE_RATE = "EOrder:Rate limit exceeded"
+ERR_ORDERS_LIMIT = "EOrder:Orders limit exceeded"
+ERR_UNAVAILABLE = "EService:Unavailable"
+ERR_CANCEL_ONLY = "EService:Market in cancel_only mode"
+ERR_POST_ONLY = "EService:Market in post_only mode"
+ERR_INVALID_TOKEN = "EAPI:Invalid token"
+
+
+def new_api_secret() -> str:
+    return base64.b64encode(secrets.token_bytes(64)).decode()
+
+
+@dataclass
+class Credentials:
+    api_key: str
+    api_secret: str  # base64, as Kraken hands it out
+    last_nonce: int = 0
+    rest_counter: ratelimit.RestCallCounter | None = None
+
+
+@dataclass
+class TokenRegistry:
+    """WebSocket tokens: valid for `ttl_s` after issue unless used (then they do not expire)."""
+
+    ttl_s: float = 900.0
+    tokens: dict[str, tuple[str, int, bool]] = field(default_factory=dict)  # token -> (key, issued, used)
+
+    def issue(self, api_key: str, now_ns: int) -> str:
+        token = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        self.tokens[token] = (api_key, now_ns, False)
+        if len(self.tokens) > 10_000:  # bounded: forget the oldest
+            for old in list(self.tokens)[:1000]:
+                del self.tokens[old]
+        return token
+
+    def account(self, token: str, now_ns: int) -> str | None:
+        entry = self.tokens.get(token)
+        if entry is None:
+            return None
+        key, issued, used = entry
+        if not used and now_ns - issued > self.ttl_s * NS:
+            return None
+        return key
+
+    def use(self, token: str, now_ns: int) -> bool:
+        key = self.account(token, now_ns)
+        if key is None:
+            return False
+        self.tokens[token] = (key, self.tokens[token][1], True)
+        return True
+
+
+class Trading:
+    def __init__(self, exchange, faults: FaultBoard, credentials: dict[str, str], *,
+                 rest_tier: str = "intermediate", trading_tier: str = "intermediate",
+                 token_ttl_s: float = 900.0) -> None:
+        self.exchange = exchange
+        self.faults = faults
+        self.credentials = {key: Credentials(key, secret, 0, ratelimit.RestCallCounter(rest_tier))
+                            for key, secret in credentials.items()}
+        self.trading_tier = trading_tier
+        self.trade_counters: dict[str, ratelimit.TradingRateCounter] = {}
+        self.tokens = TokenRegistry(token_ttl_s)
+
+    # ------------------------------------------------------------------ authentication
+
+    def authenticate_rest(self, path: str, headers: dict[str, str], body: bytes,
+                          form: dict[str, str]) -> tuple[str | None, str | None]:
+        """(api_key, None) or (None, Kraken error) for a private REST request."""
+        api_key = headers.get("api-key", "")
+        creds = self.credentials.get(api_key)
+        if creds is None:
+            return None, ERR_INVALID_KEY
+        signature = headers.get("api-sign", "")
+        nonce_text = form.get("nonce", "")
+        if not nonce_text.isdigit():
+            return None, ERR_INVALID_NONCE
+        body_text = body.decode("utf-8", "replace")
+        try:
+            expected = sign(path, body_text, nonce_text, creds.api_secret)
+        except Exception:  # noqa: BLE001
+            return None, ERR_INVALID_SIGNATURE
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            return None, ERR_INVALID_SIGNATURE
+        nonce = int(nonce_text)
+        if nonce <= creds.last_nonce:
+            return None, ERR_INVALID_NONCE
+        creds.last_nonce = nonce
+        return api_key, None
+
+    def charge_rest(self, api_key: str, endpoint: str, now_ns: int) -> str | None:
+        """Kraken's REST call counter; an error string when exceeded (or when the rate_limit fault fires)."""
+        if self.faults.take_rate_limit():
+            return ERR_TRADE_RATE if endpoint in ("AddOrder", "CancelOrder", "AddOrderBatch") else ERR_REST_RATE
+        cost = ratelimit.rest_call_cost(endpoint)
+        if cost and not self.credentials[api_key].rest_counter.try_acquire(cost, now_ns / NS):
+            return ERR_REST_RATE
+        return None
+
+    def _trade_counter(self, account: str) -> ratelimit.TradingRateCounter:
+        counter = self.trade_counters.get(account)
+        if counter is None:
+            counter = self.trade_counters[account] = ratelimit.TradingRateCounter(self.trading_tier)
+        return counter
+
+    def _charge_trade(self, account: str, symbol: str, cost: float, now_ns: int) -> str | None:
+        counter = self._trade_counter(account)
+        now = now_ns / NS
+        if counter.level(symbol, now) + cost > counter.limit + 1e-9:
+            counter.charge(symbol, min(cost, 1.0), now)  # the fixed part is charged even on failure
+            return ERR_TRADE_RATE
+        counter.charge(symbol, cost, now)
+        return None
+
+    def _venue_gate(self, request: AddOrderRequest) -> str | None:
+        status = self.faults.venue_status()
+        if status == "maintenance":
+            return ERR_UNAVAILABLE
+        if status == "cancel_only":
+            return ERR_CANCEL_ONLY
+        if status == "post_only" and not (request.order_type == "limit" and request.post_only):
+            return ERR_POST_ONLY
+        return None
+
+    # ------------------------------------------------------------------ orders
+
+    def add_order(self, account: str, request: AddOrderRequest, now_ns: int):
+        if request.symbol not in self.exchange.symbols:
+            return KrakenReject(error="EQuery:Unknown asset pair")
+        error = self._charge_trade(account, request.symbol, ratelimit.add_order_cost(), now_ns)
+        if error is None:
+            error = self.faults.take_reject() or self._venue_gate(request)
+        if error is None:
+            limit = ratelimit.TRADING_TIERS[self.trading_tier].max_open_orders_per_pair
+            open_on_pair = sum(1 for o in self.exchange.open_orders(account) if o.symbol == request.symbol)
+            if open_on_pair >= limit and not request.validate:
+                error = ERR_ORDERS_LIMIT
+        if error is not None:
+            return KrakenReject(error=error)
+        return self.exchange.add_order(account, request, now_ns)
+
+    def batch_add(self, account: str, symbol: str, requests: list[AddOrderRequest], validate: bool, now_ns: int):
+        """All validated first; one failure rejects the batch. Returns a list of results or a reject."""
+        if symbol not in self.exchange.symbols:
+            return KrakenReject(error="EQuery:Unknown asset pair")
+        error = self._charge_trade(account, symbol, ratelimit.batch_add_cost(len(requests)), now_ns)
+        if error is None:
+            error = self.faults.take_reject()
+        if error is None:
+            for request in requests:
+                error = self._venue_gate(request)
+                if error:
+                    break
+        if error is not None:
+            return KrakenReject(error=error)
+        return self.exchange.batch_add(account, symbol, requests, now_ns, validate=validate)
+
+    def amend_order(self, account: str, request: AmendOrderRequest, now_ns: int):
+        status = self.faults.venue_status()
+        if status == "maintenance":
+            return KrakenReject(error=ERR_UNAVAILABLE)
+        if status == "cancel_only":
+            return KrakenReject(error=ERR_CANCEL_ONLY)
+        order = self._find(account, request.order_id, request.cl_ord_id)
+        if order is not None:
+            age = max(0.0, (now_ns - order.opened_ns) / NS)
+            error = self._charge_trade(account, order.symbol, ratelimit.amend_order_cost(age), now_ns)
+            if error:
+                return KrakenReject(error=error)
+        rejected = self.faults.take_reject()
+        if rejected:
+            return KrakenReject(error=rejected)
+        return self.exchange.amend_order(account, request, now_ns)
+
+    def _find(self, account: str, order_id: str | None, cl_ord_id: str | None):
+        for order in self.exchange.open_orders(account):
+            if (order_id and order.order_id == order_id) or (cl_ord_id and order.cl_ord_id == cl_ord_id):
+                return order
+        return None
+
+    def cancel_order(self, account: str, now_ns: int, *, order_id: str | None = None,
+                     cl_ord_id: str | None = None, order_userref: int | None = None) -> list:
+        """Cancels the matching open orders; a list of CancelOrderResult, or [KrakenReject]."""
+        if self.faults.venue_status() == "maintenance":
+            return [KrakenReject(error=ERR_UNAVAILABLE)]
+        if order_userref is not None:
+            targets = [o for o in self.exchange.open_orders(account) if o.order_userref == order_userref]
+            if not targets:
+                return [KrakenReject(error="EOrder:Unknown order")]
+        else:
+            found = self._find(account, order_id, cl_ord_id)
+            if found is None:
+                return [KrakenReject(error="EOrder:Unknown order")]
+            targets = [found]
+        results = []
+        for order in targets:
+            age = max(0.0, (now_ns - order.opened_ns) / NS)
+            error = self._charge_trade(account, order.symbol, ratelimit.cancel_order_cost(age), now_ns)
+            if error:
+                results.append(KrakenReject(error=error))
+                continue
+            results.append(self.exchange.cancel_order(account, now_ns, order_id=order.order_id))
+        return results
+
+    def cancel_all(self, account: str, now_ns: int):
+        if self.faults.venue_status() == "maintenance":
+            return KrakenReject(error=ERR_UNAVAILABLE)
+        return self.exchange.cancel_all(account, now_ns)
+
+    def cancel_after(self, account: str, timeout_s: int, now_ns: int):
+        return self.exchange.cancel_all_orders_after(account, timeout_s, now_ns)
+
+
+def digest_sign_check(path: str, nonce: str, body: str, secret_b64: str) -> str:
+    """Kept for diagnostics: the API-Sign the server expects."""
+    message = path.encode() + hashlib.sha256((nonce + body).encode()).digest()
+    return base64.b64encode(hmac.new(base64.b64decode(secret_b64), message, hashlib.sha512).digest()).decode()
+
+
+def parse_decimal(text) -> Decimal | None:
+    try:
+        value = Decimal(str(text))
+    except Exception:  # noqa: BLE001
+        return None
+    return value if value.is_finite() else None

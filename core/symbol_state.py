@@ -1,0 +1,393 @@
+"""One symbol's state: books, epochs, status and features. Owned by exactly one SymbolStateActor.
+
+Pure: time comes in as `now_ns`; the actor does the sending and the writing. The rules:
+
+- epoch increments every time the L2 book is rebuilt from a snapshot; seq increments per applied event.
+- warming (no snapshot yet) -> ready on a snapshot whose checksum matches and whose book is not crossed.
+- A checksum mismatch (or a crossed book) -> resyncing: updates are discarded, a `ResubscribeBook` is
+  returned for the feed, and nothing is published until the next snapshot (epoch + 1) makes it ready.
+- No frame at all (heartbeats count) for `stale_after_ms` -> stale; the next frame makes it ready again
+  (the stream had no gap). A disconnected or stalled feed -> stale *and* the book needs a snapshot.
+- disabled when the feed is disabled; nothing leaves a disabled state but a restart.
+- The reference price is used for the premium only while younger than its max age; otherwise the
+  premium is unknown (None), never zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.config import StateSettings
+from core.features import (
+    L3QualityInputs,
+    RealizedVolatility,
+    TradeFlow,
+    TradePrint,
+    depth_within_bps,
+    imbalance,
+    l3_quality,
+    microprice,
+    mid_price,
+    premium_bps,
+    q8,
+    spread_bps,
+)
+from core.kraken.book import BookMessage, L2Book
+from core.kraken.l3book import L3Book, Level3Message
+from core.kraken.messages import Heartbeat, InstrumentMessage, Status, TickerMessage, TradeMessage
+from core.marketdata import (
+    DISABLED,
+    READY,
+    RESYNCING,
+    STALE,
+    WARMING,
+    FeedStatusChanged,
+    MarketBatch,
+    RefQuote,
+    ResubscribeBook,
+    StateSnapshot,
+)
+
+TOP_LEVELS = 10  # levels per side carried in a snapshot
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What applying input produced, for the actor to act on."""
+
+    resubscribe: list[ResubscribeBook] = field(default_factory=list)
+    ticker_rows: list[dict[str, Any]] = field(default_factory=list)
+    trade_rows: list[dict[str, Any]] = field(default_factory=list)
+    checksum_failures: dict[str, int] = field(default_factory=dict)  # book ('l2' | 'l3') -> count
+    applied: int = 0  # events applied (seq increments)
+    book_frames: int = 0
+    discarded: int = 0  # updates dropped while waiting for a snapshot
+    latencies_ns: list[int] = field(default_factory=list)  # receive -> applied, per book frame
+
+    def failed(self, book: str) -> None:
+        self.checksum_failures[book] = self.checksum_failures.get(book, 0) + 1
+
+
+class SymbolState:
+    def __init__(
+        self,
+        symbol: str,
+        *,
+        settings: StateSettings,
+        book_depth: int,
+        ref_max_age_ms: int,
+        price_precision: int | None = None,
+        qty_precision: int | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.settings = settings
+        self.ref_max_age_ns = ref_max_age_ms * 1_000_000
+        self.stale_after_ns = settings.stale_after_ms * 1_000_000
+        self.book = L2Book(symbol, book_depth, price_precision, qty_precision)
+        self.l3: L3Book | None = None
+        self.status = WARMING
+        self.epoch = 0
+        self.seq = 0
+        self.needs_snapshot = True
+        self.state_ts_ns = 0
+        self.last_frame_ns: int | None = None
+        self.venue_status = "unknown"
+        self.flow = TradeFlow(settings.trade_flow_window_s)
+        self.volatility = RealizedVolatility(settings.volatility_windows_s, settings.volatility_sample_ms)
+        self.ref: RefQuote | None = None
+        self.checksums_checked = {"l2": 0, "l3": 0}
+        self.checksum_failures = {"l2": 0, "l3": 0}
+        self.resyncs = 0
+        self.l3_resyncs = 0
+        self.l3_needs_snapshot = True
+        self.l3_last_ns: int | None = None
+        self.status_changed = True  # the first row is written at once
+        self._last_write_ns: int | None = None
+        self._last_publish_ns: int | None = None
+        self._published_seq = -1
+        self._written_seq = -1
+
+    # ------------------------------------------------------------------------------------ transitions
+
+    def _set_status(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            self.status_changed = True
+
+    def disable(self) -> None:
+        self._set_status(DISABLED)
+
+    def _begin_resync(self, result: ApplyResult, channel: str, reason: str) -> None:
+        if channel == "book":
+            self.needs_snapshot = True
+            self.resyncs += 1
+            self._set_status(RESYNCING)
+        else:
+            self.l3_needs_snapshot = True
+            self.l3_resyncs += 1
+        result.resubscribe.append(ResubscribeBook(symbol=self.symbol, channel=channel, reason=reason))
+
+    # ------------------------------------------------------------------------------------------ input
+
+    def apply_batch(self, batch: MarketBatch, now_ns: int) -> ApplyResult:
+        result = ApplyResult()
+        if self.status == DISABLED:
+            return result
+        for ts_recv_ns, message in batch.items:
+            self.last_frame_ns = ts_recv_ns
+            if isinstance(message, BookMessage):
+                self._apply_book(message, ts_recv_ns, now_ns, result)
+            elif isinstance(message, TradeMessage):
+                for trade in message.trades:
+                    if trade.symbol != self.symbol:
+                        continue
+                    self.flow.add(TradePrint(ts_ns=trade.timestamp_ns or ts_recv_ns, side=str(trade.side), price=trade.price, qty=trade.qty))
+                    result.trade_rows.append({
+                        "symbol": self.symbol, "trade_id": trade.trade_id, "side": str(trade.side), "price": trade.price,
+                        "qty": trade.qty, "ord_type": trade.ord_type, "ts_exchange_ns": trade.timestamp_ns, "ts_recv_ns": ts_recv_ns,
+                    })
+                    self._applied(ts_recv_ns, result)
+            elif isinstance(message, TickerMessage):
+                for ticker in message.tickers:
+                    if ticker.symbol != self.symbol:
+                        continue
+                    result.ticker_rows.append({
+                        "symbol": self.symbol, "bid": ticker.bid, "bid_qty": ticker.bid_qty, "ask": ticker.ask,
+                        "ask_qty": ticker.ask_qty, "last": ticker.last, "volume": ticker.volume, "vwap": ticker.vwap,
+                        "ts_exchange_ns": ticker.timestamp_ns, "ts_recv_ns": ts_recv_ns,
+                    })
+                    self._applied(ts_recv_ns, result)
+            elif isinstance(message, Level3Message):
+                self._apply_l3(message, ts_recv_ns, result)
+            elif isinstance(message, InstrumentMessage):
+                for pair in message.pairs:
+                    if pair.symbol == self.symbol:
+                        self.set_precision(pair.price_precision, pair.qty_precision)
+            elif isinstance(message, Status):
+                self.venue_status = str(message.system)
+            elif isinstance(message, Heartbeat):
+                pass  # liveness only (last_frame_ns above)
+        if self.status == STALE and not self.needs_snapshot:
+            self._set_status(READY)
+        return result
+
+    def _applied(self, ts_recv_ns: int, result: ApplyResult) -> None:
+        self.seq += 1
+        self.state_ts_ns = ts_recv_ns
+        result.applied += 1
+
+    def _apply_book(self, message: BookMessage, ts_recv_ns: int, now_ns: int, result: ApplyResult) -> None:
+        snapshot = message.is_snapshot
+        for data in message.data:
+            if data.symbol != self.symbol:
+                continue
+            result.book_frames += 1
+            if not snapshot and self.needs_snapshot:
+                result.discarded += 1
+                continue
+            check = self.book.apply(data, snapshot=snapshot)
+            if check.expected is not None:
+                self.checksums_checked["l2"] += 1
+            if check.mismatch or self.book.is_crossed():
+                self.checksum_failures["l2"] += 1 if check.mismatch else 0
+                if check.mismatch:
+                    result.failed("l2")
+                reason = (
+                    f"checksum mismatch: expected {check.expected}, computed {check.computed}"
+                    if check.mismatch
+                    else "crossed book"
+                )
+                self._begin_resync(result, "book", reason)
+                continue
+            if snapshot:
+                self.epoch += 1
+                self.needs_snapshot = False
+            self._applied(ts_recv_ns, result)
+            result.latencies_ns.append(now_ns - ts_recv_ns)
+            if self.status != READY:
+                self._set_status(READY)
+            self.volatility.observe(ts_recv_ns, self._mid())
+
+    def _apply_l3(self, message: Level3Message, ts_recv_ns: int, result: ApplyResult) -> None:
+        if self.l3 is None:
+            self.l3 = L3Book(self.symbol, self.book.depth, self.book.price_precision, self.book.qty_precision)
+        snapshot = message.is_snapshot
+        for data in message.data:
+            if data.symbol != self.symbol:
+                continue
+            if not snapshot and self.l3_needs_snapshot:
+                result.discarded += 1
+                continue
+            check = self.l3.apply(data, snapshot=snapshot)
+            self.l3_last_ns = ts_recv_ns
+            if check.expected is not None:
+                self.checksums_checked["l3"] += 1
+            if check.mismatch:
+                self.checksum_failures["l3"] += 1
+                result.failed("l3")
+                self._begin_resync(result, "level3", f"checksum mismatch: expected {check.expected}, computed {check.computed}")
+                continue
+            if snapshot:
+                self.l3_needs_snapshot = False
+
+    def on_feed_status(self, event: FeedStatusChanged) -> None:
+        if self.status == DISABLED:
+            return
+        if event.status == "venue_status":
+            self.venue_status = event.detail
+        elif event.status in ("disconnected", "stalled") and event.channel == "public":
+            self.needs_snapshot = True
+            self._set_status(STALE)
+        elif event.status in ("disconnected", "stalled") and event.channel == "level3":
+            self.l3_needs_snapshot = True
+        elif event.status == "disabled" and event.channel == "public":
+            self.disable()
+
+    def on_ref_quote(self, quote: RefQuote) -> None:
+        if quote.symbol == self.symbol and quote.bid > 0 and quote.ask >= quote.bid:
+            self.ref = quote
+
+    def set_precision(self, price_precision: int | None, qty_precision: int | None) -> None:
+        self.book.set_precision(price_precision, qty_precision)
+        if self.l3 is not None:
+            self.l3.set_precision(price_precision, qty_precision)
+
+    def tick(self, now_ns: int) -> None:
+        """Time passes: a symbol with no frame for stale_after_ms becomes stale."""
+        if self.status in (READY, RESYNCING, WARMING) and self.last_frame_ns is not None:
+            if now_ns - self.last_frame_ns > self.stale_after_ns and self.status == READY:
+                self._set_status(STALE)
+
+    # ----------------------------------------------------------------------------------------- output
+
+    def _mid(self) -> Decimal | None:
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        return mid_price(bid.price if bid else None, ask.price if ask else None)
+
+    def ref_mid(self, now_ns: int) -> Decimal | None:
+        ref = self.ref
+        if ref is None or now_ns - ref.ts_recv_ns > self.ref_max_age_ns:
+            return None
+        return mid_price(ref.bid, ref.ask)
+
+    def l3_quality(self, now_ns: int) -> Decimal | None:
+        if self.l3 is None:
+            return None
+        l2_bid, l2_ask = self.book.best_bid(), self.book.best_ask()
+        l3_bid, l3_ask = self.l3.best_bid(), self.l3.best_ask()
+        agrees = None
+        if l2_bid and l2_ask and l3_bid and l3_ask:
+            agrees = l2_bid.price == l3_bid.price and l2_ask.price == l3_ask.price
+        return l3_quality(L3QualityInputs(
+            checksums_checked=self.checksums_checked["l3"],
+            checksums_failed=self.checksum_failures["l3"],
+            resyncs=self.l3_resyncs,
+            age_ms=None if self.l3_last_ns is None else (now_ns - self.l3_last_ns) // 1_000_000,
+            stale_after_ms=self.settings.stale_after_ms,
+            top_agrees=agrees,
+        ))
+
+    def snapshot(self, now_ns: int) -> StateSnapshot:
+        bid, ask = self.book.best_bid(), self.book.best_ask()
+        bid_price = bid.price if bid else None
+        ask_price = ask.price if ask else None
+        mid = mid_price(bid_price, ask_price)
+        bids, asks = self.book.bids(TOP_LEVELS), self.book.asks(TOP_LEVELS)
+        window = self.settings.depth_window_bps
+        depth_bid = depth_within_bps(bids if len(bids) == self.book.depth_of_bids() else self.book.bids(), mid, window, side="bid")
+        depth_ask = depth_within_bps(asks if len(asks) == self.book.depth_of_asks() else self.book.asks(), mid, window, side="ask")
+        ref_mid = self.ref_mid(now_ns)
+        last = self.flow.last
+        return StateSnapshot(
+            symbol=self.symbol,
+            status=self.status,
+            epoch=self.epoch,
+            seq=self.seq,
+            state_ts_ns=self.state_ts_ns,
+            best_bid=bid_price,
+            best_bid_qty=bid.qty if bid else None,
+            best_ask=ask_price,
+            best_ask_qty=ask.qty if ask else None,
+            mid=mid,
+            spread_bps=q8(spread_bps(bid_price, ask_price)),
+            microprice=q8(microprice(bid, ask)),
+            depth_bid=q8(depth_bid),
+            depth_ask=q8(depth_ask),
+            imbalance=q8(imbalance(depth_bid, depth_ask)),
+            trade_imbalance=q8(self.flow.imbalance(now_ns)),
+            last_trade_price=last.price if last else None,
+            last_trade_qty=last.qty if last else None,
+            last_trade_side=last.side if last else None,
+            last_trade_ns=last.ts_ns if last else None,
+            volatility_bps=tuple((window_s, q8(value)) for window_s, value in self.volatility.values(now_ns).items()),
+            l3_quality=q8(self.l3_quality(now_ns)),
+            ref_price=ref_mid,
+            premium_bps=q8(premium_bps(mid, self.ref.bid, self.ref.ask)) if ref_mid is not None and self.ref else None,
+            bids=tuple(bids),
+            asks=tuple(asks),
+            venue_status=self.venue_status,
+        )
+
+    def due_snapshot(self, now_ns: int) -> StateSnapshot | None:
+        """A snapshot for the scanner, when ready, changed, and the publish interval has passed."""
+        if self.status != READY or self.seq == self._published_seq:
+            return None
+        interval = self.settings.snapshot_interval_ms * 1_000_000
+        if self._last_publish_ns is not None and now_ns - self._last_publish_ns < interval:
+            return None
+        self._last_publish_ns = now_ns
+        self._published_seq = self.seq
+        return self.snapshot(now_ns)
+
+    def due_row(self, now_ns: int) -> dict[str, Any] | None:
+        """The run_symbol_state row, at most once per write interval, and at once on a status change."""
+        interval = self.settings.write_interval_ms * 1_000_000
+        if not self.status_changed and self._last_write_ns is not None and now_ns - self._last_write_ns < interval:
+            return None
+        if not self.status_changed and self._last_write_ns is not None and self._written_seq == self.seq:
+            return None
+        self.status_changed = False
+        self._last_write_ns = now_ns
+        self._written_seq = self.seq
+        return self.row(now_ns)
+
+    def row(self, now_ns: int) -> dict[str, Any]:
+        snap = self.snapshot(now_ns)
+        vol = dict(snap.volatility_bps)
+        first_window = self.settings.volatility_windows_s[0]
+        return {
+            "symbol": self.symbol,
+            "status": self.status,
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "best_bid": snap.best_bid,
+            "best_bid_qty": snap.best_bid_qty,
+            "best_ask": snap.best_ask,
+            "best_ask_qty": snap.best_ask_qty,
+            "mid": snap.mid,
+            "spread_bps": snap.spread_bps,
+            "microprice": snap.microprice,
+            "depth_bid": snap.depth_bid,
+            "depth_ask": snap.depth_ask,
+            "imbalance": snap.imbalance,
+            "trade_imbalance": snap.trade_imbalance,
+            "last_trade_price": snap.last_trade_price,
+            "last_trade_qty": snap.last_trade_qty,
+            "last_trade_ns": snap.last_trade_ns,
+            "volatility": vol.get(first_window),
+            "l3_quality": snap.l3_quality,
+            "ref_price": snap.ref_price,
+            "premium_bps": snap.premium_bps,
+            "checksum_failures": self.checksum_failures["l2"] + self.checksum_failures["l3"],
+            "resyncs": self.resyncs,
+            "features": {
+                "volatility_bps": {str(window): value for window, value in snap.volatility_bps},
+                "venue_status": self.venue_status,
+                "l3_checksum_failures": self.checksum_failures["l3"],
+                "l3_resyncs": self.l3_resyncs,
+                "last_trade_side": snap.last_trade_side,
+            },
+            "updated_at_ns": now_ns,
+        }

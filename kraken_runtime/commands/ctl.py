@@ -1,0 +1,180 @@
+"""`kraken-runtime ctl`: operator commands through the database.
+
+The command becomes a control_commands row; a running daemon's supervisor claims it, applies it within
+a second and writes the result back; this command waits for that result and prints it.
+Exit status: 0 applied, 1 refused or failed, 2 bad usage, 3 no daemon answered within --timeout
+(the row is then withdrawn, so a daemon started later never applies a stale command), 78 bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core import control as ctl
+from core.config import ConfigError
+from kraken_runtime import exitcodes
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+
+POLL_INTERVAL_S = 0.1
+CLAIMED_GRACE_S = 5.0  # a daemon claimed the command just as we gave up: let it finish
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds in (0, 3600]")
+    return value
+
+
+def _times(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= ctl.MAX_FAULT_TIMES:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number from 1 to {ctl.MAX_FAULT_TIMES}")
+    return int(text)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("ctl", help="operator commands through the database (status, halt, resume, ...)",
+                                   description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(parser)
+    parser.add_argument("--json", action="store_true", default=False, help="print the result as JSON")
+    parser.add_argument("--timeout", metavar="S", type=_positive_seconds, default=10.0,
+                        help="seconds to wait for a daemon's answer (default 10)")
+    parser.add_argument("--shard", metavar="NAME", help="only the daemon of this shard may apply it (default: any)")
+    commands = parser.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True, parser_class=type(parser))
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the result as JSON")
+        sub.set_defaults(func=run)
+        return sub
+
+    add("status", "safety mode, children, strategies")
+    for name, help_text in (("halt", "enter HALTED: no new orders, open orders cancelled"),
+                            ("reduce-only", "enter REDUCE_ONLY: only orders that reduce exposure"),
+                            ("resume", "leave REDUCE_ONLY / HALTED for ACTIVE (the only way out)")):
+        add(name, help_text).add_argument("--reason", default="operator", help="recorded with the change")
+    for name, verb in (("disable-strategy", "stop"), ("enable-strategy", "let")):
+        add(name, f"{verb} a strategy contributing (persisted)").add_argument(
+            "strategy", metavar="NAME", help="one of: " + ", ".join(ctl.KNOWN_STRATEGIES))
+    add("restart", "restart a child now (also re-enables a disabled one)").add_argument("actor", metavar="ACTOR")
+    fault = add("inject-fault", "operator fault drill: the actor raises on its next N messages")
+    fault.add_argument("actor", metavar="ACTOR")
+    fault.add_argument("--times", metavar="N", type=_times, default=1, help="how many messages raise (default 1)")
+    fault.add_argument("--allow-in-live", action="store_true", help="permit the drill on a live-mode daemon")
+
+
+def _command_from_args(args: argparse.Namespace) -> ctl.Command:
+    name = args.ctl_command
+    raw: dict[str, Any] = {}
+    for key in ("reason", "strategy", "actor", "times", "allow_in_live"):
+        if getattr(args, key, None) is not None:
+            raw[key] = getattr(args, key)
+    return ctl.parse_command(name, raw)
+
+
+def _issued_by() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"[:128]
+
+
+def _print_status_text(doc: dict[str, Any]) -> None:
+    print(f"safety mode: {doc['safety_mode']}" + (f" ({doc['safety_reason']})" if doc.get("safety_reason") else ""))
+    print(f"run: {doc.get('run_id')}  mode: {doc.get('mode')}  shard: {doc.get('shard')}  "
+          f"stuck threads: {doc.get('stuck_threads', 0)}  messages dropped: {doc.get('messages_dropped', 0)}")
+    print("children:")
+    for child in doc["children"]:
+        error = f"  last error: {child['last_error']}" if child.get("last_error") else ""
+        print(f"  {child['name']:<24} {child['state']:<10} restarts={child['restarts']:<3} mailbox={child['mailbox']}{error}")
+    print("strategies: " + ", ".join(f"{name}={'on' if on else 'off'}" for name, on in doc["strategies"].items()))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        command = _command_from_args(args)
+    except ctl.CommandError as error:
+        print(f"ctl: {error}", file=sys.stderr)
+        return exitcodes.USAGE
+    try:
+        settings, _ = load_from_args(args)
+    except ConfigError as error:
+        return fail_config(error)
+
+    from storage import repo
+    from storage.db import StorageError, close_database, open_database, redact_url
+
+    url = settings.storage.db_url
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).expanduser().exists():
+        print(f"ctl: no daemon answering: database {url} does not exist (has 'kraken-runtime run' started?)", file=sys.stderr)
+        return exitcodes.TIMEOUT
+    try:
+        db = open_database(url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
+    except StorageError as error:
+        print(f"ctl: {error}", file=sys.stderr)
+        return exitcodes.FAILED
+    try:
+        command_id = repo.insert_control_command(command.name, ctl.command_args(command), issued_by=_issued_by(),
+                                                 now_ns=time.time_ns(), target_shard=args.shard)
+        record = _wait_for_result(repo, command_id, args.timeout)
+    except KeyboardInterrupt:
+        repo.expire_control_command(command_id, now_ns=time.time_ns())
+        raise
+    except Exception as error:  # a driver error: one line, not a traceback
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        print(f"ctl: {redact_url(url)}: {type(error).__name__}: {first_line}", file=sys.stderr)
+        return exitcodes.FAILED
+    finally:
+        close_database(db)
+    if record is None:
+        print(f"ctl: no daemon answered {command.name!r} within {args.timeout:g}s; command #{command_id} withdrawn",
+              file=sys.stderr)
+        return exitcodes.TIMEOUT
+    result = dict(record.result or {})
+    status = record.status if record.status in ctl.RESULT_STATUSES else "failed"
+    message = result.get("message", "")
+    data = result.get("data") or {}
+    if args.json:
+        if command.name == "status" and status == "applied":
+            print(orjson.dumps(ctl.ordered_status_document(data)).decode())
+        else:
+            print(orjson.dumps({"command_id": command_id, "command": command.name, "status": status,
+                                "message": message, "data": data}).decode())
+    elif command.name == "status" and status == "applied":
+        _print_status_text(data)
+    else:
+        stream = sys.stdout if status == "applied" else sys.stderr
+        print(f"{command.name}: {status}: {message}", file=stream)
+    return ctl.exit_code_for(status)
+
+
+def _wait_for_result(repo: Any, command_id: int, timeout_s: float):
+    """The finished command record, or None when no daemon answered (the row is then expired)."""
+    deadline = time.monotonic() + timeout_s
+    grace_until: float | None = None
+    while True:
+        record = repo.get_control_command(command_id)
+        if record is not None and record.status in ctl.RESULT_STATUSES:
+            return record
+        now = time.monotonic()
+        if grace_until is not None and now >= grace_until:
+            return None
+        if grace_until is None and now >= deadline:
+            if repo.expire_control_command(command_id, now_ns=time.time_ns()):
+                return None
+            grace_until = now + CLAIMED_GRACE_S  # claimed meanwhile: the daemon is answering
+        time.sleep(POLL_INTERVAL_S)

@@ -1,0 +1,65 @@
+"""`kraken-runtime run`: the daemon (see actors/daemon.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.config import ConfigError
+from kraken_runtime import exitcodes
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, secret_values
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (such as 127.0.0.1:9464)")
+    return host.strip("[]"), int(port)
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds > 0")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="run the daemon (supervisor, children, /metrics, control)")
+    add_config_arguments(parser)
+    parser.add_argument("--http", metavar="HOST:PORT", type=_host_port,
+                        help="where /metrics, /healthz and /readyz listen (default 127.0.0.1:9464; port 0 picks one)")
+    parser.add_argument("--duration", metavar="S", type=_duration, help="stop cleanly after S seconds")
+    parser.add_argument("--mode", choices=("paper", "shadow", "live"), help="runtime.mode")
+    parser.add_argument("--market", choices=("sim", "kraken"), help="runtime.market")
+    parser.add_argument("--symbols", metavar="LIST", help="runtime.symbols, comma-separated (BTC/USD,ETH/USD)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from actors.daemon import DaemonOptions, run_daemon
+    from kraken_runtime.logsetup import configure_logging
+
+    overrides: dict[str, dict[str, object]] = {}
+    for flag, key in (("mode", "mode"), ("market", "market"), ("symbols", "symbols")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides.setdefault("runtime", {})[key] = value
+    if args.http is not None:
+        overrides["http"] = {"host": args.http[0], "port": args.http[1]}
+    try:
+        settings, secrets = load_from_args(args, overrides)
+    except ConfigError as error:
+        return fail_config(error)
+    if settings.runtime.mode == "live" and not secrets.present:
+        print("config error: runtime.mode = 'live' needs KRAKEN_API_KEY and KRAKEN_API_SECRET; expected both set",
+              file=sys.stderr)
+        return exitcodes.CONFIG
+    configure_logging(level=settings.logging.level, log_dir=settings.logging.dir, max_bytes=settings.logging.file_max_bytes,
+                      backup_count=settings.logging.file_backup_count, secrets=secret_values(secrets))
+    from kraken_runtime import __version__
+
+    return run_daemon(settings, DaemonOptions(duration_s=args.duration, version=__version__, secrets=secrets))

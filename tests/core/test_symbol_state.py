@@ -1,0 +1,201 @@
+"""The state holder's pure core on recorded traffic: epochs, resyncs, staleness, features, coalescing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from core.config import StateSettings
+from core.features import (
+    L3QualityInputs,
+    RealizedVolatility,
+    TradeFlow,
+    TradePrint,
+    depth_within_bps,
+    imbalance,
+    l3_quality,
+    microprice,
+    premium_bps,
+    spread_bps,
+)
+from core.kraken.codec import decode
+from core.kraken.book import BookMessage
+from core.marketdata import READY, RESYNCING, STALE, WARMING, FeedStatusChanged, MarketBatch, RefQuote
+from core.symbol_state import SymbolState
+
+S = 1_000_000_000
+MS = 1_000_000
+T0 = 1_780_000_000 * S
+
+
+def frames(path: Path) -> list:
+    return [decode(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def make_state(**overrides) -> SymbolState:
+    settings = StateSettings(**overrides)
+    return SymbolState("BTC/USD", settings=settings, book_depth=10, ref_max_age_ms=5000)
+
+
+def feed(state: SymbolState, messages, start_ns=T0, step_ns=MS):
+    results = []
+    now = start_ns
+    for message in messages:
+        now += step_ns
+        results.append(state.apply_batch(MarketBatch(symbol="BTC/USD", items=((now, message),)), now))
+    return results, now
+
+
+@pytest.fixture
+def resubscribe_capture(kraken_shared: Path) -> list:
+    return frames(kraken_shared / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl")
+
+
+def test_capture_with_resubscribes_then_epoch_counts_every_snapshot_and_no_checksum_fails(resubscribe_capture):
+    state = make_state()
+    assert state.status == WARMING
+    results, _ = feed(state, resubscribe_capture)
+    snapshots = sum(1 for m in resubscribe_capture if isinstance(m, BookMessage) and m.is_snapshot)
+    assert snapshots == 5
+    assert state.epoch == 5 and state.status == READY
+    assert not any(r.checksum_failures for r in results) and not any(r.resubscribe for r in results)
+    assert state.checksums_checked["l2"] == 301
+    assert state.seq == 301
+
+
+def test_checksum_mismatch_then_resyncing_resubscribe_and_nothing_published_until_snapshot(resubscribe_capture):
+    state = make_state(snapshot_interval_ms=1)
+    book_frames = [m for m in resubscribe_capture if isinstance(m, BookMessage)]
+    _, now = feed(state, book_frames[:10])
+    assert state.due_snapshot(now) is not None
+    epoch = state.epoch
+    good = book_frames[10]
+    data = good.data[0]
+    corrupted = BookMessage(type="update", data=(type(data)(symbol=data.symbol, bids=data.bids, asks=data.asks,
+                                                                 checksum=(data.checksum + 1) % 2**32, timestamp=data.timestamp),))
+    (result,), now = feed(state, [corrupted], start_ns=now)
+    assert result.checksum_failures == {"l2": 1}
+    assert [r.channel for r in result.resubscribe] == ["book"]
+    assert state.status == RESYNCING
+    assert state.due_snapshot(now + S) is None
+    # Updates while resyncing are discarded, not applied.
+    seq = state.seq
+    (result,), now = feed(state, [book_frames[11]], start_ns=now)
+    assert result.discarded == 1 and state.seq == seq
+    next_snapshot = next(m for m in book_frames[12:] if m.is_snapshot)
+    feed(state, [next_snapshot], start_ns=now)
+    assert state.status == READY and state.epoch == epoch + 1
+    assert state.due_snapshot(now + S).epoch == epoch + 1
+
+
+def test_no_frames_for_stale_after_then_stale_and_next_frame_makes_ready(resubscribe_capture):
+    state = make_state(stale_after_ms=1000)
+    _, now = feed(state, resubscribe_capture[:5])
+    state.tick(now + 500 * MS)
+    assert state.status == READY
+    state.tick(now + 1500 * MS)
+    assert state.status == STALE
+    assert state.due_snapshot(now + 2 * S) is None
+    feed(state, [decode('{"channel":"heartbeat"}')], start_ns=now + 2 * S)
+    assert state.status == READY
+
+
+def test_disconnected_feed_then_stale_until_a_new_snapshot(resubscribe_capture):
+    state = make_state()
+    book_frames = [m for m in resubscribe_capture if isinstance(m, BookMessage)]
+    _, now = feed(state, book_frames[:5])
+    state.on_feed_status(FeedStatusChanged(symbol="BTC/USD", channel="public", status="disconnected", detail="eof", ts_ns=now))
+    assert state.status == STALE
+    (result,), now = feed(state, [book_frames[5]], start_ns=now)
+    assert result.discarded == 1 and state.status == STALE
+    snapshot = next(m for m in book_frames if m.is_snapshot and m is not book_frames[0])
+    epoch = state.epoch
+    feed(state, [snapshot], start_ns=now)
+    assert state.status == READY and state.epoch == epoch + 1
+
+
+def test_rows_are_coalesced_to_one_per_interval_plus_status_changes(resubscribe_capture):
+    state = make_state(write_interval_ms=250)
+    now = T0
+    rows = []
+    for message in resubscribe_capture:
+        now += 10 * MS  # 100 frames per second
+        state.apply_batch(MarketBatch(symbol="BTC/USD", items=((now, message),)), now)
+        row = state.due_row(now)
+        if row:
+            rows.append(row)
+    elapsed_ms = (now - T0) // MS
+    status_changes = 1  # warming -> ready
+    assert len(rows) <= elapsed_ms // 250 + 1 + status_changes + 1
+    assert len(rows) >= elapsed_ms // 250 - 1
+    assert rows[-1]["seq"] <= state.seq and rows[0]["status"] == WARMING
+
+
+def test_snapshot_features_match_the_book(resubscribe_capture):
+    state = make_state(depth_window_bps=Decimal("10"))
+    _, now = feed(state, resubscribe_capture[:3])
+    snap = state.snapshot(now)
+    bid, ask = state.book.best_bid(), state.book.best_ask()
+    assert snap.best_bid == bid.price and snap.best_ask == ask.price
+    assert snap.mid == (bid.price + ask.price) / 2
+    assert snap.spread_bps == ((ask.price - bid.price) / snap.mid * 10000).quantize(Decimal("0.00000001"))
+    assert snap.premium_bps is None and snap.ref_price is None  # no reference: unknown, not zero
+    assert snap.l3_quality is None
+    assert len(snap.bids) == 10 and snap.bids[0] == bid
+
+
+def test_reference_price_when_fresh_gives_premium_and_when_old_gives_none(resubscribe_capture):
+    state = make_state()
+    _, now = feed(state, resubscribe_capture[:3])
+    mid = state.snapshot(now).mid
+    state.on_ref_quote(RefQuote(symbol="BTC/USD", bid=mid - 1, bid_qty=Decimal(1), ask=mid + 1, ask_qty=Decimal(1), update_id=1, ts_recv_ns=now))
+    assert state.snapshot(now).premium_bps == Decimal(0).quantize(Decimal("0.00000001"))
+    assert state.snapshot(now).ref_price == mid
+    assert state.snapshot(now + 6 * S).premium_bps is None
+
+
+def test_feature_functions_on_simple_books():
+    bids = [(Decimal("100"), Decimal("2")), (Decimal("99.95"), Decimal("1")), (Decimal("90"), Decimal("50"))]
+    asks = [(Decimal("100.1"), Decimal("1")), (Decimal("100.2"), Decimal("3"))]
+    mid = Decimal("100.05")
+    assert spread_bps(Decimal("100"), Decimal("100.1")) == Decimal("0.1") / mid * 10000
+    assert microprice(bids[0], asks[0]) == (Decimal("100") * 1 + Decimal("100.1") * 2) / 3
+    assert depth_within_bps(bids, mid, Decimal("10"), side="bid") == Decimal("200") + Decimal("99.95")
+    assert depth_within_bps(asks, mid, Decimal("10"), side="ask") == Decimal("100.1")  # 100.2 is 14.99 bps away
+    assert depth_within_bps(asks, mid, Decimal("15"), side="ask") == Decimal("100.1") + Decimal("300.6")
+    assert imbalance(Decimal(3), Decimal(1)) == Decimal("0.5")
+    assert imbalance(Decimal(0), Decimal(0)) is None
+    assert premium_bps(Decimal("101"), Decimal("99"), Decimal("101")) == Decimal(100)
+    assert premium_bps(Decimal("101"), None, Decimal("101")) is None
+
+
+def test_trade_flow_window_expires_old_trades():
+    flow = TradeFlow(window_s=10)
+    flow.add(TradePrint(ts_ns=0, side="buy", price=Decimal(1), qty=Decimal(3)))
+    flow.add(TradePrint(ts_ns=5 * S, side="sell", price=Decimal(1), qty=Decimal(1)))
+    assert flow.imbalance(6 * S) == Decimal("0.5")
+    assert flow.imbalance(12 * S) == Decimal(-1)
+    assert flow.imbalance(30 * S) is None
+
+
+def test_realized_volatility_needs_samples_and_grows_with_moves():
+    vol = RealizedVolatility([60], sample_ms=1000)
+    vol.observe(0, Decimal(100))
+    assert vol.values(0) == {60: None}
+    for i, price in enumerate([100, 101, 100, 101, 100]):
+        vol.observe((i + 1) * S, Decimal(price))
+    quiet = RealizedVolatility([60], sample_ms=1000)
+    for i in range(6):
+        quiet.observe(i * S, Decimal(100))
+    assert vol.values(6 * S)[60] > quiet.values(6 * S)[60] == 0
+
+
+def test_l3_quality_score():
+    base = dict(checksums_checked=100, checksums_failed=0, resyncs=0, age_ms=0, stale_after_ms=5000, top_agrees=True)
+    assert l3_quality(L3QualityInputs(**base)) == 1
+    assert l3_quality(L3QualityInputs(**{**base, "checksums_failed": 10})) == Decimal("0.9")
+    assert l3_quality(L3QualityInputs(**{**base, "top_agrees": False})) == Decimal("0.5")
+    assert l3_quality(L3QualityInputs(**{**base, "age_ms": 5000})) == 0
+    assert l3_quality(L3QualityInputs(**{**base, "checksums_checked": 0})) is None
