@@ -51,7 +51,7 @@ def open_market(settings: Settings, secrets: Secrets) -> MarketSource:
         unknown = [symbol for symbol in symbols if symbol not in INSTRUMENTS]
         if unknown:
             raise ValueError(f"the local exchange does not list {', '.join(unknown)}; it lists {', '.join(sorted(INSTRUMENTS))}")
-        handle = start_sim(host=settings.sim.host, port=settings.sim.port, symbols=symbols, seed=settings.sim.seed, engine="standin")
+        handle = start_sim(host=settings.sim.host, port=settings.sim.port, symbols=symbols, seed=settings.sim.seed)
         endpoints = handle.endpoints
         log.info("market: local exchange started at %s (public %s)", endpoints["rest"], endpoints["ws_public"])
         precisions = {symbol: (INSTRUMENTS[symbol].price_precision, INSTRUMENTS[symbol].qty_precision) for symbol in symbols}

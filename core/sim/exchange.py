@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Mapping, Sequence, Union
 
-from core.sim.flow import MODES, SymbolFlow
+from core.sim.flow import SymbolFlow
 from core.sim.instruments import ASSETS, INSTRUMENTS, PROFILES, Asset, Instrument, MarketProfile, instrument_for
-from core.sim.matching import ASK, BID, BookOrder, Fill, MatchResult, OrderBook
+from core.sim.matching import ASK, BID, BookOrder, MatchResult, OrderBook
 
 __all__ = [
     "SimModelConfig",
@@ -807,8 +807,7 @@ class SimExchange:
         bid, ask = m.book.best(BID), m.book.best(ASK)
         last, volume, notional, low, high, open_ = m.stats.summary(self._now)
         pq = Decimal(1).scaleb(m.pexp)
-        vwap = (Decimal(notional) / Decimal(volume)).quantize(pq, ROUND_HALF_UP) if volume else m.px(last)
-        vwap = vwap.scaleb(m.pexp).quantize(pq, ROUND_HALF_UP) if volume else vwap
+        vwap = (Decimal(notional) / Decimal(volume)).scaleb(m.pexp).quantize(pq, ROUND_HALF_UP) if volume else m.px(last)
         change = last - open_
         change_pct = (Decimal(change) * 100 / Decimal(open_)).quantize(Decimal("0.01"), ROUND_HALF_UP) if open_ else Decimal("0.00")
         return TickerState(

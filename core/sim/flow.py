@@ -101,7 +101,7 @@ class SymbolFlow:
         self.span_ticks = max(3.0 * levels_target * self.gap_ticks, 1.5 * levels_target)
         self.sigma = profile.daily_volatility_pct / 100.0 / math.sqrt(_SECONDS_PER_DAY) * volatility_scale
         self.base_rate = max(0.01, profile.events_per_second * rate_scale)
-        self.burst_probability = 1.0 / (self.base_rate * 120.0)
+        self.burst_probability = min(0.01, 1.0 / (self.base_rate * 120.0))
         self.median_order_quote = profile.median_order_quote
         self.median_taker_quote = profile.median_taker_quote
         self.taker_share = profile.taker_share

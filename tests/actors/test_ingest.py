@@ -1,0 +1,301 @@
+"""Ingest against the local exchange: real feed and state actors under the real supervisor, faults
+injected through the sim, conditions awaited with deadlines (never sleeps)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import orjson
+import pykka
+import pytest
+
+from actors.base import LatestDelivery, Ticker
+from actors.ingest import MarketSource, ingest_child_specs, open_market
+from actors.ingest_metrics import IngestMetrics
+from actors.metrics import RuntimeMetrics
+from actors.supervisor import Directory, SupervisorActor, SupervisorConfig
+from core.config import Secrets, load_settings
+from core.marketdata import READY, StateSnapshot
+from core.messages import StartChildren, StopChildren, SupervisorTick
+from core.supervision import Backoff, RestartBudget
+from storage import repo
+from storage.db import close_database, open_database
+
+SYMBOLS = ("BTC/USD", "ETH/USD")
+
+
+class SnapshotLog:
+    def __init__(self) -> None:
+        self.snapshots: list[tuple[int, StateSnapshot]] = []
+        self.lock = threading.Lock()
+
+    def add(self, snapshot: StateSnapshot) -> None:
+        with self.lock:
+            self.snapshots.append((time.time_ns(), snapshot))
+
+    def taken(self, symbol: str | None = None) -> list[tuple[int, StateSnapshot]]:
+        with self.lock:
+            return [(t, s) for t, s in self.snapshots if symbol is None or s.symbol == symbol]
+
+
+class ScannerProbe(pykka.ThreadingActor):
+    """Stands in for the scanner: records every StateSnapshot it receives."""
+
+    def __init__(self, log: SnapshotLog) -> None:
+        super().__init__()
+        self.log = log
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, LatestDelivery):
+            message = message.slot.take()
+        if isinstance(message, StateSnapshot):
+            self.log.add(message)
+
+
+class Ingest:
+    """The ingest children of the daemon, wired as the daemon wires them, plus a probe scanner."""
+
+    def __init__(self, settings, source: MarketSource, run_id: int, store) -> None:
+        self.settings = settings
+        self.source = source
+        self.run_id = run_id
+        runtime_metrics = RuntimeMetrics()
+        self.registry = runtime_metrics.registry
+        self.metrics = IngestMetrics(self.registry)
+        self.directory = Directory(runtime_metrics)
+        self.probe = SnapshotLog()
+        self.probe_ref = ScannerProbe.start(self.probe)
+        self.directory.register("scanner")
+        self.directory.attach("scanner", self.probe_ref)
+        specs = ingest_child_specs(
+            settings, run_id=run_id, source=source, send=self.directory.send, send_latest=self.directory.send_latest,
+            metrics=self.metrics, budget=RestartBudget(max_restarts=5, period_s=60),
+            backoff=Backoff(initial_s=0.05, max_s=0.5, jitter_ratio=0.1), version="test", scanner_name="scanner",
+        )
+        self.supervisor = SupervisorActor.start(
+            specs=specs, directory=self.directory, metrics=runtime_metrics, store=store,
+            config=SupervisorConfig(heartbeat_interval_s=0.5, heartbeat_deadline_s=10, run_id=run_id),
+        )
+        self.supervisor.ask(StartChildren(), timeout=30)
+        self.sweeper = Ticker(0.05, self.supervisor, lambda _n: SupervisorTick(), name="test-sweep", max_pending=3)
+        self.sweeper.start()
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        if self.supervisor.is_alive():
+            self.supervisor.ask(StopChildren(deadline_s=10), timeout=20)
+            self.supervisor.stop(timeout=10)
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        return {row["symbol"]: row for row in repo.symbol_states(self.run_id)}
+
+    def all_ready(self) -> bool:
+        states = self.states()
+        return all(states.get(symbol, {}).get("status") == READY for symbol in self.settings.runtime.symbols)
+
+
+def ingest_settings(**state_overrides: str):
+    env = {
+        "KRT_RUNTIME__SYMBOLS": ",".join(SYMBOLS),
+        "KRT_FEED__IDLE_TIMEOUT_MS": "800",
+        "KRT_FEED__RECONNECT_INITIAL_MS": "50",
+        "KRT_FEED__RECONNECT_MAX_MS": "500",
+        "KRT_STATE__WRITE_INTERVAL_MS": "100",
+        "KRT_STATE__SNAPSHOT_INTERVAL_MS": "20",
+    }
+    env.update({f"KRT_STATE__{key.upper()}": value for key, value in state_overrides.items()})
+    return load_settings(env=env)
+
+
+@pytest.fixture
+def database(tmp_path):
+    db = open_database(f"sqlite:///{tmp_path / 'ingest.db'}")
+    yield db
+    close_database(db)
+
+
+@pytest.fixture
+def run_id(database) -> int:
+    return repo.start_run(mode="paper", market="sim", shard="test", config_hash="t", version="test", hostname="h",
+                          pid=1, now_ns=time.time_ns())
+
+
+@pytest.fixture
+def settings():
+    return ingest_settings()
+
+
+@pytest.fixture
+def source(settings):
+    market = open_market(settings, Secrets())
+    yield market
+    market.stop()
+
+
+@pytest.fixture
+def ingest(settings, source, run_id, store, wait_until):
+    harness = Ingest(settings, source, run_id, store)
+    wait_until(harness.all_ready, timeout=20, what="every symbol ready")
+    yield harness
+    harness.stop()
+
+
+def sim_book(source: MarketSource, symbol: str, depth: int = 10):
+    return source.sim.call(source.sim.exchange.book, symbol, depth)
+
+
+def test_every_symbol_becomes_ready_and_its_row_matches_the_exchange_book(ingest, source, wait_until):
+    for symbol in SYMBOLS:
+        def matches(symbol=symbol):
+            bids, asks = sim_book(source, symbol, 1)
+            row = ingest.states()[symbol]
+            return row["best_bid"] == bids[0][0] and row["best_ask"] == asks[0][0] and row["status"] == READY
+        wait_until(matches, timeout=15, what=f"{symbol} row equal to the exchange's best bid/ask")
+    rows = ingest.states()
+    assert {row["epoch"] for row in rows.values()} == {1}
+    assert all(row["mid"] == (row["best_bid"] + row["best_ask"]) / 2 for row in rows.values())
+    assert ingest.value("krt_book_checksum_failures_total", symbol="BTC/USD", book="l2") == 0
+    assert ingest.value("krt_state_ready", symbol="BTC/USD") == 1
+
+
+def test_snapshots_reach_the_scanner_with_the_book_top(ingest, wait_until):
+    wait_until(lambda: len(ingest.probe.taken("BTC/USD")) >= 3, timeout=10, what="snapshots for BTC/USD")
+    _, snapshot = ingest.probe.taken("BTC/USD")[-1]
+    assert snapshot.status == READY and snapshot.epoch >= 1
+    assert snapshot.bids[0][0] == snapshot.best_bid and snapshot.asks[0][0] == snapshot.best_ask
+    assert snapshot.best_bid < snapshot.best_ask
+
+
+def test_dropped_connections_recover_with_a_new_epoch_for_every_symbol(ingest, source, wait_until):
+    epochs = {symbol: row["epoch"] for symbol, row in ingest.states().items()}
+    source.sim.inject_fault({"fault": "drop_connections"})
+    wait_until(lambda: all(ingest.states()[s]["epoch"] > epochs[s] and ingest.states()[s]["status"] == READY for s in SYMBOLS),
+               timeout=20, what="every symbol ready again with a new epoch")
+    assert ingest.value("krt_feed_reconnects_total", symbol="BTC/USD") >= 1
+
+
+def test_silent_stall_is_detected_reconnected_and_other_symbols_are_unaffected(ingest, source, wait_until):
+    before = ingest.states()
+    source.sim.inject_fault({"fault": "stall_feed", "symbol": "BTC/USD", "seconds": 3})
+    wait_until(lambda: ingest.value("krt_feed_stalls_total", symbol="BTC/USD") >= 1, timeout=10, what="a stall counted")
+    wait_until(lambda: ingest.states()["BTC/USD"]["epoch"] > before["BTC/USD"]["epoch"]
+               and ingest.states()["BTC/USD"]["status"] == READY, timeout=20, what="BTC/USD rebuilt")
+    assert ingest.value("krt_feed_stalls_total", symbol="ETH/USD") == 0
+    assert ingest.states()["ETH/USD"]["epoch"] == before["ETH/USD"]["epoch"]
+
+
+def test_corrupted_checksum_resyncs_only_that_symbol_and_publishes_nothing_meanwhile(ingest, source, wait_until):
+    before = ingest.states()
+    source.sim.inject_fault({"fault": "corrupt_checksum", "symbol": "BTC/USD", "count": 1})
+    wait_until(lambda: ingest.value("krt_book_checksum_failures_total", symbol="BTC/USD", book="l2") >= 1,
+               timeout=10, what="a checksum failure")
+    wait_until(lambda: ingest.states()["BTC/USD"]["epoch"] == before["BTC/USD"]["epoch"] + 1
+               and ingest.states()["BTC/USD"]["status"] == READY, timeout=15, what="BTC/USD rebuilt with epoch + 1")
+    assert ingest.value("krt_book_resyncs_total", symbol="BTC/USD") == 1
+    assert ingest.states()["ETH/USD"]["epoch"] == before["ETH/USD"]["epoch"]
+    assert ingest.value("krt_book_checksum_failures_total", symbol="ETH/USD", book="l2") == 0
+    # Every snapshot the scanner got is from a ready book, and epochs never go back.
+    epochs = [snapshot.epoch for _, snapshot in ingest.probe.taken("BTC/USD")]
+    assert epochs == sorted(epochs)
+    assert all(snapshot.status == READY for _, snapshot in ingest.probe.taken())
+
+
+def test_state_rows_are_coalesced_to_the_write_interval(ingest, wait_until):
+    start = ingest.value("krt_state_writes_total", symbol="BTC/USD")
+    frames_start = ingest.value("krt_feed_messages_total", symbol="BTC/USD", channel="book")
+    t0 = time.monotonic()
+    wait_until(lambda: time.monotonic() - t0 >= 2.0, timeout=5, what="two seconds of traffic")
+    elapsed = time.monotonic() - t0
+    writes = ingest.value("krt_state_writes_total", symbol="BTC/USD") - start
+    frames = ingest.value("krt_feed_messages_total", symbol="BTC/USD", channel="book") - frames_start
+    bound = elapsed / (ingest.settings.state.write_interval_ms / 1000) + 2  # + status changes and edges
+    assert writes <= bound, (writes, bound)
+    assert frames > writes  # coalescing actually happened
+
+
+def test_restarted_state_holder_keeps_epochs_increasing(ingest, source, wait_until):
+    epoch = ingest.states()["BTC/USD"]["epoch"]
+    # Make the state holder fail once; the supervisor restarts it and it resumes from its stored row.
+    ingest.supervisor.ask(_inject("state:BTC/USD", 1), timeout=5)
+    wait_until(lambda: ingest.states()["BTC/USD"]["epoch"] > epoch and ingest.states()["BTC/USD"]["status"] == READY,
+               timeout=20, what="BTC/USD ready after the restart with a later epoch")
+
+
+def _inject(actor: str, times: int):
+    from core import control as ctl
+    from core.messages import ApplyControl
+
+    return ApplyControl(command=ctl.parse_command("inject-fault", {"actor": actor, "times": times}))
+
+
+class ScriptedVenue:
+    """A WebSocket server speaking just enough Kraken: a status frame, then after the subscriptions the
+    recorded BTC/USD snapshot and updates with one malformed frame in the middle, then heartbeats."""
+
+    def __init__(self, frames: list[str]) -> None:
+        from websockets.sync.server import serve
+
+        self.frames = frames
+        self.connections = 0
+        self.done = threading.Event()
+        self.server = serve(self._handle, "127.0.0.1", 0)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"ws://127.0.0.1:{self.server.socket.getsockname()[1]}/v2"
+
+    def _handle(self, ws) -> None:
+        self.connections += 1
+        ws.send('{"channel":"status","type":"update","data":[{"version":"2.0.10","system":"online","api_version":"v2","connection_id":1}]}')
+        subscribed = 0
+        while subscribed < 4:  # instrument, ticker, trade, book
+            if "subscribe" in ws.recv(timeout=5):
+                subscribed += 1
+        for index, frame in enumerate(self.frames):
+            if index == 5:
+                ws.send('{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":')  # cut short
+            ws.send(frame)
+        self.done.set()
+        while True:
+            try:
+                ws.send('{"channel":"heartbeat"}')
+                ws.recv(timeout=0.2)
+            except TimeoutError:
+                continue
+            except Exception:  # noqa: BLE001 - the client went away
+                return
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def test_malformed_frame_is_counted_and_the_connection_survives(kraken_shared, run_id, store, wait_until):
+    frames = (kraken_shared / "captures" / "ws_v2_book_BTCUSD_snapshot_19_updates.jsonl").read_text().splitlines()
+    venue = ScriptedVenue(frames)
+    try:
+        settings = load_settings(env={"KRT_RUNTIME__SYMBOLS": "BTC/USD", "KRT_FEED__IDLE_TIMEOUT_MS": "5000"})
+        source = MarketSource(ws_public_url=venue.url, ws_l3_url=None, rest_url="http://127.0.0.1:9", reference_url=None,
+                              api_key=None, api_secret=None, precisions={"BTC/USD": (1, 8)})
+        harness = Ingest(settings, source, run_id, store)
+        try:
+            wait_until(venue.done.is_set, timeout=10, what="the venue to send its script")
+            wait_until(lambda: ingest_seq(harness) == 20, timeout=10, what="snapshot and 19 updates applied")
+            assert harness.value("krt_feed_decode_errors_total", symbol="BTC/USD") == 1
+            assert harness.value("krt_book_checksum_failures_total", symbol="BTC/USD", book="l2") == 0
+            assert harness.value("krt_feed_reconnects_total", symbol="BTC/USD") == 0
+            assert venue.connections == 1
+            assert harness.states()["BTC/USD"]["status"] == READY
+        finally:
+            harness.stop()
+    finally:
+        venue.stop()
+
+
+def ingest_seq(harness: Ingest) -> int:
+    row = harness.states().get("BTC/USD")
+    return 0 if row is None else row["seq"]
