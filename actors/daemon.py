@@ -68,7 +68,7 @@ def build_child_specs(settings: Settings, *, run_id: int, directory: Directory |
     if market is not None and directory is not None and ingest_metrics is not None:
         ingest = ingest_child_specs(settings, run_id=run_id, source=market, send=directory.send,
                                     send_latest=directory.send_latest, metrics=ingest_metrics, budget=budget,
-                                    backoff=backoff, version=version, scanner_name=None)
+                                    backoff=backoff, version=version, scanner_name=None, peer_state=directory.state)
     return (
         ChildSpec(
             name="run-lease",
@@ -146,8 +146,10 @@ class Daemon:
             repo.finish_run(run_id, status="stopped", now_ns=time.time_ns())
             close_database(db)
             return 78
-        except (OSError, TimeoutError) as exc:
-            print(f"error: cannot start the local exchange on {settings.sim.host}:{settings.sim.port}: {exc}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - port taken, startup timeout, or a bug: one line, run marked crashed
+            log.debug("daemon: market source failed", exc_info=True)
+            where = f" on {settings.sim.host}:{settings.sim.port}" if settings.runtime.market == "sim" else ""
+            print(f"error: cannot open the {settings.runtime.market} market{where}: {type(exc).__name__}: {exc}", file=sys.stderr)
             repo.finish_run(run_id, status="crashed", now_ns=time.time_ns())
             close_database(db)
             return 1

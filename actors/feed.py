@@ -121,14 +121,15 @@ class FeedActor(SupervisedActor):
         self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
-        self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC)}
+        self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC, max_backlog=settings.max_backlog_frames)}
         if endpoints.ws_l3_url and settings.level3:
-            self.conns[LEVEL3] = Connection(LEVEL3)
+            self.conns[LEVEL3] = Connection(LEVEL3, max_backlog=settings.max_backlog_frames)
         self._conn_ids = 0
         self._symbol_set = frozenset(self.symbols)
         self._label = self.symbols[0] if len(self.symbols) == 1 else "shared"
         self._token: tuple[str, float] | None = None
         self._decode_warned = 0.0
+        self._message_counters: dict[tuple[str, str], Any] = {}
 
     # --------------------------------------------------------------------------------------- lifecycle
 
@@ -259,8 +260,6 @@ class FeedActor(SupervisedActor):
         if conn is None or conn.ws is None or not conn.open:
             return  # the next connection starts with a snapshot anyway
         log.warning("%s: resubscribing %s %s: %s", self.link.name, message.symbol, message.channel, message.reason)
-        for symbol in (message.symbol,):
-            self.metrics.resyncs.labels(symbol=symbol).inc()
         params: dict[str, Any] = {"channel": message.channel, "symbol": [message.symbol]}
         if channel == LEVEL3:
             params["token"] = self._token[0] if self._token else None
@@ -304,9 +303,10 @@ class FeedActor(SupervisedActor):
 
     def _decode(self, payload: str | bytes) -> Any:
         try:
-            head = payload[:40]
-            if ('"channel":"book"' in head if isinstance(head, str) else b'"channel":"book"' in head) and len(self.symbols) == 1:
-                precision = self.precisions.get(self.symbols[0])
+            if isinstance(payload, bytes):
+                payload = payload.decode("utf-8", errors="replace")
+            if '"channel":"book"' in payload[:40]:
+                precision = self._book_precision(payload)
                 if precision is not None:
                     return decode_book_frame(payload, *precision)
             return codec.decode(payload)
@@ -321,36 +321,55 @@ class FeedActor(SupervisedActor):
                 log.warning("%s: undecodable frame dropped: %s", self.link.name, exc)
             return None
 
+    def _book_precision(self, payload: str) -> tuple[int, int] | None:
+        """The pair precision for the book fast path: this feed's one symbol, or on a shared connection
+        the frame's symbol when the frame carries exactly one (else the general decoder)."""
+        if len(self.symbols) == 1:
+            return self.precisions.get(self.symbols[0])
+        start = payload.find('"symbol":"')
+        if start < 0 or payload.find('"symbol":"', start + 10) >= 0:
+            return None
+        end = payload.find('"', start + 10)
+        return self.precisions.get(payload[start + 10:end]) if end > 0 else None
+
+    def _counter(self, symbol: str, channel: str) -> Any:
+        """krt_feed_messages_total's child for (symbol, channel), cached (labels() costs microseconds)."""
+        key = (symbol, channel)
+        child = self._message_counters.get(key)
+        if child is None:
+            child = self._message_counters[key] = self.metrics.feed_messages.labels(symbol=symbol, channel=channel)
+        return child
+
     def _route(self, message: Any, ts: int, per_symbol: dict[str, list[tuple[int, Any]]], everyone: list[tuple[int, Any]]) -> None:
-        count = self.metrics.feed_messages
+        count = self._counter
         if isinstance(message, (BookMessage, Level3Message)):
             channel = "book" if isinstance(message, BookMessage) else "level3"
             for symbol in {data.symbol for data in message.data} & self._symbol_set:
                 per_symbol.setdefault(symbol, []).append((ts, message))
-                count.labels(symbol=symbol, channel=channel).inc()
+                count(symbol, channel).inc()
         elif isinstance(message, TradeMessage):
             for symbol in {trade.symbol for trade in message.trades} & self._symbol_set:
                 per_symbol.setdefault(symbol, []).append((ts, message))
-                count.labels(symbol=symbol, channel="trade").inc()
+                count(symbol, "trade").inc()
         elif isinstance(message, TickerMessage):
             for symbol in {ticker.symbol for ticker in message.tickers} & self._symbol_set:
                 per_symbol.setdefault(symbol, []).append((ts, message))
-                count.labels(symbol=symbol, channel="ticker").inc()
+                count(symbol, "ticker").inc()
         elif isinstance(message, InstrumentMessage):
             for pair in message.pairs:
                 if pair.symbol in self._symbol_set:
                     self.precisions[pair.symbol] = (pair.price_precision, pair.qty_precision)
                     per_symbol.setdefault(pair.symbol, []).append((ts, message))
-                    count.labels(symbol=pair.symbol, channel="instrument").inc()
+                    count(pair.symbol, "instrument").inc()
         elif isinstance(message, Status):
             everyone.append((ts, message))
             for symbol in self.symbols:
-                count.labels(symbol=symbol, channel="status").inc()
+                count(symbol, "status").inc()
             self._status_to_states(PUBLIC, "venue_status", str(message.system))
         elif isinstance(message, Heartbeat):
             everyone.append((ts, message))
             for symbol in self.symbols:
-                count.labels(symbol=symbol, channel="heartbeat").inc()
+                count(symbol, "heartbeat").inc()
         elif isinstance(message, SubscribeError):
             log.error("%s: subscription refused: %s", self.link.name, message.error)
         elif isinstance(message, SubscribeAck):

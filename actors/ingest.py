@@ -98,6 +98,7 @@ def ingest_child_specs(
     backoff: Backoff,
     version: str,
     scanner_name: str | None = None,
+    peer_state: Callable[[str], str | None] | None = None,
 ) -> tuple[ChildSpec, ...]:
     """State holders first (so a feed's first frames have somewhere to go), then feeds, then the rest."""
     symbols = settings.runtime.symbols
@@ -117,7 +118,8 @@ def ingest_child_specs(
         specs.append(spec(f"state:{symbol}", lambda link, symbol=symbol: SymbolStateActor.start(
             link=link, symbol=symbol, run_id=run_id, settings=settings.state, book_depth=settings.feed.book_depth,
             ref_max_age_ms=settings.reference.max_age_ms, feed_name=feed_name_for(settings, symbol), send=send,
-            send_latest=send_latest, metrics=metrics, scanner_name=scanner_name, precision=source.precisions.get(symbol))))
+            send_latest=send_latest, metrics=metrics, scanner_name=scanner_name, precision=source.precisions.get(symbol),
+            peer_state=peer_state)))
     groups = [(symbol,) for symbol in symbols] if settings.feed.connection == "per_symbol" else [tuple(symbols)]
     for group in groups:
         name = feed_name_for(settings, group[0])

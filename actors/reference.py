@@ -43,7 +43,7 @@ class RefFeedActor(SupervisedActor):
         self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
-        self.conn = Connection(CHANNEL)
+        self.conn = Connection(CHANNEL, max_backlog=settings.max_backlog_frames)
         self._conn_ids = 0
         self.decode_errors = 0
 

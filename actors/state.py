@@ -52,6 +52,7 @@ class SymbolStateActor(SupervisedActor):
         metrics: IngestMetrics,
         scanner_name: str | None = "scanner",
         precision: tuple[int, int] | None = None,
+        peer_state: Callable[[str], str | None] | None = None,
         wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__(link=link)
@@ -64,6 +65,12 @@ class SymbolStateActor(SupervisedActor):
         self.metrics = metrics
         self.scanner_name = scanner_name
         self.wall_ns = wall_ns
+        self.peer_state = peer_state  # the supervisor directory's view of a child: running | disabled | ...
+        self._ready_gauge = metrics.state_ready.labels(symbol=symbol)
+        self._epoch_gauge = metrics.state_epoch.labels(symbol=symbol)
+        self._resyncs = metrics.resyncs.labels(symbol=symbol)
+        self._stalls = metrics.feed_stalls.labels(symbol=symbol)
+        self._observe_latency = metrics.ingest_latency.observe
         price_precision, qty_precision = precision if precision else (None, None)
         self.state = SymbolState(symbol, settings=settings, book_depth=book_depth, ref_max_age_ms=ref_max_age_ms,
                                  price_precision=price_precision, qty_precision=qty_precision)
@@ -101,7 +108,16 @@ class SymbolStateActor(SupervisedActor):
                 self.state.on_ref_quote(message)
             case FeedTick():
                 now = self.wall_ns()
-                self.state.tick(now)
+                if self.peer_state is not None and self.peer_state(self.feed_name) == "disabled" and self.state.status != "disabled":
+                    log.error("%s: %s is disabled; %s is no longer eligible", self.link.name, self.feed_name, self.symbol)
+                    self.state.disable()
+                stalls = self.state.stalls
+                for resubscribe in self.state.tick(now):
+                    self.send(self.feed_name, resubscribe)
+                if self.state.stalls > stalls:
+                    self._stalls.inc(self.state.stalls - stalls)
+                    log.warning("%s: %s silent for %d ms; resubscribing", self.link.name, self.symbol,
+                                self.settings.stale_after_ms)
                 self._after(now)
             case _:
                 raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
@@ -113,9 +129,11 @@ class SymbolStateActor(SupervisedActor):
             self.send(self.feed_name, resubscribe)
         for book, count in result.checksum_failures.items():
             self.metrics.checksum_failures.labels(symbol=self.symbol, book=book).inc(count)
-        observe = self.metrics.ingest_latency.observe
+        observe = self._observe_latency
         for latency_ns in result.latencies_ns:
             observe(latency_ns / 1e9)
+        if result.rebuilt:
+            self._resyncs.inc(result.rebuilt)
         if result.ticker_rows:
             self.pending_tickers.extend(result.ticker_rows)
         if result.trade_rows:
@@ -131,8 +149,8 @@ class SymbolStateActor(SupervisedActor):
         self._flush_market()
         if state.epoch != self._last_epoch_metric:
             self._last_epoch_metric = state.epoch
-            self.metrics.state_epoch.labels(symbol=self.symbol).set(state.epoch)
-        self.metrics.state_ready.labels(symbol=self.symbol).set(1 if state.status == READY else 0)
+            self._epoch_gauge.set(state.epoch)
+        self._ready_gauge.set(1 if state.status == READY else 0)
 
     # --------------------------------------------------------------------------------------------- storage
 

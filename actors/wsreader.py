@@ -5,6 +5,11 @@ The thread connects, sends the subscriptions, then receives frames, stamps each 
 burst, so under load one `tell` carries many frames. The actor clears `doorbell_pending` before it
 drains, so a frame appended while it drains rings again. Connection end and failures arrive as
 `ConnectionLost`; a reader whose actor is gone closes its socket and ends.
+
+Reads are buffered (`buffer_reads`): websocket-client asks the socket for exactly the bytes it needs
+next (header, extended length, payload: three `recv` system calls per frame), which is most of its cost
+under load (ops/bench/ingest.py, docs/PERFORMANCE.md "Ingest"); the reader's sockets instead read up to
+64 KiB at a time and hand websocket-client slices of that.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class Connection:
     attempts: int = 0
     next_attempt_s: float = 0.0
     watchdog: IdleWatchdog | None = None
+    max_backlog: int = 100_000  # frames waiting for the actor before the connection is dropped and resynced
 
     def start(self, *, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]], connect_timeout_s: float,
               watchdog: IdleWatchdog, thread_name: str) -> None:
@@ -81,6 +87,36 @@ class Connection:
         ws.send(text)
 
 
+READ_CHUNK_BYTES = 65536
+
+
+def buffer_reads(ws: Any) -> None:
+    """Make a websocket-client `WebSocket` read its socket in chunks of up to READ_CHUNK_BYTES.
+
+    Its frame parser calls `recv(n)` and accepts fewer bytes than asked; this hands it slices of one
+    larger read. Timeouts and closed sockets still come from websocket-client's own `_recv` (it raises
+    WebSocketTimeoutException / WebSocketConnectionClosedException), so nothing else changes. If this
+    websocket-client lacks the internals it relies on, reads stay unbuffered (slower, still correct)."""
+    frame_buffer = getattr(ws, "frame_buffer", None)
+    raw_recv = getattr(ws, "_recv", None)
+    if frame_buffer is None or raw_recv is None or not hasattr(frame_buffer, "recv"):
+        return
+    state = [b"", 0]  # buffer, read position
+
+    def recv(bufsize: int) -> bytes:
+        buf, pos = state
+        if pos >= len(buf):
+            buf, pos = raw_recv(READ_CHUNK_BYTES), 0
+            state[0] = buf
+        end = pos + bufsize
+        state[1] = end
+        if pos == 0 and end >= len(buf):
+            return buf
+        return buf[pos:end]
+
+    ws.frame_buffer.recv = recv
+
+
 def _tell(ref: Any, message: Any) -> bool:
     try:
         ref.tell(message)
@@ -99,7 +135,7 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
         _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=f"preparing subscriptions: {type(exc).__name__}: {exc}"))
         return
     try:
-        ws = connect(url, timeout_s=connect_timeout_s, recv_timeout_s=0.5)
+        ws = connect(url, timeout_s=connect_timeout_s, recv_timeout_s=0.5, on_socket=buffer_reads)
     except WsClosed as exc:
         _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=str(exc)))
         return
@@ -120,6 +156,7 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
     frames = conn.frames
     clock_ns = time.time_ns
     reason = "stopped"
+    max_backlog = conn.max_backlog
     while not stop.is_set():
         try:
             payload = ws.recv()
@@ -132,6 +169,11 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
             reason = str(exc)
             break
         frames.append((clock_ns(), payload))
+        if len(frames) > max_backlog:
+            # The actor cannot keep up: rather than grow without bound (and decide on ever older data),
+            # drop the connection; the reconnect starts every book from a fresh snapshot.
+            reason = f"backlog over {max_backlog} frames: the consumer cannot keep up"
+            break
         if not conn.doorbell_pending:
             conn.doorbell_pending = True
             if not _tell(ref, FramesReady(channel=channel, conn_id=conn_id)):

@@ -140,7 +140,7 @@ class SimSettings(_Section):
 
 class FeedSettings(_Section):
     book_depth: Literal[10, 25, 100, 500, 1000] = 10
-    connection: Literal["per_symbol", "shared"] = "per_symbol"
+    connection: Literal["per_symbol", "shared"] = "shared"
     idle_timeout_ms: int = Field(10_000, ge=100, le=600_000)
     reconnect_initial_ms: int = Field(500, ge=0, le=600_000)
     reconnect_max_ms: int = Field(30_000, ge=0, le=3_600_000)
@@ -150,6 +150,7 @@ class FeedSettings(_Section):
     level3: bool = True
     token_refresh_s: float = Field(600.0, gt=0, le=900)
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
+    max_backlog_frames: int = Field(100_000, ge=100, le=10_000_000)
 
 
 class StateSettings(_Section):

@@ -4,10 +4,17 @@ Pure: time comes in as `now_ns`; the actor does the sending and the writing. The
 
 - epoch increments every time the L2 book is rebuilt from a snapshot; seq increments per applied event.
 - warming (no snapshot yet) -> ready on a snapshot whose checksum matches and whose book is not crossed.
+- A snapshot that replaces an existing book is a resync (`resyncs`), whatever caused it: a mismatch,
+  a reconnect, a stall.
 - A checksum mismatch (or a crossed book) -> resyncing: updates are discarded, a `ResubscribeBook` is
   returned for the feed, and nothing is published until the next snapshot (epoch + 1) makes it ready.
-- No frame at all (heartbeats count) for `stale_after_ms` -> stale; the next frame makes it ready again
-  (the stream had no gap). A disconnected or stalled feed -> stale *and* the book needs a snapshot.
+- No frame *for this symbol* (book, ticker, trade, level3; heartbeats prove only the connection) for
+  `stale_after_ms` -> stale: the book needs a fresh snapshot and the feed is asked to resubscribe this
+  symbol (again every `stale_after_ms` until one arrives). So a symbol that goes silent on a shared
+  connection, while its neighbours and the heartbeats flow, is caught too; a genuinely quiet market
+  costs one resubscribe per interval and is only ever "not eligible", never wrong.
+- A disconnected or stalled feed -> stale, the book needs a snapshot. A book that waits for its snapshot
+  longer than `stale_after_ms` (lost resubscribe, failed subscription) is asked for again.
 - disabled when the feed is disabled; nothing leaves a disabled state but a restart.
 - The reference price is used for the premium only while younger than its max age; otherwise the
   premium is unknown (None), never zero.
@@ -64,6 +71,7 @@ class ApplyResult:
     applied: int = 0  # events applied (seq increments)
     book_frames: int = 0
     discarded: int = 0  # updates dropped while waiting for a snapshot
+    rebuilt: int = 0  # snapshots that replaced an existing book (resyncs: mismatch, reconnect, stall)
     latencies_ns: list[int] = field(default_factory=list)  # receive -> applied, per book frame
 
     def failed(self, book: str) -> None:
@@ -92,7 +100,10 @@ class SymbolState:
         self.seq = 0
         self.needs_snapshot = True
         self.state_ts_ns = 0
-        self.last_frame_ns: int | None = None
+        self.last_frame_ns: int | None = None  # receive time of the last frame for this symbol
+        self._waiting_since_ns: int | None = None  # when the book started waiting for a snapshot
+        self._last_resubscribe_ns: int | None = None
+        self.stalls = 0  # times this symbol went silent while ready
         self.venue_status = "unknown"
         self.flow = TradeFlow(settings.trade_flow_window_s)
         self.volatility = RealizedVolatility(settings.volatility_windows_s, settings.volatility_sample_ms)
@@ -101,6 +112,7 @@ class SymbolState:
         self.checksum_failures = {"l2": 0, "l3": 0}
         self.resyncs = 0
         self.l3_resyncs = 0
+        self.l3_snapshots = 0
         self.l3_needs_snapshot = True
         self.l3_last_ns: int | None = None
         self.status_changed = True  # the first row is written at once
@@ -119,14 +131,13 @@ class SymbolState:
     def disable(self) -> None:
         self._set_status(DISABLED)
 
-    def _begin_resync(self, result: ApplyResult, channel: str, reason: str) -> None:
+    def _begin_resync(self, result: ApplyResult, channel: str, reason: str, now_ns: int) -> None:
         if channel == "book":
-            self.needs_snapshot = True
-            self.resyncs += 1
+            self._await_snapshot(now_ns)
+            self._last_resubscribe_ns = now_ns
             self._set_status(RESYNCING)
         else:
             self.l3_needs_snapshot = True
-            self.l3_resyncs += 1
         result.resubscribe.append(ResubscribeBook(symbol=self.symbol, channel=channel, reason=reason))
 
     # ------------------------------------------------------------------------------------------ input
@@ -136,7 +147,8 @@ class SymbolState:
         if self.status == DISABLED:
             return result
         for ts_recv_ns, message in batch.items:
-            self.last_frame_ns = ts_recv_ns
+            if not isinstance(message, (Heartbeat, Status)):
+                self.last_frame_ns = ts_recv_ns
             if isinstance(message, BookMessage):
                 self._apply_book(message, ts_recv_ns, now_ns, result)
             elif isinstance(message, TradeMessage):
@@ -167,10 +179,6 @@ class SymbolState:
                         self.set_precision(pair.price_precision, pair.qty_precision)
             elif isinstance(message, Status):
                 self.venue_status = str(message.system)
-            elif isinstance(message, Heartbeat):
-                pass  # liveness only (last_frame_ns above)
-        if self.status == STALE and not self.needs_snapshot:
-            self._set_status(READY)
         return result
 
     def _applied(self, ts_recv_ns: int, result: ApplyResult) -> None:
@@ -199,11 +207,15 @@ class SymbolState:
                     if check.mismatch
                     else "crossed book"
                 )
-                self._begin_resync(result, "book", reason)
+                self._begin_resync(result, "book", reason, now_ns)
                 continue
             if snapshot:
+                if self.epoch > 0:
+                    self.resyncs += 1
+                    result.rebuilt += 1
                 self.epoch += 1
                 self.needs_snapshot = False
+                self._waiting_since_ns = None
             self._applied(ts_recv_ns, result)
             result.latencies_ns.append(now_ns - ts_recv_ns)
             if self.status != READY:
@@ -227,10 +239,19 @@ class SymbolState:
             if check.mismatch:
                 self.checksum_failures["l3"] += 1
                 result.failed("l3")
-                self._begin_resync(result, "level3", f"checksum mismatch: expected {check.expected}, computed {check.computed}")
+                self._begin_resync(result, "level3", f"checksum mismatch: expected {check.expected}, computed {check.computed}",
+                                   ts_recv_ns)
                 continue
             if snapshot:
+                if self.l3_snapshots > 0:
+                    self.l3_resyncs += 1
+                self.l3_snapshots += 1
                 self.l3_needs_snapshot = False
+
+    def _await_snapshot(self, now_ns: int) -> None:
+        if not self.needs_snapshot or self._waiting_since_ns is None:
+            self._waiting_since_ns = now_ns
+        self.needs_snapshot = True
 
     def on_feed_status(self, event: FeedStatusChanged) -> None:
         if self.status == DISABLED:
@@ -238,7 +259,7 @@ class SymbolState:
         if event.status == "venue_status":
             self.venue_status = event.detail
         elif event.status in ("disconnected", "stalled") and event.channel == "public":
-            self.needs_snapshot = True
+            self._await_snapshot(event.ts_ns)
             self._set_status(STALE)
         elif event.status in ("disconnected", "stalled") and event.channel == "level3":
             self.l3_needs_snapshot = True
@@ -254,11 +275,29 @@ class SymbolState:
         if self.l3 is not None:
             self.l3.set_precision(price_precision, qty_precision)
 
-    def tick(self, now_ns: int) -> None:
-        """Time passes: a symbol with no frame for stale_after_ms becomes stale."""
-        if self.status in (READY, RESYNCING, WARMING) and self.last_frame_ns is not None:
-            if now_ns - self.last_frame_ns > self.stale_after_ns and self.status == READY:
-                self._set_status(STALE)
+    def tick(self, now_ns: int) -> list[ResubscribeBook]:
+        """Time passes: a silent symbol becomes stale, and a book that has waited too long for its
+        snapshot is asked for again (at most once per stale_after_ms)."""
+        if self.status == DISABLED:
+            return []
+        if self.last_frame_ns is None:
+            self.last_frame_ns = now_ns  # watching starts now
+        if self._waiting_since_ns is None and self.needs_snapshot:
+            self._waiting_since_ns = now_ns
+        silent = now_ns - self.last_frame_ns > self.stale_after_ns
+        if silent and self.status == READY:
+            self.stalls += 1
+            self._await_snapshot(now_ns)
+            self._set_status(STALE)
+        overdue = self.needs_snapshot and self._waiting_since_ns is not None and now_ns - self._waiting_since_ns > self.stale_after_ns
+        if not (silent or overdue):
+            return []
+        if self._last_resubscribe_ns is not None and now_ns - self._last_resubscribe_ns <= self.stale_after_ns:
+            return []
+        self._last_resubscribe_ns = now_ns
+        quiet_ms = (now_ns - (self.last_frame_ns if silent else self._waiting_since_ns)) // 1_000_000
+        reason = f"no frame for {quiet_ms} ms" if silent else f"no snapshot for {quiet_ms} ms"
+        return [ResubscribeBook(symbol=self.symbol, channel="book", reason=reason)]
 
     # ----------------------------------------------------------------------------------------- output
 

@@ -15,6 +15,7 @@ COMMANDS: tuple[str, ...] = (
     "ctl",
     "sim",
     "verify-capture",
+    "record",
     "config",
     "db",
 )

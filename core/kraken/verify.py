@@ -2,7 +2,8 @@
 except reading the capture text handed in).
 
 Used by ``kraken-runtime verify-capture``. A capture is either JSON lines (one frame per line, blank lines
-ignored), a JSON array of frames, or the ``{"init": frame, "updates": [frame, ...]}`` form. Frames other
+ignored), a JSON array of frames, the ``{"init": frame, "updates": [frame, ...]}`` form, or a recording of
+``kraken-runtime record`` (JSON lines ``{"recv_ns": N, "frame": <raw frame>}``, see core/recording.py). Frames other
 than ``book``/``level3`` data are read and skipped, except:
 
 - subscribe acks (``method == "subscribe"``, ``success`` true) whose ``result`` names ``book``/``level3``
@@ -25,6 +26,7 @@ from typing import Any
 from core.kraken.book import L2Book, decode_book
 from core.kraken.l3book import L3Book, decode_level3
 from core.kraken.wire import DecodeError, loads
+from core.recording import RecordingError, is_recording, read_recording
 
 __all__ = [
     "CaptureError",
@@ -131,6 +133,8 @@ def read_capture(name: str, text: str) -> list[Frame]:
     """Split a capture's text into parsed frames; raises ``CaptureError`` with a one-line reason."""
     if not text.strip():
         raise CaptureError(f"{name}: empty capture")
+    if is_recording(text):
+        return _read_recording(name, text)
     try:
         whole = loads(text)
     except DecodeError:
@@ -154,6 +158,21 @@ def read_capture(name: str, text: str) -> list[Frame]:
             continue
         try:
             message = loads(line)
+        except DecodeError as error:
+            raise CaptureError(f"{name}:{number}: {error.reason}") from None
+        frames.append(Frame(location=f"line {number}", message=message))
+    return frames
+
+
+def _read_recording(name: str, text: str) -> list[Frame]:
+    try:
+        recorded = read_recording(text)
+    except RecordingError as error:
+        raise CaptureError(f"{name}: {error}") from None
+    frames = []
+    for number, item in recorded:
+        try:
+            message = loads(item.frame)
         except DecodeError as error:
             raise CaptureError(f"{name}:{number}: {error.reason}") from None
         frames.append(Frame(location=f"line {number}", message=message))

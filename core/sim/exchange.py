@@ -787,6 +787,12 @@ class SimExchange:
             (m.px(p), m.qx(q)) for p, q in m.book.depth(ASK, depth)
         )
 
+    def book_ticks(self, symbol: str, depth: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(bids, asks) best first as integers (price ticks, qty lots): price = ticks * 10**-price_precision,
+        qty = lots * 10**-qty_precision. The cheap form of `book` for servers that diff views every tick."""
+        m = self._market(symbol)
+        return m.book.depth(BID, depth), m.book.depth(ASK, depth)
+
     def l3_book(self, symbol: str, depth: int) -> tuple[tuple[tuple[str, Decimal, Decimal, int], ...], tuple[tuple[str, Decimal, Decimal, int], ...]]:
         """(bids, asks): the orders of the best `depth` price levels, each as (order_id, limit_price,
         order_qty, timestamp_ns), in queue order within a level, best level first."""

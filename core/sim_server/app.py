@@ -27,7 +27,9 @@ from core.sim_server.faults import ActiveFault, FaultBoard
 from core.sim_server.hub import Hub
 from core.sim_server.market import MarketAdapter
 from core.sim_server.rest import RestApi
+from core.sim_server.trading import Trading
 from core.sim_server.transport import HttpRequest, HttpResponse, Listener, Router
+from core.sim_server.ws_auth import AuthHandler
 from core.sim_server.ws_public import PublicHandler
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ PATH_PUBLIC = "/v2"
 PATH_L3 = "/v2/l3"
 PATH_AUTH = "/v2/auth"
 PATH_REF = "/ref"
+ALIAS_AUTH = "/auth/v2"
+ALIAS_L3 = "/l3/v2"
 
 
 def demo_credentials(seed: int) -> tuple[str, str]:
@@ -50,21 +54,11 @@ def demo_credentials(seed: int) -> tuple[str, str]:
     return key, base64.b64encode(digest).decode()
 
 
-def build_exchange(symbols: tuple[str, ...], seed: int, now_ns: int, model: dict | None, engine: str = "auto"):
-    """The market model: core.sim's SimExchange ("engine"; "auto" when importable), else the stand-in."""
-    SimExchange = None
-    if engine in ("auto", "engine"):
-        try:
-            from core.sim.exchange import SimExchange, SimModelConfig  # noqa: F401
-        except ImportError:
-            if engine == "engine":
-                raise
-    if SimExchange is None:
-        from core.sim_server.standin import StandInExchange
+def build_exchange(symbols: tuple[str, ...], seed: int, now_ns: int, model: dict | None):
+    """The market model: core.sim's SimExchange, configured by `model` (SimModelConfig fields)."""
+    from core.sim.exchange import SimExchange, SimModelConfig
 
-        return StandInExchange(symbols, seed, now_ns, **(model or {})), False
-    config = SimModelConfig(**(model or {}))
-    return SimExchange(symbols=symbols, seed=seed, now_ns=now_ns, config=config), True
+    return SimExchange(symbols=symbols, seed=seed, now_ns=now_ns, config=SimModelConfig(**(model or {})))
 
 
 class SimServer:
@@ -72,33 +66,23 @@ class SimServer:
 
     def __init__(self, *, symbols: tuple[str, ...], seed: int, accounts: dict[str, str],
                  balances: dict[str, Decimal], replay: str | None, speed: float, tick_s: float,
-                 token_ttl_s: float, rest_tier: str, trading_tier: str, model: dict | None,
-                 ref_basis_bps: float, ref_lag_ms: float, engine: str = "auto", clock: Callable[[], int] = time.time_ns) -> None:
+                 token_ttl_s: float, rest_tier: Any, trading_tier: str, model: dict | None,
+                 ref_basis_bps: float, ref_lag_ms: float, clock: Callable[[], int] = time.time_ns) -> None:
         self.clock = clock
         self.symbols = symbols
         self.seed = seed
         self.accounts = accounts
-        self.exchange, self.has_trading = build_exchange(symbols, seed, clock(), model, engine)
+        self.exchange = build_exchange(symbols, seed, clock(), model)
         self.market = MarketAdapter(self.exchange)
         self.faults = FaultBoard(symbols=symbols)
         self.faults.on_inject.append(self._apply_fault)
         self.faults.on_clear.append(self._clear_fault)
         self.hub = Hub(self.market, self.faults, tick_s=tick_s, clock=clock)
-        self.trading = None
-        self.auth = None
-        if self.has_trading:
-            from core.sim_server.trading import Trading
-
-            for api_key in accounts:
-                self.exchange.create_account(api_key, balances)
-            self.trading = Trading(self.exchange, self.faults, accounts, rest_tier=rest_tier,
-                                   trading_tier=trading_tier, token_ttl_s=token_ttl_s)
-            try:
-                from core.sim_server.ws_auth import AuthHandler
-            except ImportError:  # authenticated WS not built yet (see docs/SIM.md)
-                AuthHandler = None
-            if AuthHandler is not None:
-                self.auth = AuthHandler(self)
+        for api_key in accounts:
+            self.exchange.create_account(api_key, balances)
+        self.trading = Trading(self.exchange, self.faults, accounts, rest_tier=rest_tier,
+                               trading_tier=trading_tier, token_ttl_s=token_ttl_s, clock=clock)
+        self.auth = AuthHandler(self)
         from core.sim_server.ws_ref import RefFeed
 
         self.ref = RefFeed(self, basis_bps=ref_basis_bps, lag_ms=ref_lag_ms, seed=seed)
@@ -111,11 +95,11 @@ class SimServer:
 
             self.replay = ReplayHandler(load_capture(replay), speed=speed)
             public = self.replay
-        routes = {PATH_PUBLIC: public, PATH_L3: PublicHandler(self.hub, level3=True,
-                                                              tokens=self.trading.tokens if self.trading else None),
-                  PATH_REF: self.ref}
-        if self.auth is not None:
-            routes[PATH_AUTH] = self.auth
+        level3 = PublicHandler(self.hub, level3=True, tokens=self.trading.tokens)
+        routes = {PATH_PUBLIC: public, PATH_L3: level3, PATH_AUTH: self.auth, PATH_REF: self.ref,
+                  # Clients that append "/v2" to a per-endpoint base URL (Kraken's hosts ws-auth / ws-l3):
+                  # base ws://HOST:P/auth or ws://HOST:P/l3.
+                  ALIAS_AUTH: self.auth, ALIAS_L3: level3}
         self.listener = Listener(Router(http=self._http, websockets=routes))
         self.port = 0
 
@@ -166,7 +150,7 @@ class SimServer:
     def stats(self) -> dict:
         return {"ticks": self.hub.ticks, "book_messages": self.hub.book_messages,
                 "behind_ticks": self.hub.behind_ticks, "connections": len(self.listener.connections),
-                "symbols": list(self.symbols), "trading": self.has_trading}
+                "symbols": list(self.symbols), "trading": True}
 
 
 @dataclass
@@ -235,10 +219,15 @@ def parse_balances(items: Iterable[str]) -> dict[str, Decimal]:
 def start_sim(host: str = "127.0.0.1", port: int = 0, symbols: Iterable[str] | None = None, seed: int = 1,
               replay: str | None = None, speed: float = 1.0, accounts: dict[str, str] | None = None,
               balances: dict[str, Decimal] | None = None, *, tick_s: float = 0.05, token_ttl_s: float = 900.0,
-              rest_tier: str = "intermediate", trading_tier: str = "intermediate", model: dict | None = None,
-              ref_basis_bps: float = 2.0, ref_lag_ms: float = 150.0, engine: str = "auto",
-              startup_deadline_s: float = STARTUP_DEADLINE_S) -> SimHandle:
-    """Start the local exchange in a background thread; returns once it accepts connections."""
+              rest_tier: Any = "intermediate", trading_tier: str = "intermediate", model: dict | None = None,
+              ref_basis_bps: float = 2.0, ref_lag_ms: float = 150.0,
+              startup_deadline_s: float = STARTUP_DEADLINE_S,
+              clock: Callable[[], int] = time.time_ns) -> SimHandle:
+    """Start the local exchange in a background thread; returns once it accepts connections.
+
+    `model` holds core.sim.exchange.SimModelConfig fields (e.g. {"rate_scale": 2.0}). `clock` is the
+    market's time in epoch ns (the wall clock by default; a test may pass one it advances by hand: the
+    market only moves when it does, so two servers with the same seed serve the same data)."""
     from core.sim.instruments import INSTRUMENTS
 
     chosen = tuple(symbols) if symbols else DEFAULT_SYMBOLS
@@ -263,7 +252,7 @@ def start_sim(host: str = "127.0.0.1", port: int = 0, symbols: Iterable[str] | N
             server = SimServer(symbols=chosen, seed=seed, accounts=dict(accounts), balances=all_balances,
                                replay=replay, speed=speed, tick_s=tick_s, token_ttl_s=token_ttl_s,
                                rest_tier=rest_tier, trading_tier=trading_tier, model=model,
-                               ref_basis_bps=ref_basis_bps, ref_lag_ms=ref_lag_ms, engine=engine)
+                               ref_basis_bps=ref_basis_bps, ref_lag_ms=ref_lag_ms, clock=clock)
             await server.start(host, port)
             box["server"] = server
 

@@ -17,6 +17,7 @@ client cannot reproduce sent as deletes followed by adds in queue order.
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 
 from core.kraken.checksum import crc32_l2, crc32_l3
@@ -37,7 +38,7 @@ def l2_diff(old: list[Level], new: list[Level], depth: int, is_bid: bool) -> lis
             continue
         if full and worst is not None and ((price < worst) if is_bid else (price > worst)):
             continue  # fell out of scope: the client's truncation drops it
-        changes.append((price, Decimal(0)))
+        changes.append((price, qty * 0))  # qty 0 in the view's own number type
     for price, qty in new:
         if old_map.get(price) != qty:
             changes.append((price, qty))
@@ -49,6 +50,22 @@ def l2_checksum(bids: list[Level], asks: list[Level], price_places: int, qty_pla
         [(format_decimal(p, price_places), format_decimal(q, qty_places)) for p, q in bids[:10]],
         [(format_decimal(p, price_places), format_decimal(q, qty_places)) for p, q in asks[:10]],
     )
+
+
+def fixed_text(units: int, places: int) -> str:
+    """An integer count of 10**-places as fixed-point text with exactly `places` decimals (no Decimal)."""
+    if places == 0:
+        return str(units)
+    sign = "-" if units < 0 else ""
+    digits = str(abs(units)).rjust(places + 1, "0")
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
+
+
+def l2_checksum_ticks(bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> int:
+    """Kraken's book checksum from integer views at the pair's precisions: a number printed at its
+    precision with the '.' and leading zeros removed is the integer itself."""
+    text = "".join(f"{p}{q}" for p, q in asks[:10]) + "".join(f"{p}{q}" for p, q in bids[:10])
+    return zlib.crc32(text.encode())
 
 
 # level3: a side is a list of orders best level first, queue order inside a level:

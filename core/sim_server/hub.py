@@ -105,7 +105,19 @@ class Hub:
     def tick(self, now_ns: int) -> None:
         self.ticks += 1
         self.faults.expire(now_ns)
-        events = self.market.step(now_ns)
+        self.absorb(self.market.step(now_ns), now_ns)
+        for listener in self.tick_listeners:
+            listener(now_ns)
+        self._heartbeats(now_ns)
+
+    def absorb(self, events: list, now_ns: int | None = None) -> None:
+        """Send out what the exchange model reported: the flow's events from `step`, or the events a
+        trading call caused (executions and balances to their account's subscribers at once, and the
+        book, level3, ticker and trades of the symbols its matching touched)."""
+        if not events:
+            return
+        if now_ns is None:
+            now_ns = self.clock()
         touched: set[str] = set()
         trades: dict[str, list] = {}
         private: list = []
@@ -131,9 +143,6 @@ class Hub:
             if self.faults.is_stalled(symbol, now_ns):
                 continue
             self._publish_trades(symbol, printed)
-        for listener in self.tick_listeners:
-            listener(now_ns)
-        self._heartbeats(now_ns)
 
     def _heartbeats(self, now_ns: int) -> None:
         if now_ns - self._last_heartbeat_check < 200_000_000:
@@ -162,30 +171,26 @@ class Hub:
 
     # ------------------------------------------------------------------ book
 
-    def book_snapshot(self, conn: WsConnection, symbol: str, depth: int, now_ns: int) -> None:
+    def _book_group(self, symbol: str, depth: int) -> BookGroup:
         key = (symbol, depth)
         group = self.book_groups.get(key)
         if group is None:
-            bids, asks = self.market.book(symbol, depth)
+            bids, asks = self.market.book_ticks(symbol, depth)
             group = BookGroup(symbol, depth, bids, asks)
             self.book_groups[key] = group
+        return group
+
+    def book_snapshot(self, conn: WsConnection, symbol: str, depth: int, now_ns: int) -> None:
+        group = self._book_group(symbol, depth)
         group.conns.add(conn)
         inst = self.market.instrument(symbol)
-        checksum = bookviews.l2_checksum(group.bids, group.asks, inst.price_precision, inst.qty_precision)
-        checksum = self.faults.checksum_for(symbol, checksum)
+        checksum = self.faults.checksum_for(symbol, bookviews.l2_checksum_ticks(group.bids, group.asks))
         self.book_messages += 1
-        self.send(conn, self._book_message("snapshot", symbol, group.bids, group.asks, checksum,
-                                           inst, now_ns))
+        self.send(conn, self._book_message("snapshot", symbol, group.bids, group.asks, checksum, inst, now_ns))
 
     def book_subscribe_only(self, conn: WsConnection, symbol: str, depth: int) -> None:
         """snapshot=false: join the stream at the current view without a snapshot."""
-        key = (symbol, depth)
-        group = self.book_groups.get(key)
-        if group is None:
-            bids, asks = self.market.book(symbol, depth)
-            group = BookGroup(symbol, depth, bids, asks)
-            self.book_groups[key] = group
-        group.conns.add(conn)
+        self._book_group(symbol, depth).conns.add(conn)
 
     def book_unsubscribe(self, conn: WsConnection, symbol: str, depth: int) -> None:
         group = self.book_groups.get((symbol, depth))
@@ -195,21 +200,24 @@ class Hub:
                 del self.book_groups[(symbol, depth)]
 
     def _book_message(self, kind: str, symbol: str, bids, asks, checksum: int, inst, now_ns: int) -> str:
+        """One book frame from integer views (price ticks, qty lots), numbers at the pair's precision."""
         pp, qp = inst.price_precision, inst.qty_precision
-        return dumps({"channel": "book", "type": kind, "data": [{
-            "symbol": symbol,
-            "bids": [{"price": num(p, pp), "qty": num(q, qp)} for p, q in bids],
-            "asks": [{"price": num(p, pp), "qty": num(q, qp)} for p, q in asks],
-            "checksum": checksum,
-            "timestamp": rfc3339_us(now_ns)}]})
+        fixed = bookviews.fixed_text
+
+        def levels(side) -> str:
+            return ",".join(f'{{"price":{fixed(p, pp)},"qty":{fixed(q, qp)}}}' for p, q in side)
+
+        return (f'{{"channel":"book","type":"{kind}","data":[{{"symbol":"{symbol}","bids":[{levels(bids)}],'
+                f'"asks":[{levels(asks)}],"checksum":{checksum},"timestamp":"{rfc3339_us(now_ns)}"}}]}}')
 
     def _publish_book(self, symbol: str, now_ns: int) -> None:
+        """One diff per subscribed depth, computed once and sent as the same text to all its subscribers."""
         groups = [g for (s, _), g in self.book_groups.items() if s == symbol]
         if not groups:
             return
         inst = self.market.instrument(symbol)
         max_depth = max(g.depth for g in groups)
-        bids, asks = self.market.book(symbol, max_depth)
+        bids, asks = self.market.book_ticks(symbol, max_depth)
         checksum = None
         for group in groups:
             new_bids, new_asks = bids[:group.depth], asks[:group.depth]
@@ -219,7 +227,7 @@ class Hub:
             if not bid_changes and not ask_changes:
                 continue
             if checksum is None:
-                checksum = bookviews.l2_checksum(new_bids, new_asks, inst.price_precision, inst.qty_precision)
+                checksum = bookviews.l2_checksum_ticks(new_bids, new_asks)
             text = self._book_message("update", symbol, bid_changes, ask_changes,
                                       self.faults.checksum_for(symbol, checksum), inst, now_ns)
             self.book_messages += 1

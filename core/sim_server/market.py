@@ -74,6 +74,10 @@ class MarketAdapter:
         bids, asks = self.exchange.book(symbol, depth)
         return list(bids), list(asks)
 
+    def book_ticks(self, symbol: str, depth: int) -> tuple[list, list]:
+        """(bids, asks) best first as (price ticks, qty lots) integers at the pair's precisions."""
+        return self.exchange.book_ticks(symbol, depth)
+
     def l3(self, symbol: str, depth: int) -> tuple[list, list]:
         """Orders of the top `depth` levels: (order_id, price, qty, order_ts_ns), best level first."""
         bids, asks = self.exchange.l3_book(symbol, depth)

@@ -1,12 +1,14 @@
 """Replay a recorded capture on the public endpoint (`/v2`), at 1x or Nx speed.
 
 Formats (the ones verify-capture reads): JSON lines, one raw frame per line (sent byte for byte,
-without the line end), or one JSON document `{"init": snapshot, "updates": [...]}` (each frame sent
-as compact JSON with every number's text exactly as in the file).
+without the line end), one JSON document `{"init": snapshot, "updates": [...]}` (each frame sent
+as compact JSON with every number's text exactly as in the file), or a recording of `kraken-runtime
+record` (`{"recv_ns": N, "frame": <raw frame>}` per line, core/recording.py: each frame sent byte for
+byte as it was received).
 
 Per connection: the capture's leading `status` frames are sent on connect; the rest streams from the
-first `subscribe` request on, paced by the frames' own times (`timestamp` of the data, else
-`time_in`/`time_out`) divided by `speed`. If the capture holds no subscribe acks, the server answers
+first `subscribe` request on, paced by the frames' own times divided by `speed`: a recording's receive
+times (`recv_ns`), else the data's `timestamp`, else `time_in`/`time_out`. If the capture holds no subscribe acks, the server answers
 the subscribe itself. `ping` is answered with `pong`. After the last frame the socket stays open
 (heartbeats continue every second).
 """
@@ -17,6 +19,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from core.recording import RecordingError, is_recording, read_recording
 from core.sim_server import wsproto
 from core.sim_server.jsontext import Num, dumps
 from core.sim_server.transport import WsConnection
@@ -26,9 +29,26 @@ def _parse_exact(text: str):
     return json.loads(text, parse_float=Num, parse_int=lambda s: int(s))
 
 
+class Capture(list):
+    """A capture's frames (a list of str); `recv_ns` holds a recording's receive times, one per frame
+    (None for captures without them)."""
+
+    recv_ns: list[int] | None = None
+
+
 def load_capture(path: str | Path) -> list[str]:
-    """The capture's frames as text. Raises OSError (unreadable) or ValueError (not a capture)."""
+    """The capture's frames as text (a `Capture`). Raises OSError (unreadable) or ValueError (not a capture)."""
     text = Path(path).read_text(encoding="utf-8")
+    if is_recording(text):
+        try:
+            recorded = read_recording(text)
+        except RecordingError as exc:
+            raise ValueError(str(exc)) from None
+        if not recorded:
+            raise ValueError("no frames in capture")
+        capture = Capture(item.frame for _, item in recorded)
+        capture.recv_ns = [item.recv_ns for _, item in recorded]
+        return capture
     stripped = text.lstrip()
     if stripped.startswith("{") and "\n" in stripped.strip():
         try:
@@ -85,7 +105,8 @@ class ReplayHandler:
     def __init__(self, frames: list[str], speed: float = 1.0) -> None:
         self.frames = frames
         self.speed = speed
-        self.times = [_frame_time_ns(f) for f in frames]
+        recv_ns = getattr(frames, "recv_ns", None)
+        self.times = list(recv_ns) if recv_ns is not None else [_frame_time_ns(f) for f in frames]
         self.lead = 0
         while self.lead < len(frames) and '"channel":"status"' in frames[self.lead].replace(" ", ""):
             self.lead += 1

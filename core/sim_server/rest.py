@@ -7,6 +7,7 @@ strings in results, pair keys in Kraken's REST names (XXBTZUSD), asset keys in i
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 
@@ -26,6 +27,22 @@ def envelope(result=None, errors: list[str] | None = None) -> HttpResponse:
     if result is not None and not errors:
         body["result"] = result
     return HttpResponse(200, dumps(body).encode())
+
+
+def _private_params(request: HttpRequest) -> dict[str, str] | None:
+    """The body's parameters: form-encoded (Kraken's documented format) or a JSON object (its official
+    signing sample also accepts JSON, nonce inside). Values as strings; None when unreadable."""
+    content_type = request.headers.get("content-type", "")
+    if "json" in content_type:
+        try:
+            obj = json.loads(request.body.decode("utf-8") or "{}")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if not isinstance(obj, dict):
+            return None
+        return {str(k): (",".join(map(str, v)) if isinstance(v, list) else
+                         ("true" if v is True else "false" if v is False else str(v))) for k, v in obj.items()}
+    return request.form()
 
 
 def _fmt(value: Decimal | None, places: int) -> str:
@@ -61,9 +78,9 @@ class RestApi:
             if request.method != "POST":
                 return envelope(errors=[ERR_INVALID_ARGS])
             trading = self.app.trading
-            if trading is None:
-                return envelope(errors=["EService:Unavailable"])
-            form = request.form()
+            form = _private_params(request)
+            if form is None:
+                return envelope(errors=[ERR_INVALID_ARGS])
             api_key, error = trading.authenticate_rest(path, request.headers, request.body, form)
             if error:
                 return envelope(errors=[error])
@@ -71,7 +88,7 @@ class RestApi:
             error = trading.charge_rest(api_key, name, now)
             if error:
                 return envelope(errors=[error])
-            if name in ("AddOrder", "CancelOrder", "CancelAll", "AddOrderBatch", "AmendOrder"):
+            if name in ("AddOrder", "CancelOrder", "CancelAll", "CancelAllOrdersAfter"):
                 delay = self.app.faults.ack_delay_s(now)
                 if delay:
                     await asyncio.sleep(delay)

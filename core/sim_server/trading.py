@@ -35,6 +35,10 @@ ERR_UNAVAILABLE = "EService:Unavailable"
 ERR_CANCEL_ONLY = "EService:Market in cancel_only mode"
 ERR_POST_ONLY = "EService:Market in post_only mode"
 ERR_INVALID_TOKEN = "EAPI:Invalid token"
+ERR_UNKNOWN_PAIR = "EQuery:Unknown asset pair"
+ERR_UNKNOWN_ORDER = "EOrder:Unknown order"
+ERR_INVALID_ARGS = "EGeneral:Invalid arguments"
+TRADING_ENDPOINTS = ("AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder", "CancelOrder", "CancelOrderBatch")
 
 
 def new_api_secret() -> str:
@@ -81,29 +85,49 @@ class TokenRegistry:
         return True
 
 
+Outcome = tuple  # (result | KrakenReject, events): what every order method returns
+
+
 class Trading:
+    """Accounts, credentials, tokens and Kraken's limits in front of the exchange model.
+
+    Every order method returns `(result or KrakenReject, events)` like core.sim.exchange.SimExchange does;
+    the caller answers the request, then hands the events to the hub (`Hub.absorb`) so executions,
+    balances and the public book go out at once.
+    """
+
     def __init__(self, exchange, faults: FaultBoard, credentials: dict[str, str], *,
-                 rest_tier: str = "intermediate", trading_tier: str = "intermediate",
-                 token_ttl_s: float = 900.0) -> None:
+                 rest_tier: "str | ratelimit.RestTier" = "intermediate", trading_tier: str = "intermediate",
+                 token_ttl_s: float = 900.0, clock=None) -> None:
+        import time as _time
+
         self.exchange = exchange
         self.faults = faults
+        self.clock = clock or _time.time_ns
         self.credentials = {key: Credentials(key, secret, 0, ratelimit.RestCallCounter(rest_tier))
                             for key, secret in credentials.items()}
         self.trading_tier = trading_tier
         self.trade_counters: dict[str, ratelimit.TradingRateCounter] = {}
         self.tokens = TokenRegistry(token_ttl_s)
 
+    @property
+    def max_rate_count(self) -> int:
+        return int(ratelimit.TRADING_TIERS[self.trading_tier].threshold)
+
     # ------------------------------------------------------------------ authentication
 
     def authenticate_rest(self, path: str, headers: dict[str, str], body: bytes,
                           form: dict[str, str]) -> tuple[str | None, str | None]:
-        """(api_key, None) or (None, Kraken error) for a private REST request."""
+        """(api_key, None) or (None, Kraken error) for a private REST request.
+
+        API-Sign = base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))) over the exact
+        body bytes (form-encoded, or JSON with the nonce inside); the nonce must grow per key."""
         api_key = headers.get("api-key", "")
         creds = self.credentials.get(api_key)
         if creds is None:
             return None, ERR_INVALID_KEY
         signature = headers.get("api-sign", "")
-        nonce_text = form.get("nonce", "")
+        nonce_text = str(form.get("nonce", ""))
         if not nonce_text.isdigit():
             return None, ERR_INVALID_NONCE
         body_text = body.decode("utf-8", "replace")
@@ -119,10 +143,16 @@ class Trading:
         creds.last_nonce = nonce
         return api_key, None
 
+    def account_for_token(self, token, now_ns: int) -> str | None:
+        """The account a WS token belongs to (marks it used: it no longer expires), or None."""
+        if not isinstance(token, str) or not self.tokens.use(token, now_ns):
+            return None
+        return self.tokens.account(token, now_ns)
+
     def charge_rest(self, api_key: str, endpoint: str, now_ns: int) -> str | None:
         """Kraken's REST call counter; an error string when exceeded (or when the rate_limit fault fires)."""
         if self.faults.take_rate_limit():
-            return ERR_TRADE_RATE if endpoint in ("AddOrder", "CancelOrder", "AddOrderBatch") else ERR_REST_RATE
+            return ERR_TRADE_RATE if endpoint in TRADING_ENDPOINTS else ERR_REST_RATE
         cost = ratelimit.rest_call_cost(endpoint)
         if cost and not self.credentials[api_key].rest_counter.try_acquire(cost, now_ns / NS):
             return ERR_REST_RATE
@@ -134,112 +164,143 @@ class Trading:
             counter = self.trade_counters[account] = ratelimit.TradingRateCounter(self.trading_tier)
         return counter
 
-    def _charge_trade(self, account: str, symbol: str, cost: float, now_ns: int) -> str | None:
+    def rate_count(self, account: str, symbol: str, now_ns: int) -> float:
+        return self._trade_counter(account).level(symbol, now_ns / NS)
+
+    def _charge_trade(self, account: str, symbol: str, cost: float, now_ns: int, fixed: float = 0.0) -> str | None:
+        """Charge the per-pair trading counter; over the threshold -> EOrder:Rate limit exceeded (the
+        fixed part is charged even then, as Kraken does)."""
         counter = self._trade_counter(account)
         now = now_ns / NS
         if counter.level(symbol, now) + cost > counter.limit + 1e-9:
-            counter.charge(symbol, min(cost, 1.0), now)  # the fixed part is charged even on failure
+            if fixed:
+                counter.charge(symbol, fixed, now)
             return ERR_TRADE_RATE
         counter.charge(symbol, cost, now)
         return None
 
-    def _venue_gate(self, request: AddOrderRequest) -> str | None:
+    def _venue_gate(self, order_type: str, post_only: bool) -> str | None:
         status = self.faults.venue_status()
         if status == "maintenance":
             return ERR_UNAVAILABLE
         if status == "cancel_only":
             return ERR_CANCEL_ONLY
-        if status == "post_only" and not (request.order_type == "limit" and request.post_only):
+        if status == "post_only" and not (order_type == "limit" and post_only):
             return ERR_POST_ONLY
         return None
 
     # ------------------------------------------------------------------ orders
 
-    def add_order(self, account: str, request: AddOrderRequest, now_ns: int):
-        if request.symbol not in self.exchange.symbols:
-            return KrakenReject(error="EQuery:Unknown asset pair")
-        error = self._charge_trade(account, request.symbol, ratelimit.add_order_cost(), now_ns)
+    def add_order(self, account: str, request: AddOrderRequest, now_ns: int) -> Outcome:
+        symbol = self._served(request.symbol)
+        if symbol is None:
+            return KrakenReject(error=ERR_UNKNOWN_PAIR), []
+        if self.faults.take_rate_limit():
+            return KrakenReject(error=ERR_TRADE_RATE), []
+        cost = ratelimit.add_order_cost()
+        error = self._charge_trade(account, symbol, cost, now_ns, fixed=cost)
         if error is None:
-            error = self.faults.take_reject() or self._venue_gate(request)
-        if error is None:
+            error = self.faults.take_reject() or self._venue_gate(request.order_type, request.post_only)
+        if error is None and not request.validate:
             limit = ratelimit.TRADING_TIERS[self.trading_tier].max_open_orders_per_pair
-            open_on_pair = sum(1 for o in self.exchange.open_orders(account) if o.symbol == request.symbol)
-            if open_on_pair >= limit and not request.validate:
+            open_on_pair = sum(1 for o in self.exchange.open_orders(account) if o.symbol == symbol)
+            if open_on_pair >= limit:
                 error = ERR_ORDERS_LIMIT
         if error is not None:
-            return KrakenReject(error=error)
+            return KrakenReject(error=error), []
         return self.exchange.add_order(account, request, now_ns)
 
-    def batch_add(self, account: str, symbol: str, requests: list[AddOrderRequest], validate: bool, now_ns: int):
-        """All validated first; one failure rejects the batch. Returns a list of results or a reject."""
-        if symbol not in self.exchange.symbols:
-            return KrakenReject(error="EQuery:Unknown asset pair")
-        error = self._charge_trade(account, symbol, ratelimit.batch_add_cost(len(requests)), now_ns)
+    def batch_add(self, account: str, symbol: str, requests: list[AddOrderRequest], validate: bool,
+                  now_ns: int) -> Outcome:
+        """All validated first; one failure rejects the batch. Result: a tuple of per-order results
+        (AddOrderResult or KrakenReject for a funding failure), or one KrakenReject."""
+        served = self._served(symbol)
+        if served is None:
+            return KrakenReject(error=ERR_UNKNOWN_PAIR), []
+        if self.faults.take_rate_limit():
+            return KrakenReject(error=ERR_TRADE_RATE), []
+        cost = ratelimit.batch_add_cost(len(requests))
+        error = self._charge_trade(account, served, cost, now_ns, fixed=cost)
         if error is None:
             error = self.faults.take_reject()
         if error is None:
             for request in requests:
-                error = self._venue_gate(request)
+                error = self._venue_gate(request.order_type, request.post_only)
                 if error:
                     break
+        if error is None and not validate:
+            limit = ratelimit.TRADING_TIERS[self.trading_tier].max_open_orders_per_pair
+            open_on_pair = sum(1 for o in self.exchange.open_orders(account) if o.symbol == served)
+            if open_on_pair + len(requests) > limit:
+                error = ERR_ORDERS_LIMIT
         if error is not None:
-            return KrakenReject(error=error)
-        return self.exchange.batch_add(account, symbol, requests, now_ns, validate=validate)
+            return KrakenReject(error=error), []
+        return self.exchange.batch_add(account, served, requests, now_ns, validate=validate)
 
-    def amend_order(self, account: str, request: AmendOrderRequest, now_ns: int):
+    def amend_order(self, account: str, request: AmendOrderRequest, now_ns: int) -> Outcome:
+        if self.faults.take_rate_limit():
+            return KrakenReject(error=ERR_TRADE_RATE), []
         status = self.faults.venue_status()
         if status == "maintenance":
-            return KrakenReject(error=ERR_UNAVAILABLE)
+            return KrakenReject(error=ERR_UNAVAILABLE), []
         if status == "cancel_only":
-            return KrakenReject(error=ERR_CANCEL_ONLY)
-        order = self._find(account, request.order_id, request.cl_ord_id)
+            return KrakenReject(error=ERR_CANCEL_ONLY), []
+        order = self.find_open(account, request.order_id, request.cl_ord_id)
         if order is not None:
             age = max(0.0, (now_ns - order.opened_ns) / NS)
-            error = self._charge_trade(account, order.symbol, ratelimit.amend_order_cost(age), now_ns)
+            error = self._charge_trade(account, order.symbol, ratelimit.amend_order_cost(age), now_ns, fixed=1.0)
             if error:
-                return KrakenReject(error=error)
+                return KrakenReject(error=error), []
         rejected = self.faults.take_reject()
         if rejected:
-            return KrakenReject(error=rejected)
+            return KrakenReject(error=rejected), []
         return self.exchange.amend_order(account, request, now_ns)
 
-    def _find(self, account: str, order_id: str | None, cl_ord_id: str | None):
+    def find_open(self, account: str, order_id: str | None, cl_ord_id: str | None):
         for order in self.exchange.open_orders(account):
             if (order_id and order.order_id == order_id) or (cl_ord_id and order.cl_ord_id == cl_ord_id):
                 return order
         return None
 
     def cancel_order(self, account: str, now_ns: int, *, order_id: str | None = None,
-                     cl_ord_id: str | None = None, order_userref: int | None = None) -> list:
-        """Cancels the matching open orders; a list of CancelOrderResult, or [KrakenReject]."""
+                     cl_ord_id: str | None = None, order_userref: int | None = None) -> tuple[list, list]:
+        """Cancel the matching open orders: ([CancelOrderResult | KrakenReject, ...], events).
+        A userref may match several orders; an id that matches none gives one EOrder:Unknown order."""
+        if self.faults.take_rate_limit():
+            return [KrakenReject(error=ERR_TRADE_RATE)], []
         if self.faults.venue_status() == "maintenance":
-            return [KrakenReject(error=ERR_UNAVAILABLE)]
+            return [KrakenReject(error=ERR_UNAVAILABLE)], []
         if order_userref is not None:
             targets = [o for o in self.exchange.open_orders(account) if o.order_userref == order_userref]
-            if not targets:
-                return [KrakenReject(error="EOrder:Unknown order")]
         else:
-            found = self._find(account, order_id, cl_ord_id)
-            if found is None:
-                return [KrakenReject(error="EOrder:Unknown order")]
-            targets = [found]
-        results = []
+            found = self.find_open(account, order_id, cl_ord_id)
+            targets = [found] if found is not None else []
+        if not targets:
+            return [KrakenReject(error=ERR_UNKNOWN_ORDER)], []
+        results: list = []
+        events: list = []
         for order in targets:
             age = max(0.0, (now_ns - order.opened_ns) / NS)
             error = self._charge_trade(account, order.symbol, ratelimit.cancel_order_cost(age), now_ns)
             if error:
                 results.append(KrakenReject(error=error))
                 continue
-            results.append(self.exchange.cancel_order(account, now_ns, order_id=order.order_id))
-        return results
+            result, caused = self.exchange.cancel_order(account, now_ns, order_id=order.order_id)
+            results.append(result)
+            events.extend(caused)
+        return results, events
 
-    def cancel_all(self, account: str, now_ns: int):
+    def cancel_all(self, account: str, now_ns: int) -> Outcome:
         if self.faults.venue_status() == "maintenance":
-            return KrakenReject(error=ERR_UNAVAILABLE)
+            return KrakenReject(error=ERR_UNAVAILABLE), []
         return self.exchange.cancel_all(account, now_ns)
 
-    def cancel_after(self, account: str, timeout_s: int, now_ns: int):
+    def cancel_after(self, account: str, timeout_s: int, now_ns: int) -> Outcome:
         return self.exchange.cancel_all_orders_after(account, timeout_s, now_ns)
+
+    def _served(self, symbol: str) -> str | None:
+        inst = self.exchange.instrument(symbol) if isinstance(symbol, str) else None
+        return inst.symbol if inst is not None else None
 
 
 def digest_sign_check(path: str, nonce: str, body: str, secret_b64: str) -> str:

@@ -82,7 +82,7 @@ class PublicHandler:
             return
         if channel == "level3":
             token = params.get("token")
-            if not isinstance(token, str) or self.tokens is None or not self.tokens.use(token, wall_ns()):
+            if not isinstance(token, str) or self.tokens is None or not self.tokens.use(token, self.hub.clock()):
                 self._error(conn, method, req_id, wsproto.ERR_INVALID_TOKEN, time_in)
                 return
         symbols = params.get("symbol")

@@ -33,8 +33,6 @@ def register(subparsers) -> None:
                         help="API key and base64 secret (repeatable; default: one demo account)")
     parser.add_argument("--balance", action="append", default=[], metavar="ASSET=AMOUNT",
                         help="starting balance of every account (repeatable)")
-    parser.add_argument("--engine", choices=("auto", "engine", "standin"), default="auto",
-                        help="market model: core.sim's engine (auto: when importable) or the public-only stand-in")
     parser.set_defaults(func=run)
 
 
@@ -83,8 +81,7 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"cannot read --replay {args.replay}: {exc}")
     try:
         handle = start_sim(host=args.host, port=args.port, symbols=symbols, seed=args.seed, replay=args.replay,
-                           speed=args.speed, accounts=accounts, balances=balances,
-                           engine=args.engine)
+                           speed=args.speed, accounts=accounts, balances=balances)
     except ValueError as exc:
         return _fail(str(exc))
     except OSError as exc:

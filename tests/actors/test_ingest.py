@@ -72,7 +72,7 @@ class Ingest:
         specs = ingest_child_specs(
             settings, run_id=run_id, source=source, send=self.directory.send, send_latest=self.directory.send_latest,
             metrics=self.metrics, budget=RestartBudget(max_restarts=5, period_s=60),
-            backoff=Backoff(initial_s=0.05, max_s=0.5, jitter_ratio=0.1), version="test", scanner_name="scanner",
+            backoff=Backoff(initial_s=0.05, max_s=0.5, jitter_ratio=0.1), version="test", scanner_name="scanner", peer_state=self.directory.state,
         )
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=self.directory, metrics=runtime_metrics, store=store,
@@ -99,14 +99,16 @@ class Ingest:
         return all(states.get(symbol, {}).get("status") == READY for symbol in self.settings.runtime.symbols)
 
 
-def ingest_settings(**state_overrides: str):
+def ingest_settings(layout: str = "shared", **state_overrides: str):
     env = {
+        "KRT_FEED__CONNECTION": layout,
         "KRT_RUNTIME__SYMBOLS": ",".join(SYMBOLS),
         "KRT_FEED__IDLE_TIMEOUT_MS": "800",
         "KRT_FEED__RECONNECT_INITIAL_MS": "50",
         "KRT_FEED__RECONNECT_MAX_MS": "500",
         "KRT_STATE__WRITE_INTERVAL_MS": "100",
         "KRT_STATE__SNAPSHOT_INTERVAL_MS": "20",
+        "KRT_STATE__STALE_AFTER_MS": "1000",
     }
     env.update({f"KRT_STATE__{key.upper()}": value for key, value in state_overrides.items()})
     return load_settings(env=env)
@@ -125,9 +127,10 @@ def run_id(database) -> int:
                           pid=1, now_ns=time.time_ns())
 
 
-@pytest.fixture
-def settings():
-    return ingest_settings()
+@pytest.fixture(params=["shared"])
+def settings(request):
+    """Shared connection (the default layout); tests that need per-symbol isolation parametrize it."""
+    return ingest_settings(request.param)
 
 
 @pytest.fixture
@@ -179,7 +182,8 @@ def test_dropped_connections_recover_with_a_new_epoch_for_every_symbol(ingest, s
     assert ingest.value("krt_feed_reconnects_total", symbol="BTC/USD") >= 1
 
 
-def test_silent_stall_is_detected_reconnected_and_other_symbols_are_unaffected(ingest, source, wait_until):
+@pytest.mark.parametrize("settings", ["per_symbol"], indirect=True)
+def test_silent_stall_per_symbol_layout_is_detected_reconnected_and_other_symbols_are_unaffected(ingest, source, wait_until):
     before = ingest.states()
     source.sim.inject_fault({"fault": "stall_feed", "symbol": "BTC/USD", "seconds": 3})
     wait_until(lambda: ingest.value("krt_feed_stalls_total", symbol="BTC/USD") >= 1, timeout=10, what="a stall counted")
@@ -189,6 +193,20 @@ def test_silent_stall_is_detected_reconnected_and_other_symbols_are_unaffected(i
     assert ingest.states()["ETH/USD"]["epoch"] == before["ETH/USD"]["epoch"]
 
 
+def test_one_symbol_silent_on_a_shared_connection_is_caught_and_rebuilt_alone(ingest, source, wait_until):
+    # The connection stays busy (ETH frames, heartbeats): only the state holder can see BTC/USD went quiet.
+    before = ingest.states()
+    source.sim.inject_fault({"fault": "stall_feed", "symbol": "BTC/USD", "seconds": 3})
+    wait_until(lambda: ingest.value("krt_feed_stalls_total", symbol="BTC/USD") >= 1, timeout=10, what="a stall counted")
+    wait_until(lambda: ingest.states()["BTC/USD"]["status"] != READY, timeout=5, what="BTC/USD not eligible")
+    wait_until(lambda: ingest.states()["BTC/USD"]["epoch"] > before["BTC/USD"]["epoch"]
+               and ingest.states()["BTC/USD"]["status"] == READY, timeout=20, what="BTC/USD rebuilt")
+    assert ingest.states()["ETH/USD"]["epoch"] == before["ETH/USD"]["epoch"]
+    assert ingest.value("krt_feed_stalls_total", symbol="ETH/USD") == 0
+    assert ingest.value("krt_feed_reconnects_total", symbol="BTC/USD") == 0  # no reconnect was needed
+
+
+@pytest.mark.parametrize("settings", ["per_symbol", "shared"], indirect=True)
 def test_corrupted_checksum_resyncs_only_that_symbol_and_publishes_nothing_meanwhile(ingest, source, wait_until):
     before = ingest.states()
     source.sim.inject_fault({"fault": "corrupt_checksum", "symbol": "BTC/USD", "count": 1})
@@ -216,6 +234,17 @@ def test_state_rows_are_coalesced_to_the_write_interval(ingest, wait_until):
     bound = elapsed / (ingest.settings.state.write_interval_ms / 1000) + 2  # + status changes and edges
     assert writes <= bound, (writes, bound)
     assert frames > writes  # coalescing actually happened
+
+
+def test_disabled_feed_makes_its_symbols_ineligible(ingest, wait_until):
+    feed = "feed:public"
+    # A fault on every message drives the feed over its restart budget (5 in 60 s): it is disabled alone.
+    ingest.supervisor.ask(_inject(feed, 1000), timeout=5)
+    wait_until(lambda: ingest.directory.state(feed) == "disabled", timeout=30, what="the feed disabled")
+    wait_until(lambda: all(ingest.states()[s]["status"] == "disabled" for s in SYMBOLS), timeout=10,
+               what="its symbols disabled")
+    assert all(ingest.value("krt_state_ready", symbol=s) == 0 for s in SYMBOLS)
+    assert ingest.directory.state("feed:reference") == "running"
 
 
 def test_restarted_state_holder_keeps_epochs_increasing(ingest, source, wait_until):

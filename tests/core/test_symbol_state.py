@@ -90,16 +90,34 @@ def test_checksum_mismatch_then_resyncing_resubscribe_and_nothing_published_unti
     assert state.due_snapshot(now + S).epoch == epoch + 1
 
 
-def test_no_frames_for_stale_after_then_stale_and_next_frame_makes_ready(resubscribe_capture):
+def test_symbol_silent_for_stale_after_then_stale_resubscribed_and_a_snapshot_makes_it_ready(resubscribe_capture):
     state = make_state(stale_after_ms=1000)
-    _, now = feed(state, resubscribe_capture[:5])
-    state.tick(now + 500 * MS)
-    assert state.status == READY
-    state.tick(now + 1500 * MS)
-    assert state.status == STALE
+    book_frames = [m for m in resubscribe_capture if isinstance(m, BookMessage)]
+    _, now = feed(state, book_frames[:5])
+    assert state.tick(now + 500 * MS) == [] and state.status == READY
+    # Heartbeats prove the connection, not the symbol: they do not keep it fresh.
+    feed(state, [decode('{"channel":"heartbeat"}')], start_ns=now + 900 * MS)
+    (resubscribe,) = state.tick(now + 1500 * MS)
+    assert state.status == STALE and state.stalls == 1
+    assert resubscribe.channel == "book" and "no frame" in resubscribe.reason
     assert state.due_snapshot(now + 2 * S) is None
-    feed(state, [decode('{"channel":"heartbeat"}')], start_ns=now + 2 * S)
-    assert state.status == READY
+    assert state.tick(now + 1600 * MS) == []  # at most one request per stale_after_ms
+    assert len(state.tick(now + 2600 * MS)) == 1  # asked again while still silent
+    (result,), later = feed(state, [book_frames[5]], start_ns=now + 2700 * MS)
+    assert result.discarded == 1 and state.status == STALE  # an update cannot revive a book with a gap
+    epoch = state.epoch
+    feed(state, [next(m for m in book_frames if m.is_snapshot)], start_ns=later)
+    assert state.status == READY and state.epoch == epoch + 1 and state.resyncs == 1
+
+
+def test_book_waiting_too_long_for_its_snapshot_is_asked_again(resubscribe_capture):
+    state = make_state(stale_after_ms=1000)
+    assert state.tick(T0) == []  # warming: the first snapshot is on its way
+    trade = decode('{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":63000.1,'
+                   '"qty":0.5,"ord_type":"market","trade_id":7,"timestamp":"2026-08-01T02:53:54.000001Z"}]}')
+    feed(state, [trade], start_ns=T0 + 1400 * MS)  # the symbol is alive, but its book never came
+    (resubscribe,) = state.tick(T0 + 1500 * MS)
+    assert "no snapshot" in resubscribe.reason and state.status == WARMING
 
 
 def test_disconnected_feed_then_stale_until_a_new_snapshot(resubscribe_capture):

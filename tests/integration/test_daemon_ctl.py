@@ -119,7 +119,11 @@ def test_every_ctl_command_round_trips_through_the_database_to_a_running_daemon(
     doc = status(db_url, tmp_path)
     assert list(doc)[:3] == ["safety_mode", "children", "strategies"]
     assert doc["safety_mode"] == "active"
-    assert [(c["name"], c["state"], c["restarts"], c["last_error"]) for c in doc["children"]] == [("run-lease", "running", 0, None)]
+    children = [(c["name"], c["state"], c["restarts"], c["last_error"]) for c in doc["children"]]
+    assert children[0] == ("run-lease", "running", 0, None)
+    assert {name for name, *_ in children} >= {"state:BTC/USD", "state:ETH/USD", "state:XRP/USD", "feed:public",
+                                                "feed:reference", "retention"}
+    assert all(state == "running" for _, state, _, _ in children), children
     assert list(doc["children"][0])[:5] == ["name", "state", "restarts", "last_error", "mailbox"]
     assert isinstance(doc["children"][0]["mailbox"], int) and doc["children"][0]["mailbox"] >= 0
     assert doc["strategies"] == {name: True for name in ("imbalance", "spread_compression", "momentum", "premium_gap", "regime")}
@@ -147,7 +151,8 @@ def test_every_ctl_command_round_trips_through_the_database_to_a_running_daemon(
     assert code == 200 and re.search(r'krt_actor_restarts_total\{actor="run-lease"\} [3-9]', metrics)
     assert "krt_safety_mode 1.0" in metrics
     assert daemon.get("/healthz")[0] == 200 and daemon.get("/readyz")[0] == 200
-    daemon.wait_for(re.compile(r"status: safety_mode=reduce_only children running=1"), what="status line", source=daemon.stdout)
+    daemon.wait_for(re.compile(r"status: safety_mode=reduce_only children running=\d+ restarting=\d+ disabled=0 .* symbols_ready=\d/3"),
+                    what="status line", source=daemon.stdout)
 
     assert daemon.terminate(signal.SIGTERM) == 0
     assert any("stopped children in reverse order" in line for line in daemon.lines)

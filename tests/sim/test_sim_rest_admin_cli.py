@@ -133,7 +133,7 @@ def test_drop_connections_then_clients_are_disconnected(sim, connect):
 def test_replay_when_capture_served_then_frames_are_byte_compatible(shared_kraken, connect):
     capture = shared_kraken / "captures" / "ws_v2_book_BTCUSD_snapshot_19_updates.jsonl"
     frames = load_capture(capture)
-    handle = start_sim(symbols=("BTC/USD",), replay=str(capture), speed=1000.0, engine="standin")
+    handle = start_sim(symbols=("BTC/USD",), replay=str(capture), speed=1000.0)
     try:
         client = connect(handle.endpoints["ws_public"])
         client.send({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD"]}})
@@ -150,7 +150,7 @@ def test_replay_when_capture_served_then_frames_are_byte_compatible(shared_krake
 
 def test_cli_then_one_json_line_and_exit_0_on_sigterm():
     proc = subprocess.Popen([sys.executable, "-m", "kraken_runtime.commands.sim", "--port", "0", "--symbols",
-                             "BTC/USD", "--engine", "standin"], cwd=REPO, stdout=subprocess.PIPE,
+                             "BTC/USD"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
