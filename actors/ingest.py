@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from actors.feed import FeedActor, FeedEndpoints, SharedConnectionBudget
 from actors.ingest_metrics import IngestMetrics
+from actors.ingest_writer import IngestWriterActor
 from actors.reference import RefFeedActor
 from actors.retention import RetentionActor
 from actors.state import SymbolStateActor
@@ -21,6 +22,8 @@ from core.config import Secrets, Settings
 from core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
 
 log = logging.getLogger(__name__)
+
+WRITER_NAME = "ingest-writer"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,7 +103,8 @@ def ingest_child_specs(
     scanner_name: str | None = None,
     peer_state: Callable[[str], str | None] | None = None,
 ) -> tuple[ChildSpec, ...]:
-    """State holders first (so a feed's first frames have somewhere to go), then feeds, then the rest."""
+    """The writer first, then the state holders (so a feed's first frames have somewhere to go), then the
+    feeds, then the rest; they stop in reverse, so the writer stores the state holders' last rows."""
     symbols = settings.runtime.symbols
     metrics.register_symbols(symbols)
     connection_budget = SharedConnectionBudget(settings.feed.connection_budget, settings.feed.connection_budget_window_s)
@@ -114,12 +118,14 @@ def ingest_child_specs(
         return ChildSpec(name=name, factory=factory, policy=RestartPolicy.PERMANENT, budget=budget, backoff=backoff,
                          shutdown_timeout_s=shutdown_s, critical=False)
 
+    specs.append(spec(WRITER_NAME, lambda link: IngestWriterActor.start(
+        link=link, run_id=run_id, interval_s=settings.state.write_interval_ms / 1000, metrics=metrics)))
     for symbol in symbols:
         specs.append(spec(f"state:{symbol}", lambda link, symbol=symbol: SymbolStateActor.start(
             link=link, symbol=symbol, run_id=run_id, settings=settings.state, book_depth=settings.feed.book_depth,
             ref_max_age_ms=settings.reference.max_age_ms, feed_name=feed_name_for(settings, symbol), send=send,
             send_latest=send_latest, metrics=metrics, scanner_name=scanner_name, precision=source.precisions.get(symbol),
-            peer_state=peer_state)))
+            peer_state=peer_state, writer_name=WRITER_NAME)))
     groups = [(symbol,) for symbol in symbols] if settings.feed.connection == "per_symbol" else [tuple(symbols)]
     for group in groups:
         name = feed_name_for(settings, group[0])

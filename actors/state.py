@@ -1,13 +1,12 @@
 """SymbolStateActor: keeps one symbol's state (core/symbol_state.py) and its run_symbol_state row.
 
 Wiring only: applies `MarketBatch`es, forwards `ResubscribeBook` to the feed, publishes `StateSnapshot`s
-to the scanner latest-wins, writes the state row coalesced (at most one per `state.write_interval_ms`,
-plus every status change) and market_ticker / market_trade rows in batches.
+to the scanner latest-wins, and hands the state row (coalesced: at most one per `state.write_interval_ms`,
+plus every status change) and market_ticker / market_trade rows (batched) to the ingest writer, which
+stores them for every symbol in one transaction (actors/ingest_writer.py).
 
 Crash-only: a restarted instance continues the epoch from its stored row, asks the feed for a fresh
-snapshot and rebuilds along the same path as a cold start. A failed database write is counted and the
-rows are kept for the next flush (bounded), so a short outage loses nothing and a long one cannot grow
-memory without limit.
+snapshot and rebuilds along the same path as a cold start.
 """
 
 from __future__ import annotations
@@ -24,16 +23,17 @@ from core.marketdata import (
     FeedStatusChanged,
     FeedTick,
     MarketBatch,
+    MarketRowsReady,
     RefQuote,
     ResubscribeBook,
+    StateRowReady,
 )
 from core.symbol_state import SymbolState
 from storage import repo
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.05
-MAX_PENDING_ROWS = 200_000  # per table; beyond this, the oldest rows are dropped (and counted)
+TICK_S = 0.1  # staleness checks and flushes; snapshots and rows also go out as batches are applied
 
 
 class SymbolStateActor(SupervisedActor):
@@ -51,6 +51,7 @@ class SymbolStateActor(SupervisedActor):
         send_latest: Callable[[str, Any, Any], bool],
         metrics: IngestMetrics,
         scanner_name: str | None = "scanner",
+        writer_name: str = "ingest-writer",
         precision: tuple[int, int] | None = None,
         peer_state: Callable[[str], str | None] | None = None,
         wall_ns: Callable[[], int] = time.time_ns,
@@ -64,6 +65,8 @@ class SymbolStateActor(SupervisedActor):
         self.send_latest = send_latest
         self.metrics = metrics
         self.scanner_name = scanner_name
+        self.writer_name = writer_name
+        self._l3_gauge = metrics.l3_quality.labels(symbol=symbol)
         self.wall_ns = wall_ns
         self.peer_state = peer_state  # the supervisor directory's view of a child: running | disabled | ...
         self._ready_gauge = metrics.state_ready.labels(symbol=symbol)
@@ -142,9 +145,10 @@ class SymbolStateActor(SupervisedActor):
 
     def _after(self, now: int) -> None:
         state = self.state
-        snapshot = state.due_snapshot(now)
-        if snapshot is not None and self.scanner_name:
-            self.send_latest(self.scanner_name, self.symbol, snapshot)
+        if self.scanner_name:
+            snapshot = state.due_snapshot(now)
+            if snapshot is not None:
+                self.send_latest(self.scanner_name, self.symbol, snapshot)
         self._write_row(now)
         self._flush_market()
         if state.epoch != self._last_epoch_metric:
@@ -155,18 +159,13 @@ class SymbolStateActor(SupervisedActor):
     # --------------------------------------------------------------------------------------------- storage
 
     def _write_row(self, now: int, *, force: bool = False) -> None:
+        urgent = force or self.state.status_changed
         row = self.state.row(now) if force else self.state.due_row(now)
         if row is None:
             return
         quality = row.get("l3_quality")
-        self.metrics.l3_quality.labels(symbol=self.symbol).set(float("nan") if quality is None else float(quality))
-        try:
-            repo.upsert_symbol_states(self.run_id, [row])
-            self.metrics.state_writes.labels(symbol=self.symbol).inc()
-        except Exception as exc:  # noqa: BLE001 - the database may be briefly unavailable; the next write carries it
-            self.metrics.storage_errors.labels(writer="state").inc()
-            self.state.status_changed = True  # try again on the next tick
-            log.warning("%s: run_symbol_state write failed: %s", self.link.name, type(exc).__name__)
+        self._l3_gauge.set(float("nan") if quality is None else float(quality))
+        self.send_latest(self.writer_name, self.symbol, StateRowReady(symbol=self.symbol, row=tuple(row.items()), urgent=urgent))
 
     def _flush_market(self, *, force: bool = False) -> None:
         now = self.wall_ns()
@@ -178,18 +177,7 @@ class SymbolStateActor(SupervisedActor):
         if not (force or due or pending >= self.settings.market_batch_rows):
             return
         self.last_market_flush_ns = now
-        try:
-            if self.pending_tickers:
-                written = repo.insert_market_tickers(self.run_id, self.pending_tickers)
-                self.metrics.market_rows.labels(table="market_ticker").inc(written)
-                self.pending_tickers = []
-            if self.pending_trades:
-                written = repo.insert_market_trades(self.run_id, self.pending_trades)
-                self.metrics.market_rows.labels(table="market_trade").inc(written)
-                self.pending_trades = []
-        except Exception as exc:  # noqa: BLE001 - keep the rows for the next flush, bounded
-            self.metrics.storage_errors.labels(writer="market").inc()
-            log.warning("%s: market rows write failed (%d pending): %s", self.link.name, pending, type(exc).__name__)
-            for rows in (self.pending_tickers, self.pending_trades):
-                if len(rows) > MAX_PENDING_ROWS:
-                    del rows[: len(rows) - MAX_PENDING_ROWS]
+        self.send(self.writer_name, MarketRowsReady(tickers=tuple(tuple(row.items()) for row in self.pending_tickers),
+                                                    trades=tuple(tuple(row.items()) for row in self.pending_trades)))
+        self.pending_tickers = []
+        self.pending_trades = []

@@ -135,3 +135,23 @@ class FeedTick:
     """Timer tick: watchdog, reconnects, token refresh (feed); staleness and flushes (state)."""
 
     n: int
+
+
+# --- state holders -> ingest writer ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateRowReady:
+    """A run_symbol_state row to store (latest wins per symbol). `urgent`: a status change, stored at once."""
+
+    symbol: str
+    row: tuple[tuple[str, Any], ...]
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketRowsReady:
+    """market_ticker / market_trade rows to append, in arrival order."""
+
+    tickers: tuple[tuple[tuple[str, Any], ...], ...]
+    trades: tuple[tuple[tuple[str, Any], ...], ...]

@@ -226,7 +226,7 @@ def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: fl
     db_path = workdir / f"ingest-{len(symbols)}-{layout}.db"
     settings = load_settings(env={
         "KRT_RUNTIME__SYMBOLS": ",".join(symbols), "KRT_FEED__CONNECTION": layout, "KRT_FEED__LEVEL3": "false",
-        "KRT_STORAGE__DB_URL": f"sqlite:///{db_path}",
+        "KRT_STORAGE__DB_URL": f"sqlite:///{db_path}", **{k: v for k, v in os.environ.items() if k.startswith("KRT_STATE__")},
     })
     open_database(settings.storage.db_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="bench", config_hash=settings.config_hash(), version="bench",
