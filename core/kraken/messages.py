@@ -459,8 +459,8 @@ class Pong(MethodResponse):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SubscribeAck(MethodResponse):
-    """One ack per symbol. Channel options are echoed back (depth, snapshot, event_trigger, ...)."""
+class _SubscriptionEcho(MethodResponse):
+    """The channel options a subscribe or unsubscribe ack echoes back."""
 
     channel: str
     symbol: str | None = None
@@ -468,19 +468,20 @@ class SubscribeAck(MethodResponse):
     snapshot: bool | None = None
     event_trigger: str | None = None
     interval: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscribeAck(_SubscriptionEcho):
+    """One ack per symbol. Channel options are echoed back (depth, snapshot, event_trigger, ...)."""
+
     maxratecount: int | None = None
     snap_orders: bool | None = None
     snap_trades: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UnsubscribeAck(MethodResponse):
-    channel: str
-    symbol: str | None = None
-    depth: int | None = None
-    snapshot: bool | None = None
-    event_trigger: str | None = None
-    interval: int | None = None
+class UnsubscribeAck(_SubscriptionEcho):
+    pass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

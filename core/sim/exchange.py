@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Mapping, Sequence, Union
 
+from core.kraken.messages import Ticker
 from core.sim.flow import SymbolFlow
 from core.sim.instruments import ASSETS, INSTRUMENTS, PROFILES, Asset, Instrument, MarketProfile, instrument_for
 from core.sim.matching import ASK, BID, BookOrder, MatchResult, OrderBook
@@ -225,23 +226,10 @@ class BalanceChanged:
 MarketEvent = Union[BookLevelChanged, L3OrderEvent, TradePrinted, ExecutionEvent, BalanceChanged]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TickerState:
-    """Level-1 state as the ticker channel sends it; 24 h figures over a rolling window (seeded with a
-    plausible history at construction). change is in quote currency, change_pct in percent (2 dp)."""
-
-    symbol: str
-    bid: Decimal
-    bid_qty: Decimal
-    ask: Decimal
-    ask_qty: Decimal
-    last: Decimal
-    volume: Decimal
-    vwap: Decimal
-    low: Decimal
-    high: Decimal
-    change: Decimal
-    change_pct: Decimal
+# Level-1 state as the ticker channel sends it: the protocol's own Ticker message (timestamps left unset).
+# 24 h figures over a rolling window (seeded with a plausible history at construction); change is in quote
+# currency, change_pct in percent (2 dp).
+TickerState = Ticker
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,38 +6,9 @@ data in both WS v2 and REST shapes, so the server does not depend on the model's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PairInfo:
-    symbol: str  # WS v2 name, "BTC/USD"
-    base: str  # WS asset names, "BTC"
-    quote: str
-    rest_pair: str  # REST result key, "XXBTZUSD"
-    altname: str  # "XBTUSD"
-    wsname_v1: str  # "XBT/USD"
-    rest_base: str  # "XXBT"
-    rest_quote: str  # "ZUSD"
-    price_precision: int
-    qty_precision: int
-    cost_precision: int
-    price_increment: Decimal
-    qty_increment: Decimal
-    qty_min: Decimal
-    cost_min: Decimal
-    fees_taker: tuple
-    fees_maker: tuple
-
-
-def _get(obj, *names, default=None):
-    for name in names:
-        if isinstance(obj, dict) and name in obj:
-            return obj[name]
-        if hasattr(obj, name):
-            return getattr(obj, name)
-    return default
+from core.sim.instruments import Instrument
 
 
 class MarketAdapter:
@@ -47,19 +18,10 @@ class MarketAdapter:
         self.exchange = exchange
         self.assets = ASSETS
         self.symbols: tuple[str, ...] = tuple(exchange.symbols)
-        self.pairs: dict[str, PairInfo] = {}
-        for symbol in self.symbols:
-            inst = INSTRUMENTS[symbol]
-            self.pairs[symbol] = PairInfo(
-                symbol=symbol, base=inst.base, quote=inst.quote, rest_pair=inst.rest_name,
-                altname=inst.altname, wsname_v1=inst.wsname, rest_base=inst.base_asset,
-                rest_quote=inst.quote_asset, price_precision=inst.price_precision,
-                qty_precision=inst.qty_precision, cost_precision=inst.cost_precision,
-                price_increment=inst.price_increment, qty_increment=inst.qty_increment,
-                qty_min=inst.qty_min, cost_min=inst.cost_min, fees_taker=inst.fees, fees_maker=inst.fees_maker)
+        self.pairs: dict[str, Instrument] = {symbol: INSTRUMENTS[symbol] for symbol in self.symbols}
         self.by_rest_name: dict[str, str] = {}
         for symbol, info in self.pairs.items():
-            for name in (info.rest_pair, info.altname, info.wsname_v1, symbol):
+            for name in (info.rest_name, info.altname, info.wsname, symbol):
                 self.by_rest_name[name.upper()] = symbol
 
     # ------------------------------------------------------------------ market
@@ -67,7 +29,7 @@ class MarketAdapter:
     def step(self, now_ns: int) -> list:
         return self.exchange.step(now_ns)
 
-    def instrument(self, symbol: str) -> PairInfo:
+    def instrument(self, symbol: str) -> Instrument:
         return self.pairs[symbol]
 
     def book(self, symbol: str, depth: int) -> tuple[list, list]:
@@ -81,14 +43,7 @@ class MarketAdapter:
     def l3(self, symbol: str, depth: int) -> tuple[list, list]:
         """Orders of the top `depth` levels: (order_id, price, qty, order_ts_ns), best level first."""
         bids, asks = self.exchange.l3_book(symbol, depth)
-        return [self._order(o) for o in bids], [self._order(o) for o in asks]
-
-    @staticmethod
-    def _order(o) -> tuple:
-        if isinstance(o, tuple) and len(o) == 4 and isinstance(o[0], str):
-            return o
-        return (_get(o, "order_id"), _get(o, "limit_price", "price"), _get(o, "order_qty", "qty"),
-                _get(o, "order_ts_ns", "ts_ns", "timestamp_ns"))
+        return list(bids), list(asks)
 
     def ticker(self, symbol: str):
         return self.exchange.ticker(symbol)

@@ -149,20 +149,20 @@ class RestApi:
         result = {}
         for symbol in symbols:
             p = market.pairs[symbol]
-            fees = [[Num(f"{v:f}"), Num(f"{pct:f}")] for v, pct in p.fees_taker]
+            fees = [[Num(f"{v:f}"), Num(f"{pct:f}")] for v, pct in p.fees]
             fees_maker = [[Num(f"{v:f}"), Num(f"{pct:f}")] for v, pct in p.fees_maker]
             if info_kind == "fees":
-                result[p.rest_pair] = {"fees": fees, "fees_maker": fees_maker, "fee_volume_currency": "ZUSD"}
+                result[p.rest_name] = {"fees": fees, "fees_maker": fees_maker, "fee_volume_currency": "ZUSD"}
                 continue
             if info_kind == "leverage":
-                result[p.rest_pair] = {"leverage_buy": [], "leverage_sell": []}
+                result[p.rest_name] = {"leverage_buy": [], "leverage_sell": []}
                 continue
             if info_kind == "margin":
-                result[p.rest_pair] = {"margin_call": 80, "margin_stop": 40}
+                result[p.rest_name] = {"margin_call": 80, "margin_stop": 40}
                 continue
-            result[p.rest_pair] = {
-                "altname": p.altname, "wsname": p.wsname_v1, "aclass_base": "currency", "base": p.rest_base,
-                "aclass_quote": "currency", "quote": p.rest_quote, "lot": "unit",
+            result[p.rest_name] = {
+                "altname": p.altname, "wsname": p.wsname, "aclass_base": "currency", "base": p.base_asset,
+                "aclass_quote": "currency", "quote": p.quote_asset, "lot": "unit",
                 "cost_decimals": p.cost_precision, "pair_decimals": p.price_precision,
                 "lot_decimals": p.qty_precision, "lot_multiplier": 1, "leverage_buy": [], "leverage_sell": [],
                 "fees": fees, "fees_maker": fees_maker, "fee_volume_currency": "ZUSD",
@@ -191,7 +191,7 @@ class RestApi:
             trades = market.recent_trades(symbol, 1)
             last_qty = trades[-1].qty if trades else Decimal(0)
             count = len(market.recent_trades(symbol, 1000))
-            result[p.rest_pair] = {
+            result[p.rest_name] = {
                 "a": [_fmt(t.ask, pp), str(max(1, int(t.ask_qty))), format_decimal(t.ask_qty, 3)],
                 "b": [_fmt(t.bid, pp), str(max(1, int(t.bid_qty))), format_decimal(t.bid_qty, 3)],
                 "c": [_fmt(t.last, pp), _vol(last_qty, qp)],
@@ -221,7 +221,7 @@ class RestApi:
         bids, asks = market.book(symbol, count)
         stamp = self.app.clock() // NS
         pp, qp = self._price_places(p), p.qty_precision
-        return envelope({p.rest_pair: {
+        return envelope({p.rest_name: {
             "asks": [[_fmt(price, pp), _vol(qty, qp), stamp] for price, qty in asks],
             "bids": [[_fmt(price, pp), _vol(qty, qp), stamp] for price, qty in bids]}})
 
@@ -245,7 +245,7 @@ class RestApi:
         rows = [[_fmt(t.price, pp), _vol(t.qty, qp), Num(f"{t.ts_ns / NS:.7f}"), "b" if t.side == "buy" else "s",
                  "m" if t.ord_type == "market" else "l", "", t.trade_id] for t in trades]
         last = str(trades[-1].ts_ns if trades else since)
-        return envelope({p.rest_pair: rows, "last": last})
+        return envelope({p.rest_name: rows, "last": last})
 
     # ------------------------------------------------------------------ private
 

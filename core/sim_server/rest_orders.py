@@ -287,7 +287,7 @@ def trades_history(app, account: str, form: dict):
         pp = p.price_precision
         cp = max(p.cost_precision, pp)
         out[trade.exec_id] = {
-            "ordertxid": trade.order_id, "postxid": "TP" + trade.exec_id[2:], "pair": p.rest_pair,
+            "ordertxid": trade.order_id, "postxid": "TP" + trade.exec_id[2:], "pair": p.rest_name,
             "time": _time(trade.ts_ns), "type": trade.side, "ordertype": trade.order_type,
             "price": format_decimal(trade.price, pp), "cost": format_decimal(trade.cost, cp),
             "fee": format_decimal(trade.fee, cp), "vol": format_decimal(trade.qty, p.qty_precision),
