@@ -122,3 +122,19 @@ def describe(db: pw.Database) -> dict[str, object]:
         "latest_version": LATEST_VERSION,
         "tables": counts,
     }
+
+
+def reset_thread_connection() -> None:
+    """Close this thread's connection after a failed query, so the next query opens a fresh one.
+
+    peewee keeps one connection per thread and never reconnects by itself: after a server restart or a
+    killed backend every later query on that thread fails with 'connection already closed'. Every
+    writer that catches a storage error calls this before retrying."""
+    try:
+        if not database_proxy.is_closed():
+            database_proxy.close()
+    except Exception:  # noqa: BLE001 - the connection is broken anyway; peewee forgets it either way
+        try:
+            database_proxy._state.reset()  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001
+            pass
