@@ -210,9 +210,10 @@ class FeedActor(SupervisedActor):
 
     def _opened(self, message: ConnectionOpened) -> None:
         conn = self.conns[message.channel]
-        if message.conn_id != conn.conn_id:
+        if message.conn_id != conn.conn_id or conn.stop.is_set():
             return
         conn.open = True
+        conn.failures = 0  # backoff starts over after a successful connect
         conn.watchdog.frame(self.clock())
         log.info("%s: %s connected (attempt %d)", self.link.name, conn.channel, conn.attempts)
         self._status_to_states(conn.channel, "connected", "")
@@ -275,7 +276,7 @@ class FeedActor(SupervisedActor):
 
     def _drain(self, message: FramesReady) -> None:
         conn = self.conns[message.channel]
-        if message.conn_id != conn.conn_id:
+        if message.conn_id != conn.conn_id or conn.stop.is_set():
             return
         self._drain_conn(conn)
 

@@ -58,7 +58,7 @@ class RefFeedActor(SupervisedActor):
         match message:
             case FramesReady(conn_id=conn_id) if conn_id == self.conn.conn_id:
                 self._drain()
-            case ConnectionOpened(conn_id=conn_id) if conn_id == self.conn.conn_id:
+            case ConnectionOpened(conn_id=conn_id) if conn_id == self.conn.conn_id and not self.conn.stop.is_set():
                 self.conn.open = True
                 self.conn.failures = 0
                 log.info("%s: connected to %s", self.link.name, self.url)

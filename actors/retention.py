@@ -10,6 +10,7 @@ from actors.base import ChildLink, SupervisedActor
 from actors.ingest_metrics import IngestMetrics
 from core.marketdata import FeedTick
 from storage import repo
+from storage.db import reset_thread_connection
 
 log = logging.getLogger(__name__)
 DAY_NS = 86_400 * 1_000_000_000
@@ -26,13 +27,20 @@ class RetentionActor(SupervisedActor):
         self.removed_total = 0
 
     def on_supervised_start(self) -> None:
-        self.prune()
-        self.every(self.interval_s, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
+        # Not at start: a long delete there would hold up the daemon's start and the SQLite write lock.
+        # The first prune comes on the first tick (at most a minute in), then every interval.
+        self._last_prune_s: float | None = None
+        self._tick_s = min(60.0, self.interval_s)
+        self.every(self._tick_s, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
 
     def handle(self, message: Any) -> Any:
         match message:
-            case FeedTick():
-                return self.prune()
+            case FeedTick(n=n):
+                elapsed = (n * self._tick_s) - (self._last_prune_s or 0.0)
+                if self._last_prune_s is None or elapsed >= self.interval_s:
+                    self._last_prune_s = n * self._tick_s
+                    return self.prune()
+                return 0
             case _:
                 raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
 
@@ -40,7 +48,8 @@ class RetentionActor(SupervisedActor):
         cutoff = self.wall_ns() - self.retention_days * DAY_NS
         try:
             removed = repo.prune_market_data(older_than_ns=cutoff)
-        except Exception as exc:  # noqa: BLE001 - try again next interval
+        except Exception as exc:  # noqa: BLE001 - try again next interval, on a fresh connection
+            reset_thread_connection()
             self.metrics.storage_errors.labels(writer="retention").inc()
             log.warning("%s: pruning failed: %s", self.link.name, type(exc).__name__)
             return 0

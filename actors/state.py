@@ -5,8 +5,10 @@ to the scanner latest-wins, and hands the state row (coalesced: at most one per 
 plus every status change) and market_ticker / market_trade rows (batched) to the ingest writer, which
 stores them for every symbol in one transaction (actors/ingest_writer.py).
 
-Crash-only: a restarted instance continues the epoch from its stored row, asks the feed for a fresh
-snapshot and rebuilds along the same path as a cold start.
+Crash-only: a restarted instance continues the epoch from its stored row (plus EPOCH_RESTART_GAP, so
+an epoch published but not yet stored when the old instance died is never reused), asks the feed for a
+fresh snapshot and rebuilds along the same path as a cold start. While its feed is restarting the symbol
+is stale; while its feed is disabled the symbol is disabled, and it comes back when the feed runs again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from actors.base import ChildLink, SupervisedActor
 from actors.ingest_metrics import IngestMetrics
 from core.config import StateSettings
 from core.marketdata import (
+    DISABLED,
     READY,
+    STALE,
+    WARMING,
     FeedStatusChanged,
     FeedTick,
     MarketBatch,
@@ -33,6 +38,7 @@ from storage import repo
 
 log = logging.getLogger(__name__)
 
+EPOCH_RESTART_GAP = 100  # epochs skipped on a restart: more rebuilds than this in one unstored interval cannot happen
 TICK_S = 0.1  # staleness checks and flushes; snapshots and rows also go out as batches are applied
 
 
@@ -87,7 +93,7 @@ class SymbolStateActor(SupervisedActor):
     def on_supervised_start(self) -> None:
         stored = [row for row in repo.symbol_states(self.run_id) if row["symbol"] == self.symbol]
         if stored:  # a restart within this run: epochs only ever increase
-            self.state.epoch = int(stored[0]["epoch"])
+            self.state.epoch = int(stored[0]["epoch"]) + EPOCH_RESTART_GAP
             self.state.resyncs = int(stored[0]["resyncs"])
             self.send(self.feed_name, ResubscribeBook(symbol=self.symbol, channel="book", reason="state holder restarted"))
         self.last_market_flush_ns = self.wall_ns()
@@ -111,9 +117,7 @@ class SymbolStateActor(SupervisedActor):
                 self.state.on_ref_quote(message)
             case FeedTick():
                 now = self.wall_ns()
-                if self.peer_state is not None and self.peer_state(self.feed_name) == "disabled" and self.state.status != "disabled":
-                    log.error("%s: %s is disabled; %s is no longer eligible", self.link.name, self.feed_name, self.symbol)
-                    self.state.disable()
+                self._follow_feed(now)
                 stalls = self.state.stalls
                 for resubscribe in self.state.tick(now):
                     self.send(self.feed_name, resubscribe)
@@ -124,6 +128,23 @@ class SymbolStateActor(SupervisedActor):
                 self._after(now)
             case _:
                 raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
+
+    def _follow_feed(self, now: int) -> None:
+        """The feed's child state from the supervisor's directory: a disabled feed disables the symbol, a
+        restarting one (crashed: it could not say so itself) makes it stale until a fresh snapshot."""
+        if self.peer_state is None:
+            return
+        feed_state = self.peer_state(self.feed_name)
+        status = self.state.status
+        if feed_state == "disabled" and status != DISABLED:
+            log.error("%s: %s is disabled; %s is no longer eligible", self.link.name, self.feed_name, self.symbol)
+            self.state.disable()
+        elif feed_state == "running" and status == DISABLED:
+            log.warning("%s: %s runs again; %s waits for a fresh snapshot", self.link.name, self.feed_name, self.symbol)
+            self.state.enable(now)
+        elif feed_state == "restarting" and status not in (DISABLED, STALE, WARMING):
+            self.state.on_feed_status(FeedStatusChanged(symbol=self.symbol, channel="public", status="disconnected",
+                                                        detail=f"{self.feed_name} restarting", ts_ns=now))
 
     def _apply(self, batch: MarketBatch) -> None:
         now = self.wall_ns()

@@ -57,10 +57,9 @@ class Connection:
         self.thread.start()
 
     def can_start(self, now_s: float) -> bool:
-        """Not open, its backoff has passed, and no reader of it is still running."""
-        return not self.open and now_s >= self.next_attempt_s and (
-            self.thread is None or (self.stop.is_set() and not self.thread.is_alive())
-        )
+        """Not open, its backoff has passed, and no reader of it is still running (a reader that died
+        without being stopped counts as gone too)."""
+        return not self.open and now_s >= self.next_attempt_s and (self.thread is None or not self.thread.is_alive())
 
     def take_frames(self) -> list[tuple[int, Any]]:
         self.doorbell_pending = False  # first: a frame appended from now on rings again
@@ -79,6 +78,10 @@ class Connection:
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=2)
+        # Whatever the reader delivered while closing belongs to a connection already declared gone:
+        # forget it, and make its late doorbells and reports (same id) no longer match.
+        self.frames.clear()
+        self.conn_id = 0
 
     def send(self, text: str) -> None:
         ws = self.ws
@@ -127,6 +130,19 @@ def _tell(ref: Any, message: Any) -> bool:
 
 def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
           connect_timeout_s: float, stop: threading.Event) -> None:
+    """The reader thread's body: whatever ends it unexpectedly is reported, so the actor reconnects."""
+    try:
+        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop)
+    except BaseException as exc:  # noqa: BLE001 - a reader must never die silently
+        if not stop.is_set():
+            _tell(ref, ConnectionLost(channel=conn.channel, conn_id=conn_id, reason=f"reader failed: {type(exc).__name__}: {exc}"))
+        ws = conn.ws
+        if ws is not None:
+            ws.close()
+
+
+def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
+               connect_timeout_s: float, stop: threading.Event) -> None:
     """`subscriptions()` runs here, off the actor (it may fetch a WS token over REST, with retries)."""
     channel = conn.channel
     try:
@@ -143,6 +159,9 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
         ws.close()
         return
     conn.ws = ws
+    if stop.is_set():  # closed while we connected: close() may not have seen this socket
+        ws.close()
+        return
     try:
         for text in frames_to_send:
             ws.send(text)

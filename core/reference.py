@@ -38,8 +38,12 @@ def decode_book_ticker(payload: str | bytes, by_venue_symbol: dict[str, str], ts
     symbol = by_venue_symbol.get(str(obj["s"]).upper())
     if symbol is None:
         return None
+    raw = [obj.get(key) for key in ("b", "B", "a", "A")]
+    if not all(isinstance(value, str) for value in raw):
+        # The venue sends decimal strings; a JSON number here has already been through float: refuse it.
+        raise DecodeError("reference: book ticker b, B, a, A must be decimal strings", str(payload)[:200])
     try:
-        values = {key: Decimal(str(obj[key])) for key in ("b", "B", "a", "A")}
+        values = {key: Decimal(obj[key]) for key in ("b", "B", "a", "A")}
         update_id = int(obj.get("u", 0))
     except (KeyError, InvalidOperation, ValueError, TypeError):
         raise DecodeError("reference: book ticker needs u, b, B, a, A as decimal strings", str(payload)[:200]) from None

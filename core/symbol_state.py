@@ -8,11 +8,13 @@ Pure: time comes in as `now_ns`; the actor does the sending and the writing. The
   a reconnect, a stall.
 - A checksum mismatch (or a crossed book) -> resyncing: updates are discarded, a `ResubscribeBook` is
   returned for the feed, and nothing is published until the next snapshot (epoch + 1) makes it ready.
-- No frame *for this symbol* (book, ticker, trade, level3; heartbeats prove only the connection) for
-  `stale_after_ms` -> stale: the book needs a fresh snapshot and the feed is asked to resubscribe this
-  symbol (again every `stale_after_ms` until one arrives). So a symbol that goes silent on a shared
-  connection, while its neighbours and the heartbeats flow, is caught too; a genuinely quiet market
-  costs one resubscribe per interval and is only ever "not eligible", never wrong.
+- A book message without a checksum cannot be verified: it is treated like a mismatch (never ready on it).
+- No *book* frame for this symbol for `stale_after_ms` -> stale (heartbeats prove only the connection,
+  and tickers and trades flowing over a silent book mean the book subscription died): the book needs a
+  fresh snapshot and the feed is asked to resubscribe this symbol (again every `stale_after_ms` until one
+  arrives). So a symbol that goes silent on a shared connection, while its neighbours and the heartbeats
+  flow, is caught too; a genuinely quiet market costs one resubscribe per interval and is only ever
+  "not eligible", never wrong. The state time (`state_ts_ns`) is the receive time of the last book frame.
 - A disconnected or stalled feed -> stale, the book needs a snapshot. A book that waits for its snapshot
   longer than `stale_after_ms` (lost resubscribe, failed subscription) is asked for again.
 - disabled when the feed is disabled; nothing leaves a disabled state but a restart.
@@ -43,7 +45,7 @@ from core.features import (
 )
 from core.kraken.book import BookMessage, L2Book
 from core.kraken.l3book import L3Book, Level3Message
-from core.kraken.messages import Heartbeat, InstrumentMessage, Status, TickerMessage, TradeMessage
+from core.kraken.messages import InstrumentMessage, Status, TickerMessage, TradeMessage
 from core.marketdata import (
     DISABLED,
     READY,
@@ -100,7 +102,7 @@ class SymbolState:
         self.seq = 0
         self.needs_snapshot = True
         self.state_ts_ns = 0
-        self.last_frame_ns: int | None = None  # receive time of the last frame for this symbol
+        self.book_last_ns: int | None = None  # receive time of the last book frame for this symbol
         self._waiting_since_ns: int | None = None  # when the book started waiting for a snapshot
         self._last_resubscribe_ns: int | None = None
         self.stalls = 0  # times this symbol went silent while ready
@@ -131,6 +133,13 @@ class SymbolState:
     def disable(self) -> None:
         self._set_status(DISABLED)
 
+    def enable(self, now_ns: int) -> None:
+        """The feed runs again: back to warming, waiting for a fresh snapshot (the next tick asks for one)."""
+        if self.status == DISABLED:
+            self._set_status(WARMING)
+            self._await_snapshot(now_ns)
+            self._waiting_since_ns = now_ns - self.stale_after_ns - 1  # overdue: ask at once
+
     def _begin_resync(self, result: ApplyResult, channel: str, reason: str, now_ns: int) -> None:
         if channel == "book":
             self._await_snapshot(now_ns)
@@ -147,8 +156,6 @@ class SymbolState:
         if self.status == DISABLED:
             return result
         for ts_recv_ns, message in batch.items:
-            if not isinstance(message, (Heartbeat, Status)):
-                self.last_frame_ns = ts_recv_ns
             if isinstance(message, BookMessage):
                 self._apply_book(message, ts_recv_ns, now_ns, result)
             elif isinstance(message, TradeMessage):
@@ -183,7 +190,6 @@ class SymbolState:
 
     def _applied(self, ts_recv_ns: int, result: ApplyResult) -> None:
         self.seq += 1
-        self.state_ts_ns = ts_recv_ns
         result.applied += 1
 
     def _apply_book(self, message: BookMessage, ts_recv_ns: int, now_ns: int, result: ApplyResult) -> None:
@@ -196,17 +202,20 @@ class SymbolState:
                 result.discarded += 1
                 continue
             check = self.book.apply(data, snapshot=snapshot)
-            if check.expected is not None:
+            self.book_last_ns = ts_recv_ns
+            unchecked = check.expected is None
+            if not unchecked:
                 self.checksums_checked["l2"] += 1
-            if check.mismatch or self.book.is_crossed():
-                self.checksum_failures["l2"] += 1 if check.mismatch else 0
-                if check.mismatch:
+            if check.mismatch or unchecked or self.book.is_crossed():
+                if check.mismatch or unchecked:
+                    self.checksum_failures["l2"] += 1
                     result.failed("l2")
-                reason = (
-                    f"checksum mismatch: expected {check.expected}, computed {check.computed}"
-                    if check.mismatch
-                    else "crossed book"
-                )
+                if check.mismatch:
+                    reason = f"checksum mismatch: expected {check.expected}, computed {check.computed}"
+                elif unchecked:
+                    reason = "book message without a checksum: cannot be verified"
+                else:
+                    reason = "crossed book"
                 self._begin_resync(result, "book", reason, now_ns)
                 continue
             if snapshot:
@@ -214,9 +223,11 @@ class SymbolState:
                     self.resyncs += 1
                     result.rebuilt += 1
                 self.epoch += 1
+                self.status_changed = True  # a new epoch is stored at once (restarts continue from it)
                 self.needs_snapshot = False
                 self._waiting_since_ns = None
             self._applied(ts_recv_ns, result)
+            self.state_ts_ns = ts_recv_ns  # the state is as old as its book
             result.latencies_ns.append(now_ns - ts_recv_ns)
             if self.status != READY:
                 self._set_status(READY)
@@ -236,11 +247,12 @@ class SymbolState:
             self.l3_last_ns = ts_recv_ns
             if check.expected is not None:
                 self.checksums_checked["l3"] += 1
-            if check.mismatch:
+            if check.mismatch or check.expected is None:
                 self.checksum_failures["l3"] += 1
                 result.failed("l3")
-                self._begin_resync(result, "level3", f"checksum mismatch: expected {check.expected}, computed {check.computed}",
-                                   ts_recv_ns)
+                reason = (f"checksum mismatch: expected {check.expected}, computed {check.computed}" if check.mismatch
+                          else "level3 message without a checksum: cannot be verified")
+                self._begin_resync(result, "level3", reason, ts_recv_ns)
                 continue
             if snapshot:
                 if self.l3_snapshots > 0:
@@ -280,11 +292,11 @@ class SymbolState:
         snapshot is asked for again (at most once per stale_after_ms)."""
         if self.status == DISABLED:
             return []
-        if self.last_frame_ns is None:
-            self.last_frame_ns = now_ns  # watching starts now
+        if self.book_last_ns is None:
+            self.book_last_ns = now_ns  # watching starts now
         if self._waiting_since_ns is None and self.needs_snapshot:
             self._waiting_since_ns = now_ns
-        silent = now_ns - self.last_frame_ns > self.stale_after_ns
+        silent = now_ns - self.book_last_ns > self.stale_after_ns
         if silent and self.status == READY:
             self.stalls += 1
             self._await_snapshot(now_ns)
@@ -295,8 +307,8 @@ class SymbolState:
         if self._last_resubscribe_ns is not None and now_ns - self._last_resubscribe_ns <= self.stale_after_ns:
             return []
         self._last_resubscribe_ns = now_ns
-        quiet_ms = (now_ns - (self.last_frame_ns if silent else self._waiting_since_ns)) // 1_000_000
-        reason = f"no frame for {quiet_ms} ms" if silent else f"no snapshot for {quiet_ms} ms"
+        quiet_ms = (now_ns - (self.book_last_ns if silent else self._waiting_since_ns)) // 1_000_000
+        reason = f"no book frame for {quiet_ms} ms" if silent else f"no snapshot for {quiet_ms} ms"
         return [ResubscribeBook(symbol=self.symbol, channel="book", reason=reason)]
 
     # ----------------------------------------------------------------------------------------- output

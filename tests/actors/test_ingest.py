@@ -198,7 +198,8 @@ def test_one_symbol_silent_on_a_shared_connection_is_caught_and_rebuilt_alone(in
     before = ingest.states()
     source.sim.inject_fault({"fault": "stall_feed", "symbol": "BTC/USD", "seconds": 3})
     wait_until(lambda: ingest.value("krt_feed_stalls_total", symbol="BTC/USD") >= 1, timeout=10, what="a stall counted")
-    wait_until(lambda: ingest.states()["BTC/USD"]["status"] != READY, timeout=5, what="BTC/USD not eligible")
+    # (The stale status itself may last only milliseconds once the resubscribe is answered, so the
+    # counters and the epoch are what is asserted, not a row that may be coalesced away.)
     wait_until(lambda: ingest.states()["BTC/USD"]["epoch"] > before["BTC/USD"]["epoch"]
                and ingest.states()["BTC/USD"]["status"] == READY, timeout=20, what="BTC/USD rebuilt")
     assert ingest.states()["ETH/USD"]["epoch"] == before["ETH/USD"]["epoch"]
@@ -236,15 +237,34 @@ def test_state_rows_are_coalesced_to_the_write_interval(ingest, wait_until):
     assert frames > writes  # coalescing actually happened
 
 
+def test_crashed_feed_makes_its_symbols_stale_until_the_new_instance_brings_a_snapshot(ingest, wait_until):
+    before = ingest.states()
+    ingest.supervisor.ask(_inject("feed:public", 1), timeout=5)
+    wait_until(lambda: all(ingest.states()[s]["epoch"] > before[s]["epoch"] and ingest.states()[s]["status"] == READY
+                           for s in SYMBOLS), timeout=20, what="every symbol rebuilt after the feed restart")
+    assert all(ingest.value("krt_book_resyncs_total", symbol=s) >= 1 for s in SYMBOLS)
+
+
 def test_disabled_feed_makes_its_symbols_ineligible(ingest, wait_until):
     feed = "feed:public"
-    # A fault on every message drives the feed over its restart budget (5 in 60 s): it is disabled alone.
-    ingest.supervisor.ask(_inject(feed, 1000), timeout=5)
+    # Six faults drive the feed over its restart budget (5 in 60 s): it is disabled alone.
+    ingest.supervisor.ask(_inject(feed, 6), timeout=5)
     wait_until(lambda: ingest.directory.state(feed) == "disabled", timeout=30, what="the feed disabled")
     wait_until(lambda: all(ingest.states()[s]["status"] == "disabled" for s in SYMBOLS), timeout=10,
                what="its symbols disabled")
     assert all(ingest.value("krt_state_ready", symbol=s) == 0 for s in SYMBOLS)
     assert ingest.directory.state("feed:reference") == "running"
+    # The operator brings the feed back: its symbols leave `disabled` and rebuild from a fresh snapshot.
+    ingest.supervisor.ask(_restart(feed), timeout=5)
+    wait_until(lambda: all(ingest.states()[s]["status"] == READY for s in SYMBOLS), timeout=20,
+               what="its symbols ready again")
+
+
+def _restart(actor: str):
+    from core import control as ctl
+    from core.messages import ApplyControl
+
+    return ApplyControl(command=ctl.parse_command("restart", {"actor": actor}))
 
 
 def test_restarted_state_holder_keeps_epochs_increasing(ingest, source, wait_until):

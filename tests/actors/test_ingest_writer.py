@@ -85,3 +85,47 @@ def test_database_failure_is_counted_and_pending_rows_survive_to_the_next_flush(
     ref.ask(FeedTick(n=2), timeout=5)
     assert [r["seq"] for r in repo.symbol_states(run_id)] == [5]
     assert repo.window_counts(since_ns=NS)["trade_rows"] == 1
+
+
+def test_a_row_the_database_refuses_is_dropped_alone_and_the_rest_are_stored(writer_setup):
+    ref, run_id, metrics = writer_setup
+    good = {"symbol": "BTC/USD", "side": "buy", "price": Decimal("2"), "qty": Decimal("0.1"), "ts_recv_ns": NS,
+            "trade_id": 1, "ord_type": "limit"}
+    bad = dict(good, trade_id=2**63, ord_type="x" * 40)  # beyond bigint (and too long for the column)
+    ref.tell(MarketRowsReady(tickers=(), trades=(tuple(good.items()), tuple(bad.items()), tuple(dict(good, qty=Decimal("3")).items()))))
+    ref.ask(FeedTick(n=1), timeout=5)
+    assert repo.window_counts(since_ns=NS)["trade_rows"] == 2
+    assert metrics.registry.get_sample_value("krt_storage_errors_total", {"writer": "market"}) == 1
+    ref.ask(FeedTick(n=2), timeout=5)  # nothing is left pending to block later batches
+    assert repo.window_counts(since_ns=NS)["trade_rows"] == 2
+
+
+def test_writer_recovers_after_its_postgresql_connection_is_killed(pg_url):
+    import psycopg2
+
+    db = open_database(pg_url)
+    run_id = repo.start_run(mode="paper", market="sim", shard="t", config_hash="h", version="t", hostname="h", pid=1, now_ns=NS)
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    link = ChildLink(name="ingest-writer", generation=1, report=lambda message: None, fault=FaultBudget())
+    ref = IngestWriterActor.start(link=link, run_id=run_id, interval_s=3600, metrics=metrics)
+    admin = psycopg2.connect(pg_url.split("?")[0])
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            before = {pid for (pid,) in cur.fetchall()}
+            ref.ask(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", 1), urgent=True), timeout=5)  # opens its connection
+            cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            writer_pids = {pid for (pid,) in cur.fetchall()} - before
+            assert writer_pids, "the writer's connection was not found"
+            for pid in writer_pids:
+                cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        ref.ask(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", 2), urgent=True), timeout=5)  # fails: connection gone
+        ref.ask(FeedTick(n=1), timeout=5)  # retried on a fresh connection
+        db.connect(reuse_if_open=True)
+        assert [r["seq"] for r in repo.symbol_states(run_id)] == [2]
+    finally:
+        admin.close()
+        ref.stop()
+        close_database(db)

@@ -99,7 +99,7 @@ def test_symbol_silent_for_stale_after_then_stale_resubscribed_and_a_snapshot_ma
     feed(state, [decode('{"channel":"heartbeat"}')], start_ns=now + 900 * MS)
     (resubscribe,) = state.tick(now + 1500 * MS)
     assert state.status == STALE and state.stalls == 1
-    assert resubscribe.channel == "book" and "no frame" in resubscribe.reason
+    assert resubscribe.channel == "book" and "no book frame" in resubscribe.reason
     assert state.due_snapshot(now + 2 * S) is None
     assert state.tick(now + 1600 * MS) == []  # at most one request per stale_after_ms
     assert len(state.tick(now + 2600 * MS)) == 1  # asked again while still silent
@@ -115,9 +115,49 @@ def test_book_waiting_too_long_for_its_snapshot_is_asked_again(resubscribe_captu
     assert state.tick(T0) == []  # warming: the first snapshot is on its way
     trade = decode('{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":63000.1,'
                    '"qty":0.5,"ord_type":"market","trade_id":7,"timestamp":"2026-08-01T02:53:54.000001Z"}]}')
-    feed(state, [trade], start_ns=T0 + 1400 * MS)  # the symbol is alive, but its book never came
+    feed(state, [trade], start_ns=T0 + 1400 * MS)  # the symbol trades, but its book never came
     (resubscribe,) = state.tick(T0 + 1500 * MS)
-    assert "no snapshot" in resubscribe.reason and state.status == WARMING
+    assert resubscribe.channel == "book" and state.status == WARMING
+
+
+def test_trades_flowing_over_a_silent_book_do_not_keep_it_fresh(resubscribe_capture):
+    state = make_state(stale_after_ms=1000)
+    book_frames = [m for m in resubscribe_capture if isinstance(m, BookMessage)]
+    _, now = feed(state, book_frames[:5])
+    state_time = state.state_ts_ns
+    trade = decode('{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD","side":"buy","price":63000.1,'
+                   '"qty":0.5,"ord_type":"market","trade_id":7,"timestamp":"2026-08-01T02:53:54.000001Z"}]}')
+    for step in range(1, 15):  # a trade every 100 ms, no book frame
+        feed(state, [trade], start_ns=now + step * 100 * MS)
+    assert state.state_ts_ns == state_time  # the state is as old as its book
+    (resubscribe,) = state.tick(now + 1500 * MS)
+    assert state.status == STALE and "no book frame" in resubscribe.reason
+
+
+def test_book_message_without_checksum_is_never_trusted(resubscribe_capture):
+    state = make_state()
+    snapshot = next(m for m in resubscribe_capture if isinstance(m, BookMessage) and m.is_snapshot)
+    data = snapshot.data[0]
+    unchecked = BookMessage(type="snapshot", data=(type(data)(symbol=data.symbol, bids=data.bids, asks=data.asks,
+                                                               checksum=None, timestamp=data.timestamp),))
+    (result,), now = feed(state, [unchecked])
+    assert state.status != READY and state.epoch == 0
+    assert result.checksum_failures == {"l2": 1} and [r.channel for r in result.resubscribe] == ["book"]
+    assert state.due_snapshot(now) is None
+
+
+def test_disabled_symbol_comes_back_warming_and_asks_for_a_snapshot_when_its_feed_runs_again(resubscribe_capture):
+    state = make_state()
+    _, now = feed(state, resubscribe_capture[:5])
+    state.disable()
+    assert state.tick(now) == [] and state.status == "disabled"
+    state.enable(now)
+    assert state.status == WARMING
+    (resubscribe,) = state.tick(now + MS)
+    assert resubscribe.channel == "book"
+    epoch = state.epoch
+    feed(state, [next(m for m in resubscribe_capture if isinstance(m, BookMessage) and m.is_snapshot)], start_ns=now + 2 * MS)
+    assert state.status == READY and state.epoch == epoch + 1
 
 
 def test_disconnected_feed_then_stale_until_a_new_snapshot(resubscribe_capture):
