@@ -79,6 +79,7 @@ class ChildLink:
 
 
 _EMPTY = object()
+EMPTY_SLOT = _EMPTY  # what LatestSlot.take returns when nothing is waiting
 
 
 class LatestSlot:

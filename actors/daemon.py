@@ -158,7 +158,8 @@ class Daemon:
                                   ingest_metrics=self.ingest_metrics, version=self.options.version)
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=directory, metrics=self.metrics,
-            store=DatabaseStore(run_id=run_id, shard=settings.runtime.shard),
+            store=DatabaseStore(run_id=run_id, shard=settings.runtime.shard,
+                                command_max_age_s=settings.supervisor.control_command_max_age_s),
             config=SupervisorConfig(
                 heartbeat_interval_s=sup.heartbeat_interval_ms / 1000, heartbeat_deadline_s=sup.heartbeat_deadline_ms / 1000,
                 control_poll_interval_s=sup.control_poll_interval_ms / 1000, runtime_mode=settings.runtime.mode,

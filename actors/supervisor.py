@@ -15,14 +15,16 @@ Only the first report per instance (generation) counts; later ones are stale and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import pykka
 
+from actors.base import EMPTY_SLOT as _NOTHING
 from actors.base import ChildLink, FaultBudget, LatestDelivery, LatestSlot
 from actors.metrics import UNKNOWN_ACTOR, RuntimeMetrics
 from core import control as ctl
@@ -75,6 +77,9 @@ class _Entry:
     ref: pykka.ActorRef | None = None
     state: str = "stopped"  # running | restarting | disabled | stopped
     mailbox_limit: int = 10_000
+    # Latest-wins slots of the current instance only: `attach` installs a new dict, so a delivery queued to
+    # an instance that was replaced (its mailbox died with it, or is dropped by its abandoned thread) can
+    # never leave a slot of the new instance looking "delivery pending" forever.
     slots: dict[Any, LatestSlot] = field(default_factory=dict)
     dropped: int = 0
 
@@ -99,8 +104,7 @@ class Directory:
         with self._lock:
             entry = self._entries[name]
             entry.ref, entry.state = ref, "running"
-            for slot in entry.slots.values():  # deliveries queued to the old instance died with its mailbox
-                slot.clear()
+            entry.slots = {}  # deliveries queued to the old instance died with its mailbox
 
     def detach(self, name: str, state: str) -> None:
         with self._lock:
@@ -172,26 +176,53 @@ class Directory:
 
     def send_latest(self, name: str, key: Any, message: Any) -> bool:
         """Latest-wins send for snapshot-type messages: while an earlier message for (name, key) is still
-        waiting in the mailbox, this one replaces it (krt_messages_coalesced_total) instead of queueing."""
-        ref, reason, entry = self._target(name)
-        if ref is None or entry is None:
-            return self._drop(name, reason or "unknown")
-        with self._lock:
-            slot = entry.slots.get(key)
-            if slot is None:
-                if len(entry.slots) >= 4096:  # bounded: keys are symbols; never ids
-                    entry.slots.clear()
-                slot = entry.slots[key] = LatestSlot()
-        needs_delivery, replaced = slot.put(message)
-        if replaced and self._metrics is not None:
-            self._metrics.messages_coalesced.labels(actor=name).inc()
-        if needs_delivery:
-            try:
-                ref.tell(LatestDelivery(slot=slot))
-            except pykka.ActorDeadError:
-                slot.clear()
+        waiting in the mailbox, this one replaces it (krt_messages_coalesced_total) instead of queueing.
+
+        The instance and its slot are looked up together, under the lock, and belong to one generation. If
+        the child is replaced between that lookup and the tell, the delivery went to the old instance's
+        mailbox; the value is then taken back from the orphaned slot (unless the old instance already
+        consumed it) and sent again to the new instance, so a restart never strands the newest value."""
+        for _attempt in range(3):  # a restart per attempt is already far-fetched; bounded all the same
+            with self._lock:
+                entry = self._entries.get(name)
+                if entry is None:
+                    reason: str | None = "unknown"
+                elif entry.ref is None or entry.state != "running":
+                    reason = entry.state
+                elif entry.ref.actor_inbox.qsize() >= entry.mailbox_limit:  # type: ignore[attr-defined]
+                    reason = "mailbox_full"
+                else:
+                    reason = None
+                if reason is not None:
+                    break
+                ref, slots = entry.ref, entry.slots
+                slot = slots.get(key)
+                if slot is None:
+                    if len(slots) >= 4096:  # bounded: keys are symbols; never ids
+                        slots.clear()
+                    slot = slots[key] = LatestSlot()
+            needs_delivery, replaced = slot.put(message)
+            if replaced and self._metrics is not None:
+                self._metrics.messages_coalesced.labels(actor=name).inc()
+            dead = False
+            if needs_delivery:
+                try:
+                    ref.tell(LatestDelivery(slot=slot))
+                except pykka.ActorDeadError:
+                    dead = True  # died a moment ago; the supervisor is on it
+            with self._lock:
+                current = entry.slots is slots
+            if current and not dead:
+                return True
+            value = slot.take()  # take the value back from the slot whose delivery went nowhere
+            if current:
                 return self._drop(name, "restarting")
-        return True
+            if value is _NOTHING:
+                return True  # the old instance consumed it before it was replaced
+            message = value  # replaced meanwhile: send it again, to the new instance
+        else:
+            reason = "restarting"
+        return self._drop(name, reason or "unknown")
 
 
 # --- storage seen by the supervisor -----------------------------------------------------------------------------
@@ -216,58 +247,93 @@ class SupervisorStore(Protocol):
 
 
 class DatabaseStore:
-    """SupervisorStore on storage/repo.py (the database bound by storage.db.open_database)."""
+    """SupervisorStore on storage/repo.py (the database bound by storage.db.open_database).
 
-    def __init__(self, *, run_id: int, shard: str, wall_clock_ns: Callable[[], int] = time.time_ns) -> None:
+    Every call runs on the supervisor's thread, on that thread's connection. peewee never reconnects by
+    itself: after a database restart or a killed backend every later query on the thread would fail with
+    'connection already closed'. So any storage error closes this thread's connection
+    (storage.db.reset_thread_connection) before it is raised, and the next call opens a fresh one."""
+
+    def __init__(self, *, run_id: int, shard: str, command_max_age_s: float = 60.0,
+                 wall_clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.run_id = run_id
         self.shard = shard
+        self.command_max_age_ns = int(command_max_age_s * 1e9)
         self._now_ns = wall_clock_ns
 
     def record_actor_event(self, actor: str, event: str, detail: str) -> None:
         from storage import repo
-        repo.record_actor_event(self.run_id, actor, event, detail, self._now_ns())
+        with _reconnect_after_error():
+            repo.record_actor_event(self.run_id, actor, event, detail, self._now_ns())
 
     def record_safety_mode(self, mode: str, *, reason: str, source: str) -> None:
         from storage import repo
-        repo.record_safety_mode(mode, reason=reason, source=source, run_id=self.run_id, now_ns=self._now_ns())
+        with _reconnect_after_error():
+            repo.record_safety_mode(mode, reason=reason, source=source, run_id=self.run_id, now_ns=self._now_ns())
 
     def claim_commands(self) -> Sequence[PendingCommand]:
         from storage import repo
+        with _reconnect_after_error():
+            rows = repo.claim_pending_commands(self.run_id, shard=self.shard, now_ns=self._now_ns(),
+                                               max_age_ns=self.command_max_age_ns)
         return [
             PendingCommand(command_id=r.id, command=r.command, args=r.args, issued_by=r.issued_by, created_at_ns=r.created_at_ns)
-            for r in repo.claim_pending_commands(self.run_id, shard=self.shard)
+            for r in rows
         ]
 
     def complete_command(self, command_id: int, result: ctl.CommandResult) -> None:
         from storage import repo
-        repo.complete_control_command(command_id, status=result.status, result=result.to_json(), run_id=self.run_id,
-                                      now_ns=self._now_ns())
+        with _reconnect_after_error():
+            repo.complete_control_command(command_id, status=result.status, result=result.to_json(), run_id=self.run_id,
+                                          now_ns=self._now_ns())
 
     def set_strategy_enabled(self, name: str, enabled: bool, *, updated_by: str) -> None:
         from storage import repo
-        repo.set_strategy_enabled(name, enabled, updated_by=updated_by, now_ns=self._now_ns())
+        with _reconnect_after_error():
+            repo.set_strategy_enabled(name, enabled, updated_by=updated_by, now_ns=self._now_ns())
 
     def close(self) -> None:
-        from storage.models import database_proxy
-        try:
-            if database_proxy.obj is not None and not database_proxy.is_closed():
-                database_proxy.close()  # this thread's connection only
-        except Exception:  # noqa: BLE001
-            pass
+        from storage.db import reset_thread_connection
+        reset_thread_connection()  # this thread's connection only; never raises
+
+
+@contextlib.contextmanager
+def _reconnect_after_error() -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        from storage.db import reset_thread_connection
+        reset_thread_connection()
+        raise
 
 
 class SupervisorHealth:
-    """What /healthz reads: the supervisor is alive and sweeping (wall-clock monotonic time)."""
+    """What /healthz reads: the supervisor is alive and sweeping, and its control channel works (wall-clock
+    monotonic time). Control polls failing for longer than `max_control_failure_s` (by default a few poll
+    intervals, set by the supervisor) make the daemon unhealthy: an operator could no longer halt it."""
 
-    def __init__(self, *, max_sweep_age_s: float) -> None:
+    def __init__(self, *, max_sweep_age_s: float, max_control_failure_s: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.max_sweep_age_s = max_sweep_age_s
+        self.max_control_failure_s = max_control_failure_s
+        self._clock = clock
         self.last_sweep_monotonic: float | None = None
+        self.control_failing_since: float | None = None
+        self.control_error = ""
         self.children_started = threading.Event()
         self.stopping = threading.Event()
         self.ref: pykka.ActorRef | None = None
 
     def swept(self) -> None:
-        self.last_sweep_monotonic = time.monotonic()
+        self.last_sweep_monotonic = self._clock()
+
+    def control_polled(self) -> None:
+        self.control_failing_since = None
+
+    def control_poll_failed(self, error: str) -> None:
+        self.control_error = error
+        if self.control_failing_since is None:
+            self.control_failing_since = self._clock()
 
     def healthy(self) -> tuple[bool, str]:
         if self.ref is None or not self.ref.is_alive():
@@ -275,9 +341,14 @@ class SupervisorHealth:
         last = self.last_sweep_monotonic
         if last is None:
             return False, "supervisor has not swept yet"
-        age = time.monotonic() - last
+        now = self._clock()
+        age = now - last
         if age > self.max_sweep_age_s:
             return False, f"supervisor last swept {age:.1f}s ago (limit {self.max_sweep_age_s:g}s)"
+        failing_since, limit = self.control_failing_since, self.max_control_failure_s
+        if failing_since is not None and limit is not None and now - failing_since > limit:
+            return False, (f"control commands unreadable for {now - failing_since:.1f}s (limit {limit:g}s): "
+                           f"{self.control_error}")
         return True, f"supervisor swept {age:.2f}s ago"
 
     def ready(self) -> tuple[bool, str]:
@@ -316,6 +387,11 @@ class SupervisorConfig:
     run_id: int | None = None
     exit_on_critical_disable: bool = False
     safety_listeners: tuple[str, ...] = ()  # children told SafetyModeChanged
+
+
+# /healthz turns unhealthy once control polls have failed for this many poll intervals (and at least this long).
+CONTROL_FAILURE_POLLS = 8
+CONTROL_FAILURE_MIN_S = 2.0
 
 
 class SupervisorActor(pykka.ThreadingActor):
@@ -357,7 +433,10 @@ class SupervisorActor(pykka.ThreadingActor):
         self.health = health
         self._on_fatal = on_fatal
         self._last_poll_s: float | None = None
+        self._control_failures = 0  # consecutive failed control polls
         self._stopping = False
+        if health is not None and health.max_control_failure_s is None:
+            health.max_control_failure_s = max(CONTROL_FAILURE_MIN_S, CONTROL_FAILURE_POLLS * config.control_poll_interval_s)
         for spec in specs:
             directory.register(spec.name, mailbox_limit=spec.mailbox_limit)
         metrics.register_children(names)
@@ -637,9 +716,10 @@ class SupervisorActor(pykka.ThreadingActor):
     def _poll_commands(self) -> None:
         try:
             pending = self.store.claim_commands()
-        except Exception as exc:  # noqa: BLE001 - database unavailable: try again next poll
-            log.error("supervisor: cannot read control commands: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        except Exception as exc:  # noqa: BLE001 - database unavailable: the store reconnects; try again next poll
+            self._control_failed(f"cannot read control commands: {_first_line(exc)}")
             return
+        failed_write = ""
         for row in pending:
             try:
                 command = ctl.parse_command(row.command, row.args)
@@ -656,8 +736,24 @@ class SupervisorActor(pykka.ThreadingActor):
             log.info("control: #%d %s %s -> %s: %s", row.command_id, row.command, dict(row.args), result.status, result.message)
             try:
                 self.store.complete_command(row.command_id, result)
-            except Exception as exc:  # noqa: BLE001
-                log.error("supervisor: cannot write the result of command #%d: %s", row.command_id, exc)
+            except Exception as exc:  # noqa: BLE001 - the row stays 'applying'; ctl reports the outcome unknown
+                failed_write = f"cannot write the result of command #{row.command_id}: {_first_line(exc)}"
+                log.error("supervisor: %s", failed_write)
+        if failed_write:
+            self._control_failed(failed_write)
+            return
+        if self._control_failures:
+            log.warning("supervisor: control channel working again after %d failed poll(s)", self._control_failures)
+        self._control_failures = 0
+        if self.health is not None:
+            self.health.control_polled()
+
+    def _control_failed(self, error: str) -> None:
+        self._control_failures += 1
+        if self._control_failures == 1 or self._control_failures % 100 == 0:  # an outage logs once, then rarely
+            log.error("supervisor: %s (failed polls in a row: %d)", error, self._control_failures)
+        if self.health is not None:
+            self.health.control_poll_failed(error)
 
     def _apply(self, command: ctl.Command, *, issued_by: str) -> ctl.CommandResult:
         match command:
@@ -756,6 +852,11 @@ class SupervisorActor(pykka.ThreadingActor):
             strategies=self.strategies, run_id=self.config.run_id, mode=self.config.runtime_mode,
             shard=self.config.shard, stuck_threads=stuck, dropped_messages=self.directory.dropped(),
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def child_names(specs: Iterable[ChildSpec]) -> tuple[str, ...]:

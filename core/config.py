@@ -19,7 +19,7 @@ from typing import Any, Literal, Mapping
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "KRT_"
 SECRET_ENV_NAMES = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
@@ -31,6 +31,14 @@ class ConfigError(Exception):
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class _CrossCheck(ValueError):
+    """Two settings of one section that do not fit together; reported naming both, with their sources."""
+
+    def __init__(self, key: str, expected: str, other: str) -> None:
+        super().__init__(f"{key}: expected {expected} {other}")
+        self.key, self.expected, self.other = key, expected, other
 
 
 class RuntimeSettings(_Section):
@@ -121,15 +129,36 @@ class ReferenceSettings(_Section):
     max_age_ms: int = Field(5000, ge=1, le=3_600_000)
 
 
+# A feed's handler may block closing a socket for a few seconds; a shorter heartbeat deadline would replace
+# a healthy feed as hung.
+MIN_HEARTBEAT_DEADLINE_MS = 3000
+
+
 class SupervisorSettings(_Section):
     heartbeat_interval_ms: int = Field(1000, ge=10, le=60_000)
-    heartbeat_deadline_ms: int = Field(10_000, ge=100, le=600_000)
+    heartbeat_deadline_ms: int = Field(10_000, le=600_000)
     restart_max: int = Field(5, ge=0, le=1000)
     restart_period_s: float = Field(60.0, gt=0, le=86_400)
     backoff_initial_ms: int = Field(200, ge=0, le=600_000)
     backoff_max_ms: int = Field(10_000, ge=0, le=3_600_000)
     backoff_jitter_ratio: float = Field(0.2, ge=0, le=1)
     control_poll_interval_ms: int = Field(250, ge=10, le=10_000)
+    control_command_max_age_s: float = Field(60.0, ge=1, le=86_400)
+
+    @field_validator("heartbeat_deadline_ms")
+    @classmethod
+    def _check_deadline(cls, value: int) -> int:
+        if value < MIN_HEARTBEAT_DEADLINE_MS:
+            raise ValueError(f"a number >= {MIN_HEARTBEAT_DEADLINE_MS}, so a feed blocked closing its socket is not taken for hung")
+        return value
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "SupervisorSettings":
+        if self.heartbeat_deadline_ms <= self.heartbeat_interval_ms:
+            raise _CrossCheck("heartbeat_deadline_ms", "more than", "heartbeat_interval_ms")
+        if self.backoff_max_ms < self.backoff_initial_ms:
+            raise _CrossCheck("backoff_max_ms", "at least", "backoff_initial_ms")
+        return self
 
 
 class SimSettings(_Section):
@@ -152,11 +181,21 @@ class FeedSettings(_Section):
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
     max_backlog_frames: int = Field(100_000, ge=100, le=10_000_000)
 
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "FeedSettings":
+        if self.reconnect_max_ms < self.reconnect_initial_ms:
+            raise _CrossCheck("reconnect_max_ms", "at least", "reconnect_initial_ms")
+        return self
+
+
+MAX_VOLATILITY_WINDOW_S = 86_400
+MAX_VOLATILITY_SAMPLES = 10_000  # per window (window / volatility_sample_ms): the samples are kept in memory per symbol
+
 
 class StateSettings(_Section):
     write_interval_ms: int = Field(250, ge=1, le=600_000)
     snapshot_interval_ms: int = Field(100, ge=1, le=600_000)
-    stale_after_ms: int = Field(5000, ge=10, le=600_000)
+    stale_after_ms: int = Field(5000, ge=500, le=600_000)
     depth_window_bps: Decimal = Field(Decimal("10"), gt=0, le=10_000)
     trade_flow_window_s: float = Field(60.0, gt=0, le=86_400)
     volatility_windows_s: tuple[int, ...] = (60, 300)
@@ -170,7 +209,18 @@ class StateSettings(_Section):
     def _check_windows(cls, value: tuple[int, ...]) -> tuple[int, ...]:
         if not value or any(window <= 0 for window in value):
             raise ValueError("one or more positive window lengths in seconds, such as [60, 300]")
+        if any(window > MAX_VOLATILITY_WINDOW_S for window in value):
+            raise ValueError(f"window lengths of at most {MAX_VOLATILITY_WINDOW_S} seconds (one day)")
         return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _check_samples(self) -> "StateSettings":
+        longest = max(self.volatility_windows_s)
+        if longest * 1000 / self.volatility_sample_ms > MAX_VOLATILITY_SAMPLES:
+            most_s = MAX_VOLATILITY_SAMPLES * self.volatility_sample_ms / 1000
+            raise _CrossCheck("volatility_windows_s", f"windows of at most {MAX_VOLATILITY_SAMPLES} samples, "
+                              f"so at most {most_s:g} s at", "volatility_sample_ms")
+        return self
 
 
 class RiskSettings(_Section):
@@ -327,9 +377,12 @@ def _known_keys(section_path: tuple[str, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _format_validation(exc: ValidationError, sources: dict[tuple[str, ...], str]) -> str:
+def _format_validation(exc: ValidationError, sources: dict[tuple[str, ...], str], merged: Mapping[str, Any]) -> str:
     error = exc.errors(include_url=False)[0]
     loc = tuple(str(part) for part in error["loc"] if not isinstance(part, int))
+    cross = (error.get("ctx") or {}).get("error")
+    if isinstance(cross, _CrossCheck) and len(loc) == 1:
+        return _format_cross_check(loc[0], cross, sources, merged)
     key = ".".join(loc) or "(top level)"
     given = error.get("input")
     source = sources.get(loc) or sources.get(loc[:1]) or "built-in default"
@@ -342,6 +395,20 @@ def _format_validation(exc: ValidationError, sources: dict[tuple[str, ...], str]
     more = len(exc.errors()) - 1
     tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more > 0 else ""
     return f"config error: {key} = {given_text} (from {source}): expected {expected}{tail}"
+
+
+def _format_cross_check(section: str, cross: _CrossCheck, sources: dict[tuple[str, ...], str], merged: Mapping[str, Any]) -> str:
+    model = Settings.model_fields[section].annotation
+    given = merged.get(section) if isinstance(merged.get(section), dict) else {}
+
+    def shown(key: str) -> str:
+        value = given.get(key, model.model_fields[key].default)  # type: ignore[union-attr]
+        value_text = repr(str(value)) if isinstance(value, Decimal) else repr(value)
+        if isinstance(value, (list, tuple)):
+            value_text = "[" + ", ".join(str(item) for item in value) + "]"
+        return f"{section}.{key} = {value_text} (from {sources.get((section, key), 'built-in default')})"
+
+    return f"config error: {shown(cross.key)}: expected {cross.expected} {shown(cross.other)}"
 
 
 def load_settings(
@@ -376,4 +443,4 @@ def load_settings(
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(exc, sources)) from None
+        raise ConfigError(_format_validation(exc, sources, merged)) from None

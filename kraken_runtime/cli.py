@@ -9,6 +9,7 @@ import sys
 from kraken_runtime import __version__
 from kraken_runtime import exitcodes
 
+
 # Subcommand modules, in the order `--help` lists them. A module is listed only once it does real work.
 COMMANDS: tuple[str, ...] = (
     "run",
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kraken-runtime",
         description="Autonomous, supervised trading runtime for Kraken spot.",
-        epilog="Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 no daemon answered (ctl), 78 bad configuration.",
+        epilog="Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 no daemon answered (ctl), 78 bad configuration, "
+               "130 interrupted (Ctrl-C; `run` stops cleanly with 0).",
     )
     parser.add_argument("--version", action="version", version=f"kraken-runtime {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -50,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        return exitcodes.OK
+        # Ctrl-C cut the command short: 128 + SIGINT, as a shell reports it, so a script can tell. `run` is
+        # the exception: SIGINT is how an operator stops the daemon (it installs its own handler and stops
+        # cleanly with 0); an interrupt that reaches here came before that handler, during start-up, and
+        # still counts as the stop the operator asked for.
+        return exitcodes.OK if args.command == "run" else exitcodes.INTERRUPTED
     except BrokenPipeError:
         return exitcodes.OK
 

@@ -14,6 +14,7 @@ must happen before a venue call (orders are written before the venue is asked), 
 from __future__ import annotations
 
 import os
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def open_database(url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True
     """
     db = make_database(url, busy_timeout_ms=busy_timeout_ms)
     try:
-        db.connect(reuse_if_open=True)
+        _connect(db, busy_timeout_ms)
         if migrate:
             upgrade(db)
         else:
@@ -92,17 +93,42 @@ def open_database(url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True
                 raise StorageError(
                     f"database {redact_url(url)} is at schema version {have}, expected {LATEST_VERSION}; run 'kraken-runtime db upgrade'"
                 )
-    except pw.OperationalError as exc:
-        raise StorageError(f"cannot open database {redact_url(url)}: {str(exc).strip().splitlines()[0]}") from None
+    except (pw.DatabaseError, pw.InterfaceError) as exc:  # OperationalError; IntegrityError, ProgrammingError: a broken schema
+        _close_quietly(db)
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StorageError(f"cannot open database {redact_url(url)}: {first_line}") from None
     except RuntimeError as exc:
+        _close_quietly(db)
         raise StorageError(str(exc)) from None
     database_proxy.initialize(db)
     return db
 
 
+def _connect(db: pw.Database, busy_timeout_ms: int) -> None:
+    """Connect; on SQLite, wait out 'database is locked' up to the busy timeout. Switching a new file to WAL
+    needs the file to itself and SQLite reports a concurrent opener busy at once, without its busy handler
+    (two daemons started together on a fresh file)."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            return
+        except pw.OperationalError as exc:
+            if not isinstance(db, pw.SqliteDatabase) or "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def close_database(db: pw.Database) -> None:
     if not db.is_closed():
         db.close()
+
+
+def _close_quietly(db: pw.Database) -> None:
+    try:
+        close_database(db)
+    except Exception:  # noqa: BLE001 - already failing; the original error is the one to report
+        pass
 
 
 def describe(db: pw.Database) -> dict[str, object]:

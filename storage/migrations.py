@@ -183,12 +183,34 @@ def current_version(db: pw.Database) -> int:
     return int(row or 0)
 
 
+# pg_advisory_xact_lock(classid, objid): this constant names "kraken-runtime schema upgrade"; the second key
+# is the schema being upgraded, so daemons migrating different schemas of one database do not wait on each other.
+_PG_UPGRADE_LOCK_CLASS = 0x6B72_7431  # "krt1"
+
+
 def upgrade(db: pw.Database, *, target: int | None = None, clock_ns: Callable[[], int] = time.time_ns) -> list[int]:
-    """Apply every step above the database's version (up to `target`), each in its own transaction.
+    """Apply every step above the database's version (up to `target`).
+
+    Concurrent upgrades (a fleet starting at once against a fresh database) are serialised: on PostgreSQL
+    the whole upgrade is one transaction holding a transaction-level advisory lock, on SQLite one
+    `BEGIN IMMEDIATE` transaction (the file's write lock). The second upgrader waits, then reads the
+    version the first one wrote and has nothing left to do. DDL is transactional on both engines, so a
+    failed step leaves the schema as it was.
 
     Returns the versions applied. Raises RuntimeError if the database is newer than this code knows.
     """
     target = LATEST_VERSION if target is None else target
+    if isinstance(db, pw.PostgresqlDatabase):
+        with db.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (_PG_UPGRADE_LOCK_CLASS,))
+            return _upgrade_locked(db, target, clock_ns)
+    if isinstance(db, pw.SqliteDatabase):
+        with db.atomic(lock_type="IMMEDIATE"):
+            return _upgrade_locked(db, target, clock_ns)
+    return _upgrade_locked(db, target, clock_ns)
+
+
+def _upgrade_locked(db: pw.Database, target: int, clock_ns: Callable[[], int]) -> list[int]:
     with SchemaVersion.bind_ctx(db):
         db.create_tables([SchemaVersion])
     have = current_version(db)
@@ -200,7 +222,7 @@ def upgrade(db: pw.Database, *, target: int | None = None, clock_ns: Callable[[]
     for step in MIGRATIONS:
         if step.version <= have or step.version > target:
             continue
-        with db.atomic():
+        with db.atomic():  # a savepoint inside the upgrade's transaction
             step.apply(db, _migrator(db))
             with SchemaVersion.bind_ctx(db):
                 SchemaVersion.create(version=step.version, description=step.description, applied_at_ns=clock_ns())

@@ -261,7 +261,7 @@ class ControlCommand(BaseModel):
     id = pw.BigAutoField()
     command = pw.CharField(max_length=32)
     args = JSONTextField(default=dict)
-    status = pw.CharField(max_length=16, default="pending", index=True)  # pending|applied|refused|failed
+    status = pw.CharField(max_length=16, default="pending", index=True)  # pending|applying|applied|refused|failed|expired
     result = JSONTextField(null=True)
     issued_by = pw.CharField(max_length=128, default="")
     target_shard = pw.CharField(max_length=64, null=True)

@@ -3,6 +3,7 @@ so no SQL (and no lazy loading) escapes this package. Times are integer nanoseco
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -26,6 +27,10 @@ from storage.models import (
 
 SAFETY_MODES = ("active", "reduce_only", "halted")
 COMMAND_FINAL_STATUSES = ("applied", "refused", "failed")
+# A command's life: pending -> applying (claimed by a run) -> applied | refused | failed; or
+# pending -> expired (withdrawn by ctl after its timeout, or older than the daemon's maximum age).
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,25 +121,46 @@ def insert_control_command(command: str, args: Mapping[str, Any], *, issued_by: 
     return row.id
 
 
-def claim_pending_commands(run_id: int, *, shard: str, limit: int = 20) -> list[ControlCommandRecord]:
-    """Take pending commands for this shard (or for any shard). A command is claimed by exactly one
-    daemon: the conditional UPDATE succeeds for one claimant only."""
-    candidates = (
-        ControlCommand.select(ControlCommand.id)
-        .where((ControlCommand.status == "pending") & ((ControlCommand.target_shard.is_null()) | (ControlCommand.target_shard == shard)))
-        .order_by(ControlCommand.id)
-        .limit(limit)
+def expire_stale_control_commands(run_id: int | None, *, shard: str, now_ns: int, max_age_ns: int) -> int:
+    """Mark this shard's (and any-shard) pending commands issued more than `max_age_ns` ago `expired`, with a
+    result saying why; returns how many. Such a row is left by a `ctl` killed before it could withdraw its
+    command: a daemon started hours later must not apply that `resume`."""
+    message = (f"expired unapplied: still pending after {max_age_ns / 1e9:g}s "
+               f"(supervisor.control_command_max_age_s); issue it again if it is still wanted")
+    return (
+        ControlCommand.update(status="expired", applied_at_ns=now_ns, applied_by_run=run_id,
+                              result={"status": "expired", "message": message, "data": {}})
+        .where((ControlCommand.status == "pending") & _for_shard(shard) & (ControlCommand.created_at_ns < now_ns - max_age_ns))
+        .execute()
     )
+
+
+def claim_pending_commands(run_id: int, *, shard: str, now_ns: int, max_age_ns: int, limit: int = 20) -> list[ControlCommandRecord]:
+    """Take pending commands for this shard (or for any shard) issued within the last `max_age_ns`; older
+    pending ones are expired instead (see expire_stale_control_commands). A command is claimed by exactly
+    one daemon: the conditional UPDATE succeeds for one claimant only.
+
+    `created_at_ns` is the issuing host's wall clock and `now_ns` the daemon's, so the hosts of a fleet must
+    agree on the time to well within the maximum age."""
+    expired = expire_stale_control_commands(run_id, shard=shard, now_ns=now_ns, max_age_ns=max_age_ns)
+    if expired:
+        log.warning("control: %d pending command(s) older than %gs expired unapplied", expired, max_age_ns / 1e9)
+    fresh = (ControlCommand.status == "pending") & _for_shard(shard) & (ControlCommand.created_at_ns >= now_ns - max_age_ns)
+    candidates = ControlCommand.select(ControlCommand.id).where(fresh).order_by(ControlCommand.id).limit(limit)
     claimed = []
-    for (command_id,) in candidates.tuples():
+    for (command_id,) in list(candidates.tuples()):
         updated = (
             ControlCommand.update(status="applying", applied_by_run=run_id)
-            .where((ControlCommand.id == command_id) & (ControlCommand.status == "pending"))
+            .where((ControlCommand.id == command_id) & fresh)
             .execute()
         )
         if updated == 1:
             claimed.append(_command_record(ControlCommand.get_by_id(command_id)))
     return claimed
+
+
+def _for_shard(shard: str) -> pw.Expression:
+    return (ControlCommand.target_shard.is_null()) | (ControlCommand.target_shard == shard)
 
 
 def complete_control_command(command_id: int, *, status: str, result: Mapping[str, Any], run_id: int | None, now_ns: int) -> None:
@@ -225,28 +251,43 @@ def symbol_states(run_id: int) -> list[dict[str, Any]]:
     return [dict(row.__data__, run=run_id) for row in query]
 
 
-def insert_market_tickers(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
-    batch = [dict(row, run=run_id) for row in rows]
-    if batch:
-        with database_proxy.atomic():
-            for chunk in pw.chunked(batch, 500):
-                MarketTicker.insert_many(chunk).execute()
+def _insert_rows(model: type, run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Append rows in one transaction. Every row gets the same columns (peewee's insert_many takes them
+    from the first row and would silently drop any others); an unknown column is refused."""
+    batch = [dict(row) for row in rows]
+    if not batch:
+        return 0
+    columns = set().union(*batch)
+    unknown = columns - set(model._meta.fields)
+    if unknown:
+        raise ValueError(f"{model._meta.table_name} has no column(s) {sorted(unknown)}")
+    batch = [{**dict.fromkeys(columns), **row, "run": run_id} for row in batch]
+    with database_proxy.atomic():
+        for chunk in pw.chunked(batch, 500):
+            model.insert_many(chunk).execute()
     return len(batch)
+
+
+def insert_market_tickers(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+    return _insert_rows(MarketTicker, run_id, rows)
 
 
 def insert_market_trades(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
-    batch = [dict(row, run=run_id) for row in rows]
-    if batch:
-        with database_proxy.atomic():
-            for chunk in pw.chunked(batch, 500):
-                MarketTrade.insert_many(chunk).execute()
-    return len(batch)
+    return _insert_rows(MarketTrade, run_id, rows)
 
 
-def prune_market_data(*, older_than_ns: int) -> int:
-    """Delete market rows received before `older_than_ns`; returns how many rows went."""
-    removed = MarketTicker.delete().where(MarketTicker.ts_recv_ns < older_than_ns).execute()
-    removed += MarketTrade.delete().where(MarketTrade.ts_recv_ns < older_than_ns).execute()
+def prune_market_data(*, older_than_ns: int, batch_rows: int = 5000) -> int:
+    """Delete market rows received before `older_than_ns`, at most `batch_rows` per statement and
+    transaction, so a large backlog never holds the write lock for long; returns how many rows went."""
+    removed = 0
+    for model in (MarketTicker, MarketTrade):
+        while True:
+            ids = model.select(model.id).where(model.ts_recv_ns < older_than_ns).order_by(model.id).limit(batch_rows)
+            with database_proxy.atomic():
+                count = model.delete().where(model.id.in_(ids)).execute()
+            removed += count
+            if count < batch_rows:
+                break
     return removed
 
 

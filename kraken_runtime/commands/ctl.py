@@ -2,8 +2,11 @@
 
 The command becomes a control_commands row; a running daemon's supervisor claims it, applies it within
 a second and writes the result back; this command waits for that result and prints it.
-Exit status: 0 applied, 1 refused or failed, 2 bad usage, 3 no daemon answered within --timeout
-(the row is then withdrawn, so a daemon started later never applies a stale command), 78 bad config.
+Exit status: 0 applied, 1 refused or failed, or claimed by a daemon that did not answer in time
+(outcome unknown: check `ctl status`), 2 bad usage, 3 not applied: no daemon answered within --timeout
+(the row is then withdrawn, so a daemon started later never applies a stale command) or a daemon found
+it older than supervisor.control_command_max_age_s, 78 bad config, 130 interrupted (Ctrl-C; the row is
+withdrawn unless a daemon already claimed it).
 """
 
 from __future__ import annotations
@@ -127,12 +130,13 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as error:
         print(f"ctl: {error}", file=sys.stderr)
         return exitcodes.FAILED
+    command_id: int | None = None
     try:
         command_id = repo.insert_control_command(command.name, ctl.command_args(command), issued_by=_issued_by(),
                                                  now_ns=time.time_ns(), target_shard=args.shard)
-        record = _wait_for_result(repo, command_id, args.timeout)
+        outcome, record = _wait_for_result(repo, command_id, args.timeout)
     except KeyboardInterrupt:
-        repo.expire_control_command(command_id, now_ns=time.time_ns())
+        _withdraw_on_interrupt(repo, command_id)
         raise
     except Exception as error:  # a driver error: one line, not a traceback
         first_line = (str(error).strip().splitlines() or [""])[0]
@@ -140,9 +144,18 @@ def run(args: argparse.Namespace) -> int:
         return exitcodes.FAILED
     finally:
         close_database(db)
-    if record is None:
+    if outcome == WITHDRAWN:
         print(f"ctl: no daemon answered {command.name!r} within {args.timeout:g}s; command #{command_id} withdrawn",
               file=sys.stderr)
+        return exitcodes.TIMEOUT
+    if outcome == UNKNOWN:
+        run_text = f"run {record.applied_by_run}" if record is not None and record.applied_by_run is not None else "a daemon"
+        print(f"ctl: command #{command_id} ({command.name}) claimed by {run_text}, outcome unknown; check `ctl status`",
+              file=sys.stderr)
+        return exitcodes.FAILED
+    if record.status == "expired":  # a daemon found it too old (clock skew, or a --timeout beyond the maximum age)
+        message = (record.result or {}).get("message", "expired")
+        print(f"ctl: command #{command_id} ({command.name}) not applied: {message}", file=sys.stderr)
         return exitcodes.TIMEOUT
     result = dict(record.result or {})
     status = record.status if record.status in ctl.RESULT_STATUSES else "failed"
@@ -162,19 +175,39 @@ def run(args: argparse.Namespace) -> int:
     return ctl.exit_code_for(status)
 
 
-def _wait_for_result(repo: Any, command_id: int, timeout_s: float):
-    """The finished command record, or None when no daemon answered (the row is then expired)."""
+ANSWERED, WITHDRAWN, UNKNOWN = "answered", "withdrawn", "unknown"
+
+
+def _wait_for_result(repo: Any, command_id: int, timeout_s: float) -> tuple[str, Any]:
+    """(outcome, record): ANSWERED with the finished (or daemon-expired) record; WITHDRAWN when no daemon
+    claimed it within the timeout (ctl expired the row); UNKNOWN when a daemon claimed it (`applying`) but
+    wrote no result within the timeout plus a grace period: it may or may not have been applied."""
     deadline = time.monotonic() + timeout_s
     grace_until: float | None = None
     while True:
         record = repo.get_control_command(command_id)
-        if record is not None and record.status in ctl.RESULT_STATUSES:
-            return record
+        if record is not None and (record.status in ctl.RESULT_STATUSES or record.status == "expired"):
+            return ANSWERED, record
         now = time.monotonic()
         if grace_until is not None and now >= grace_until:
-            return None
+            return UNKNOWN, record
         if grace_until is None and now >= deadline:
             if repo.expire_control_command(command_id, now_ns=time.time_ns()):
-                return None
+                return WITHDRAWN, None
             grace_until = now + CLAIMED_GRACE_S  # claimed meanwhile: the daemon is answering
         time.sleep(POLL_INTERVAL_S)
+
+
+def _withdraw_on_interrupt(repo: Any, command_id: int | None) -> None:
+    """Ctrl-C: withdraw the command unless a daemon claimed it already; say which, on one line."""
+    if command_id is None:
+        return  # interrupted before the row was written (or while writing it: the daemon's maximum age expires it)
+    try:
+        withdrawn = repo.expire_control_command(command_id, now_ns=time.time_ns())
+    except Exception as error:  # noqa: BLE001 - interrupted anyway; the daemon's maximum age expires the row
+        print(f"ctl: interrupted; could not withdraw command #{command_id}: {type(error).__name__}", file=sys.stderr)
+        return
+    if withdrawn:
+        print(f"ctl: interrupted; command #{command_id} withdrawn", file=sys.stderr)
+    else:
+        print(f"ctl: interrupted; command #{command_id} was already claimed by a daemon; check `ctl status`", file=sys.stderr)

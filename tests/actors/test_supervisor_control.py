@@ -3,8 +3,10 @@ plus the HTTP listener (/metrics, /healthz, /readyz) and the run-lease child."""
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -109,3 +111,163 @@ def test_http_when_supervisor_sweeps_then_healthz_200_and_metrics_exported_else_
         assert get("/nope")[0] == 404
     finally:
         server.stop()
+
+
+def _pg_admin(url: str):
+    import psycopg2
+
+    parts = urllib.parse.urlsplit(url)
+    options = dict(urllib.parse.parse_qsl(parts.query)).get("options")
+    connection = psycopg2.connect(dbname=parts.path.lstrip("/"), user=parts.username, password=parts.password,
+                                  host=parts.hostname, port=parts.port or 5432, options=options, connect_timeout=3)
+    connection.autocommit = True
+    return connection
+
+
+class BackendRecordingStore(DatabaseStore):
+    """DatabaseStore that notes which PostgreSQL backend served its last successful poll."""
+
+    backend_pid: int | None = None
+
+    def claim_commands(self):
+        claimed = super().claim_commands()
+        from storage.models import database_proxy
+        self.backend_pid = database_proxy.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        return claimed
+
+
+def test_control_when_postgresql_terminates_the_supervisor_backend_then_next_poll_reconnects_and_commands_round_trip(
+        pg_url, clock, wait_until):
+    from storage import repo
+    from storage.db import close_database, open_database
+
+    db = open_database(pg_url)
+    run_id = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h", pid=1,
+                            now_ns=time.time_ns())
+    metrics = RuntimeMetrics()
+    store = BackendRecordingStore(run_id=run_id, shard="default")
+    health = SupervisorHealth(max_sweep_age_s=60, clock=clock)
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+                                config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id), health=health)
+    admin = _pg_admin(pg_url)
+    try:
+        def roundtrip(reason: str) -> str:
+            command_id = repo.insert_control_command("halt", {"reason": reason}, issued_by="test", now_ns=time.time_ns())
+            wait_until(lambda: (sup.ask(SupervisorTick(), timeout=TIMEOUT),
+                                repo.get_control_command(command_id).status != "pending")[1], what=f"command {reason} claimed")
+            return repo.get_control_command(command_id).status
+
+        assert roundtrip("before") == "applied"
+        killed = store.backend_pid
+        with admin.cursor() as cursor:
+            # The supervisor's backend only: other tests may share this server.
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid = %s", (killed,))
+            assert cursor.fetchone() == (True,)
+        wait_until(lambda: _backend_gone(admin, killed), what="backend terminated")
+
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)  # this poll meets the dead connection
+        assert health.control_failing_since is not None and "cannot read control commands" in health.control_error
+        assert roundtrip("after") == "applied"  # the next polls reconnect
+        assert store.backend_pid not in (None, killed)
+        assert health.control_failing_since is None and health.healthy()[0]
+        assert repo.current_safety_mode()[0] == "halted"
+    finally:
+        admin.close()
+        sup.stop(block=True, timeout=TIMEOUT)
+        close_database(db)
+
+
+def _backend_gone(admin, pid: int) -> bool:
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+        return cursor.fetchone()[0] == 0
+
+
+class UnreachableStore:
+    """A SupervisorStore whose database is down until `up` is set."""
+
+    def __init__(self) -> None:
+        self.up = threading.Event()
+        self.polls = 0
+
+    def claim_commands(self):
+        self.polls += 1
+        if not self.up.is_set():
+            raise ConnectionError("could not connect to server: Connection refused\nIs the server running?")
+        return []
+
+    def record_actor_event(self, actor, event, detail):
+        pass
+
+    def record_safety_mode(self, mode, *, reason, source):
+        pass
+
+    def complete_command(self, command_id, result):
+        pass
+
+    def set_strategy_enabled(self, name, enabled, *, updated_by):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_healthz_when_control_polls_fail_for_longer_than_a_few_intervals_then_503_until_they_work_again(clock):
+    metrics = RuntimeMetrics()
+    health = SupervisorHealth(max_sweep_age_s=60, clock=clock)
+    store = UnreachableStore()
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+                                config=SupervisorConfig(control_poll_interval_s=0.25), health=health)
+    server = HttpServer("127.0.0.1", 0, registry=metrics.registry, health=health.healthy, ready=health.ready)
+    server.start()
+
+    def healthz() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen("http://%s:%d/healthz" % server.address, timeout=TIMEOUT) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def sweep_after(seconds: float) -> None:
+        clock.advance(seconds)
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+
+    try:
+        sup.ask(StartChildren(), timeout=TIMEOUT)
+        assert health.max_control_failure_s == 2.0  # 8 polls of 0.25 s
+        sweep_after(0)
+        assert store.polls == 1 and healthz()[0] == 200  # one failed poll is a blip
+        for _ in range(7):
+            sweep_after(0.25)
+        assert store.polls == 8 and healthz()[0] == 200  # failing for 1.75 s: still within the limit
+        sweep_after(0.5)
+        status, body = healthz()
+        assert status == 503 and "control commands unreadable for" in body and "(limit 2s)" in body
+        assert "ConnectionError: could not connect to server: Connection refused" in body
+        assert "\n" not in body.strip()
+        store.up.set()
+        sweep_after(0.25)
+        assert healthz()[0] == 200
+    finally:
+        server.stop()
+        sup.stop(block=True, timeout=TIMEOUT)
+
+
+def test_control_when_a_pending_row_is_older_than_the_maximum_age_then_expired_not_applied(database, clock):
+    repo, run_id = database
+    metrics = RuntimeMetrics()
+    sup = SupervisorActor.start(
+        specs=[], directory=Directory(metrics), metrics=metrics,
+        store=DatabaseStore(run_id=run_id, shard="default", command_max_age_s=60), clock=clock,
+        config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id),
+    )
+    # A ctl killed an hour ago left its `halt` pending; an operator's fresh `status` came just now.
+    stale = repo.insert_control_command("halt", {"reason": "an hour ago"}, issued_by="test", now_ns=time.time_ns() - 3600 * 10**9)
+    fresh = repo.insert_control_command("status", {}, issued_by="test", now_ns=time.time_ns())
+    sup.ask(SupervisorTick(), timeout=TIMEOUT)
+    expired = repo.get_control_command(stale)
+    assert expired.status == "expired" and "expired unapplied" in expired.result["message"]
+    assert repo.get_control_command(fresh).status == "applied"
+    assert sup.ask(GetStatus(), timeout=TIMEOUT)["safety_mode"] == "active" and repo.current_safety_mode()[0] == "active"
+    sup.stop(block=True, timeout=TIMEOUT)

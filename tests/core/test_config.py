@@ -98,3 +98,49 @@ def test_secrets_come_in_pairs_and_never_show():
 def test_config_hash_changes_with_settings():
     assert load_settings().config_hash() == load_settings().config_hash()
     assert load_settings().config_hash() != load_settings(env={"KRT_RUNTIME__MODE": "shadow"}).config_hash()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "env", "expected"),
+    [
+        ("supervisor:\n  heartbeat_interval_ms: 5000\n  heartbeat_deadline_ms: 5000\n", {},
+         "supervisor.heartbeat_deadline_ms = 5000 (from f.yaml): expected more than "
+         "supervisor.heartbeat_interval_ms = 5000 (from f.yaml)"),
+        ("supervisor:\n  heartbeat_interval_ms: 20000\n", {},
+         "supervisor.heartbeat_deadline_ms = 10000 (from built-in default): expected more than "
+         "supervisor.heartbeat_interval_ms = 20000 (from f.yaml)"),
+        ("supervisor:\n  heartbeat_deadline_ms: 2999\n", {},
+         "supervisor.heartbeat_deadline_ms = 2999 (from f.yaml): expected a number >= 3000, so a feed blocked closing "
+         "its socket is not taken for hung"),
+        ("supervisor:\n  backoff_initial_ms: 5000\n", {"KRT_SUPERVISOR__BACKOFF_MAX_MS": "4999"},
+         "supervisor.backoff_max_ms = 4999 (from environment KRT_SUPERVISOR__BACKOFF_MAX_MS): expected at least "
+         "supervisor.backoff_initial_ms = 5000 (from f.yaml)"),
+        ("feed:\n  reconnect_max_ms: 499\n", {},
+         "feed.reconnect_max_ms = 499 (from f.yaml): expected at least feed.reconnect_initial_ms = 500 (from built-in default)"),
+        ("state:\n  stale_after_ms: 499\n", {}, "state.stale_after_ms = 499 (from f.yaml): expected a number >= 500"),
+        ("state:\n  volatility_windows_s: [60, 86401]\n", {},
+         "state.volatility_windows_s = [60, 86401] (from f.yaml): expected window lengths of at most 86400 seconds"),
+        ("state:\n  volatility_windows_s: [60, 1001]\n  volatility_sample_ms: 100\n", {},
+         "state.volatility_windows_s = [60, 1001] (from f.yaml): expected windows of at most 10000 samples, so at most "
+         "1000 s at state.volatility_sample_ms = 100 (from f.yaml)"),
+        ("supervisor:\n  control_command_max_age_s: 0\n", {},
+         "supervisor.control_command_max_age_s = 0 (from f.yaml): expected a number >= 1"),
+    ],
+)
+def test_settings_that_do_not_fit_together_are_one_line_naming_both_keys(yaml_text, env, expected):
+    with pytest.raises(ConfigError) as info:
+        load_settings(yaml_text=yaml_text, yaml_source="f.yaml", env=env)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("config error: ")
+    assert expected in message, message
+
+
+@pytest.mark.parametrize("yaml_text", [
+    "supervisor:\n  heartbeat_interval_ms: 2999\n  heartbeat_deadline_ms: 3000\n",  # the boundaries themselves
+    "supervisor:\n  backoff_initial_ms: 5000\n  backoff_max_ms: 5000\n",
+    "feed:\n  reconnect_initial_ms: 500\n  reconnect_max_ms: 500\n",
+    "state:\n  stale_after_ms: 500\n  volatility_windows_s: [86400]\n  volatility_sample_ms: 8640\n",
+    "state:\n  volatility_windows_s: [1000]\n  volatility_sample_ms: 100\n",
+])
+def test_settings_at_the_cross_check_boundaries_are_accepted(yaml_text):
+    load_settings(yaml_text=yaml_text, yaml_source="f.yaml")

@@ -206,3 +206,92 @@ def test_run_when_config_is_bad_then_one_line_and_exit_78(tmp_path):
 def test_ctl_when_no_database_exists_then_exit_3(tmp_path):
     done = ctl(f"sqlite:///{tmp_path / 'absent.db'}", tmp_path, "status", timeout="0.5")
     assert done.returncode == 3 and not (tmp_path / "absent.db").exists()
+
+
+def _fresh_database(db_url: str) -> int:
+    """Create the schema and a run row (a daemon that is not polling); returns the run id."""
+    from storage import repo
+    from storage.db import close_database, open_database
+
+    db = open_database(db_url)
+    run_id = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
+                            pid=1, now_ns=time.time_ns())
+    close_database(db)
+    return run_id
+
+
+def _ctl_in_process(db_url: str, tmp_path: Path, monkeypatch, *args: str) -> int:
+    from kraken_runtime.cli import main
+
+    for name in list(os.environ):
+        if name.startswith(("KRT_", "KRAKEN_")) and not name.startswith("KRT_TEST_"):
+            monkeypatch.delenv(name)
+    return main(["ctl", "--db", db_url, "--env-file", str(tmp_path / "none.env"), *args])
+
+
+def test_ctl_when_a_daemon_claimed_the_command_but_wrote_no_result_then_outcome_unknown_not_withdrawn(
+        sqlite_url, tmp_path, monkeypatch, capsys):
+    from kraken_runtime.commands import ctl as ctl_command
+    from storage import repo
+
+    run_id = _fresh_database(sqlite_url)
+    insert = repo.insert_control_command
+
+    def insert_then_claimed(*args, **kwargs):
+        command_id = insert(*args, **kwargs)
+        # A daemon claims it at once and then hangs (or dies) before writing the result.
+        claimed = repo.claim_pending_commands(run_id, shard="default", now_ns=time.time_ns(), max_age_ns=60 * 10**9)
+        assert [record.id for record in claimed] == [command_id]
+        return command_id
+
+    monkeypatch.setattr(repo, "insert_control_command", insert_then_claimed)
+    monkeypatch.setattr(ctl_command, "CLAIMED_GRACE_S", 0.2)
+    code = _ctl_in_process(sqlite_url, tmp_path, monkeypatch, "--timeout", "0.2", "resume")
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert f"claimed by run {run_id}, outcome unknown; check `ctl status`" in err and "withdrawn" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_ctl_when_the_daemon_expired_the_command_as_too_old_then_says_why_and_exit_3(sqlite_url, tmp_path, monkeypatch, capsys):
+    from storage import repo
+
+    run_id = _fresh_database(sqlite_url)
+    insert = repo.insert_control_command
+
+    def insert_then_expired(*args, **kwargs):
+        command_id = insert(*args, **kwargs)
+        # The daemon's clock runs two minutes ahead of this host's: the row looks older than its maximum age.
+        repo.claim_pending_commands(run_id, shard="default", now_ns=time.time_ns() + 120 * 10**9, max_age_ns=60 * 10**9)
+        return command_id
+
+    monkeypatch.setattr(repo, "insert_control_command", insert_then_expired)
+    code = _ctl_in_process(sqlite_url, tmp_path, monkeypatch, "--timeout", "5", "halt")
+    err = capsys.readouterr().err
+    assert code == 3 and "(halt) not applied: expired unapplied" in err and "control_command_max_age_s" in err, err
+
+
+def test_ctl_when_interrupted_while_waiting_for_a_daemon_then_exit_130_and_command_withdrawn(sqlite_url, tmp_path):
+    from storage import repo
+    from storage.db import close_database, open_database
+
+    _fresh_database(sqlite_url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kraken_runtime", "ctl", "--db", sqlite_url, "--timeout", "60",
+         "--env-file", str(tmp_path / "none.env"), "halt"],
+        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    db = open_database(sqlite_url, migrate=False)
+    try:
+        pending = _wait(lambda: [c for c in repo.recent_control_commands() if c.status == "pending"],
+                        "ctl to write its command and wait")
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+        assert proc.returncode == 130, stderr
+        assert f"interrupted; command #{pending[0].id} withdrawn" in stderr and "Traceback" not in stderr
+        assert repo.get_control_command(pending[0].id).status == "expired"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        close_database(db)

@@ -142,19 +142,41 @@ def test_decimals_when_stored_then_come_back_exact(db):
     assert stored == awkward
 
 
+MAX_AGE_NS = 60 * 10**9
+
+
 def test_control_command_when_claimed_twice_then_only_one_claimant_gets_it(db):
     run_a, run_b = _run(), _run()
     command_id = repo.insert_control_command("status", {}, issued_by="t", now_ns=NS)
-    first = repo.claim_pending_commands(run_a, shard="default")
-    second = repo.claim_pending_commands(run_b, shard="default")
+    first = repo.claim_pending_commands(run_a, shard="default", now_ns=NS + 1, max_age_ns=MAX_AGE_NS)
+    second = repo.claim_pending_commands(run_b, shard="default", now_ns=NS + 1, max_age_ns=MAX_AGE_NS)
     assert [c.id for c in first] == [command_id] and second == []
 
 
 def test_control_command_for_other_shard_is_not_claimed(db):
     run_id = _run()
     repo.insert_control_command("halt", {}, issued_by="t", now_ns=NS, target_shard="eu-2")
-    assert repo.claim_pending_commands(run_id, shard="default") == []
-    assert len(repo.claim_pending_commands(run_id, shard="eu-2")) == 1
+    assert repo.claim_pending_commands(run_id, shard="default", now_ns=NS, max_age_ns=MAX_AGE_NS) == []
+    assert len(repo.claim_pending_commands(run_id, shard="eu-2", now_ns=NS, max_age_ns=MAX_AGE_NS)) == 1
+
+
+def test_claim_when_pending_command_is_older_than_max_age_then_expired_with_reason_and_never_applied(db):
+    """A ctl killed before it withdrew its `resume` leaves a pending row; a daemon days later must not apply it."""
+    run_id = _run()
+    stale = repo.insert_control_command("resume", {"reason": "operator"}, issued_by="t", now_ns=NS)
+    other_shard = repo.insert_control_command("resume", {}, issued_by="t", now_ns=NS, target_shard="eu-2")
+    fresh = repo.insert_control_command("status", {}, issued_by="t", now_ns=NS + MAX_AGE_NS + 5)
+    now = NS + MAX_AGE_NS + 10  # the stale rows are 10 ns past the limit; the fresh one 5 ns old
+    claimed = repo.claim_pending_commands(run_id, shard="default", now_ns=now, max_age_ns=MAX_AGE_NS)
+    assert [c.id for c in claimed] == [fresh]
+    record = repo.get_control_command(stale)
+    assert record.status == "expired" and record.applied_at_ns == now
+    assert "expired unapplied" in record.result["message"] and "control_command_max_age_s" in record.result["message"]
+    assert repo.get_control_command(other_shard).status == "pending"  # its own daemon decides
+    # At exactly the limit a command is still claimable.
+    edge = repo.insert_control_command("halt", {}, issued_by="t", now_ns=now)
+    assert [c.id for c in repo.claim_pending_commands(run_id, shard="default", now_ns=now + MAX_AGE_NS,
+                                                      max_age_ns=MAX_AGE_NS)] == [edge]
 
 
 def test_window_counts_use_exchange_time_for_fills_and_updates_for_orders(db):
@@ -177,8 +199,19 @@ def test_prune_when_rows_are_older_than_cutoff_then_only_those_go(db):
     run_id = _run()
     repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "ts_recv_ns": NS + i} for i in range(10)])
     repo.insert_market_trades(run_id, [{"symbol": "BTC/USD", "side": "buy", "price": Decimal(1), "qty": Decimal(1), "ts_recv_ns": NS + i} for i in range(10)])
-    assert repo.prune_market_data(older_than_ns=NS + 4) == 8
+    assert repo.prune_market_data(older_than_ns=NS + 4, batch_rows=3) == 8  # in bounded statements
     assert MarketTicker.select().count() == 6 and MarketTrade.select().count() == 6
+
+
+def test_market_rows_with_different_columns_keep_every_value(db):
+    run_id = _run()
+    repo.insert_market_trades(run_id, [
+        {"symbol": "BTC/USD", "side": "buy", "price": Decimal(1), "qty": Decimal(1), "ts_recv_ns": NS},
+        {"symbol": "BTC/USD", "side": "sell", "price": Decimal(2), "qty": Decimal(1), "ts_recv_ns": NS, "trade_id": 9, "ord_type": "limit"},
+    ])
+    assert [(row.trade_id, row.ord_type) for row in MarketTrade.select().order_by(MarketTrade.id)] == [(None, None), (9, "limit")]
+    with pytest.raises(ValueError, match="no column"):
+        repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "ts_recv_ns": NS, "bogus": 1}])
 
 
 def test_concurrent_writes_from_several_threads_all_land(db):
@@ -259,3 +292,37 @@ def test_open_when_database_is_newer_than_code_then_clear_error(sqlite_url):
 def test_unsupported_url_is_one_clear_error():
     with pytest.raises(StorageError, match="expected sqlite:///PATH"):
         make_database("mysql://root@localhost/test")
+
+
+def test_open_when_schema_is_broken_then_one_line_storage_error_not_a_driver_exception(db_url):
+    raw = make_database(db_url)
+    raw.connect()
+    raw.execute_sql("CREATE TABLE schema_version (unexpected INTEGER)")  # a schema some other tool left behind
+    raw.close()
+    with pytest.raises(StorageError) as info:
+        open_database(db_url)
+    assert str(info.value).startswith("cannot open database ") and "\n" not in str(info.value)
+
+
+def test_open_when_a_fleet_starts_on_a_fresh_database_at_once_then_every_daemon_succeeds_and_each_step_runs_once(db_url):
+    openers = 4
+    barrier = threading.Barrier(openers)
+    errors: list[BaseException] = []
+
+    def start_daemon() -> None:
+        try:
+            barrier.wait(timeout=10)
+            close_database(open_database(db_url))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start_daemon) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    db = open_database(db_url, migrate=False)
+    versions = [row[0] for row in db.execute_sql("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    close_database(db)
+    assert versions == list(range(1, LATEST_VERSION + 1))
