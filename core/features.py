@@ -133,7 +133,7 @@ class TradeFlow:
 class RealizedVolatility:
     """Realised volatility of the mid, in bps per window: sqrt(sum of squared log-ish returns).
 
-    The mid is sampled at a fixed interval (the last mid seen in each interval); returns are simple
+    The mid is sampled at a fixed interval (the first mid seen in each interval); returns are simple
     returns in bps between consecutive samples, which for the small moves of one interval equal log
     returns to well below a basis point. A window needs at least 2 returns, otherwise None.
     """
@@ -147,13 +147,17 @@ class RealizedVolatility:
         self._samples: deque[tuple[int, Decimal]] = deque(maxlen=max(int(longest), 3))
         self._last_bucket: int | None = None
 
+    def wants(self, now_ns: int) -> bool:
+        """Whether a mid at `now_ns` would be a new sample (the first of its interval): lets the caller
+        skip computing the mid on every book update."""
+        return now_ns // self.sample_ns != self._last_bucket
+
     def observe(self, now_ns: int, mid: Decimal | None) -> None:
+        """Record the mid as the sample of its interval (the first mid seen in each interval counts)."""
         if mid is None or mid <= 0:
             return
         bucket = now_ns // self.sample_ns
-        if self._last_bucket == bucket and self._samples:
-            self._samples[-1] = (now_ns, mid)
-        else:
+        if self._last_bucket != bucket:
             self._samples.append((now_ns, mid))
             self._last_bucket = bucket
 

@@ -231,7 +231,8 @@ class SymbolState:
             result.latencies_ns.append(now_ns - ts_recv_ns)
             if self.status != READY:
                 self._set_status(READY)
-            self.volatility.observe(ts_recv_ns, self._mid())
+            if self.volatility.wants(ts_recv_ns):
+                self.volatility.observe(ts_recv_ns, self._mid())
 
     def _apply_l3(self, message: Level3Message, ts_recv_ns: int, result: ApplyResult) -> None:
         if self.l3 is None:
