@@ -133,6 +133,10 @@ class SupervisedActor(pykka.ThreadingActor):
     def on_supervised_stop(self) -> None:
         """Clean up (in the actor's thread) when stopped on purpose."""
 
+    def on_supervised_failure(self) -> None:
+        """Release what must not outlive a crashed instance (sockets, threads), in the actor's thread. Keep
+        it small and safe: the instance is already broken, and its state is not to be trusted or stored."""
+
     def handle(self, message: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not handle {type(message).__name__}")
 
@@ -206,6 +210,10 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self._stop_timers()
+        try:
+            self.on_supervised_failure()
+        except Exception as exc:  # noqa: BLE001 - already failing; the supervisor has the original error
+            log.warning("%s: error while releasing after a crash: %s", self.link.name, describe_error(exc))
 
     def _stop_timers(self) -> None:
         for ticker in self._timers:

@@ -58,6 +58,17 @@ def supervision_defaults(settings: Settings) -> tuple[RestartBudget, Backoff]:
     )
 
 
+def run_stale_after_s(settings: Settings) -> float:
+    """How old a run's lease (runs.heartbeat_at_ns) may grow before the run is taken for dead and the
+    commands it left `applying` are closed out as failed. The longest gap a live daemon's lease can show is a
+    hung run-lease found after heartbeat_deadline_ms, replaced after at most the jittered maximum backoff,
+    plus an interval or two to renew (10 + 12 + 2 s by default); twice that, and never under 30 s (48 s by
+    default), so a slow database or a restarting lease is never mistaken for a dead daemon."""
+    s = settings.supervisor
+    gap_ms = s.heartbeat_deadline_ms + s.backoff_max_ms * (1 + s.backoff_jitter_ratio) + 2 * s.heartbeat_interval_ms
+    return max(30.0, 2 * gap_ms / 1000)
+
+
 def build_child_specs(settings: Settings, *, run_id: int, directory: Directory | None = None,
                       market: MarketSource | None = None, ingest_metrics: IngestMetrics | None = None,
                       version: str = "unknown") -> tuple[ChildSpec, ...]:
@@ -128,6 +139,13 @@ class Daemon:
             config_hash=settings.config_hash(), version=self.options.version, hostname=socket.gethostname(),
             pid=os.getpid(), now_ns=time.time_ns(),
         )
+        store = DatabaseStore(run_id=run_id, shard=settings.runtime.shard,
+                              command_max_age_s=settings.supervisor.control_command_max_age_s,
+                              run_stale_after_s=run_stale_after_s(settings))
+        try:  # commands a dead run of this shard left `applying`: failed, outcome unknown, never re-applied
+            store.close_out_orphaned_commands()
+        except Exception as exc:  # noqa: BLE001 - the supervisor's polls try again
+            log.error("daemon: cannot check for commands left applying by a dead run: %s", exc)
         mode_text, mode_reason = repo.current_safety_mode()
         safety_mode = SafetyMode(mode_text)
         strategies = repo.strategy_enabled_map()
@@ -158,8 +176,7 @@ class Daemon:
                                   ingest_metrics=self.ingest_metrics, version=self.options.version)
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=directory, metrics=self.metrics,
-            store=DatabaseStore(run_id=run_id, shard=settings.runtime.shard,
-                                command_max_age_s=settings.supervisor.control_command_max_age_s),
+            store=store,
             config=SupervisorConfig(
                 heartbeat_interval_s=sup.heartbeat_interval_ms / 1000, heartbeat_deadline_s=sup.heartbeat_deadline_ms / 1000,
                 control_poll_interval_s=sup.control_poll_interval_ms / 1000, runtime_mode=settings.runtime.mode,

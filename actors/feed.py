@@ -2,10 +2,11 @@
 connection, handed to the symbols' state holders. Wiring only: decoding is core/kraken, policy is
 core/feed_policy.
 
-Threads: each connection has a reader thread that connects, subscribes, then receives frames, stamps
-them with the receive time and appends them to the connection's queue; it tells the actor one
-`FramesReady` doorbell per burst (not per frame), so under load one `tell` carries many frames. The actor
-decodes the burst, groups it per symbol and sends one `MarketBatch` per symbol to `state:SYMBOL`.
+Threads: each connection has a reader thread (actors/wsreader.py) that connects, subscribes, reads the
+socket 64 KiB at a time and, for every read, decodes the frames, groups them per symbol and sends one
+`MarketBatch` per symbol to `state:SYMBOL` (`_deliver`, in the reader thread: one thread hop per frame,
+not two). Batches are numbered per symbol and connection, so a state holder notices one that was lost.
+The actor's own thread does the control: connects and reconnects, the idle watchdog, resubscribes.
 
 Failure handling:
 - A connection that drops, or sends nothing at all (heartbeats count) for `feed.idle_timeout_ms`, is
@@ -13,8 +14,10 @@ Failure handling:
   book), closed and reconnected after a capped, jittered backoff, inside the process-wide connection
   budget. A stall is counted (`krt_feed_stalls_total`): a silent socket never passes for a quiet market.
 - A frame that fails to decode is counted and dropped; the connection stays up.
-- `ResubscribeBook` from a state holder (checksum mismatch) unsubscribes and resubscribes that symbol's
-  book (or level3) only; the fresh snapshot starts a new epoch there.
+- A state holder more than `feed.max_backlog_frames` frames behind gets no more batches until it catches
+  up (`krt_feed_backlog_drops_total`); the gap in its batch numbers makes it resync that book alone.
+- `ResubscribeBook` from a state holder (checksum mismatch, lost batch) unsubscribes and resubscribes
+  that symbol's book (or level3) only; the fresh snapshot starts a new epoch there.
 - The status channel becomes `FeedStatusChanged(status="venue_status")` for every symbol of this feed.
 """
 
@@ -30,12 +33,12 @@ from typing import Any, Callable, Sequence
 import orjson
 
 from actors.base import ChildLink, SupervisedActor
-from actors.wsreader import Connection
+from actors.wsreader import Connection, next_connection_id
 from actors.ingest_metrics import IngestMetrics
 from core.config import FeedSettings
 from core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
 from core.kraken import codec
-from core.kraken.book import BookMessage, decode_book_frame
+from core.kraken.book import BookMessage, book_frame_symbol, decode_book_frame, decode_canonical_book_frame
 from core.kraken.l3book import Level3Message
 from core.kraken.messages import (
     Heartbeat,
@@ -53,7 +56,6 @@ from core.marketdata import (
     ConnectionOpened,
     FeedStatusChanged,
     FeedTick,
-    FramesReady,
     MarketBatch,
     ResubscribeBook,
 )
@@ -86,6 +88,25 @@ class SharedConnectionBudget:
             return self._budget.used(self._clock())
 
 
+class FrameBacklog:
+    """Frames handed to one symbol's state holder and not yet applied by it. Each counter has one writer:
+    `sent[channel]` the channel's reader thread, `applied` the state holder; the difference bounds how
+    far a state holder may fall behind (`feed.max_backlog_frames`). A new state holder instance starts
+    with `catch_up()`: what was sent to the instance it replaces is gone with its mailbox."""
+
+    __slots__ = ("sent", "applied")
+
+    def __init__(self) -> None:
+        self.sent: dict[str, int] = {}
+        self.applied = 0
+
+    def pending(self) -> int:
+        return sum(self.sent.values()) - self.applied
+
+    def catch_up(self) -> None:
+        self.applied = sum(self.sent.values())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedEndpoints:
     ws_public_url: str
@@ -105,6 +126,7 @@ class FeedActor(SupervisedActor):
         budget: SharedConnectionBudget,
         metrics: IngestMetrics,
         precisions: dict[str, tuple[int, int]] | None = None,
+        backlogs: dict[str, FrameBacklog] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -124,12 +146,14 @@ class FeedActor(SupervisedActor):
         self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC, max_backlog=settings.max_backlog_frames)}
         if endpoints.ws_l3_url and settings.level3:
             self.conns[LEVEL3] = Connection(LEVEL3, max_backlog=settings.max_backlog_frames)
-        self._conn_ids = 0
+        self.backlogs = backlogs if backlogs is not None else {symbol: FrameBacklog() for symbol in self.symbols}
         self._symbol_set = frozenset(self.symbols)
         self._label = self.symbols[0] if len(self.symbols) == 1 else "shared"
         self._token: tuple[str, float] | None = None
         self._decode_warned = 0.0
         self._message_counters: dict[tuple[str, str], Any] = {}
+        self._last_message_gauges: dict[str, Any] = {}
+        self._backlog_drops = {symbol: metrics.feed_backlog_drops.labels(symbol=symbol) for symbol in self.symbols}
 
     # --------------------------------------------------------------------------------------- lifecycle
 
@@ -144,12 +168,19 @@ class FeedActor(SupervisedActor):
         for symbol in self.symbols:
             self.metrics.feed_connected.labels(symbol=symbol).set(0)
 
+    def on_supervised_failure(self) -> None:
+        """A crashed feed closes its sockets at once: its readers must not go on feeding the books beside
+        the replacement's (they stop delivering anyway once this instance is not alive)."""
+        self.on_supervised_stop()
+
+    def _alive(self) -> bool:
+        """For the reader threads: this instance still runs and has not been replaced while hung."""
+        return self.actor_ref.is_alive() and not self.link.abandoned.is_set()
+
     # ------------------------------------------------------------------------------------------ messages
 
     def handle(self, message: Any) -> Any:
         match message:
-            case FramesReady():
-                self._drain(message)
             case FeedTick():
                 self._tick()
             case ConnectionOpened():
@@ -187,13 +218,16 @@ class FeedActor(SupervisedActor):
         if conn.attempts > 0:
             for symbol in self.symbols:
                 self.metrics.feed_reconnects.labels(symbol=symbol).inc()
-        self._conn_ids += 1
+        conn_id = next_connection_id()
+        batch_seqs: dict[str, int] = {}  # this connection's batches per symbol (the reader thread's alone)
         conn.start(
-            ref=self.actor_ref, conn_id=self._conn_ids,
+            ref=self.actor_ref, conn_id=conn_id,
             url=self.endpoints.ws_public_url if conn.channel == PUBLIC else self.endpoints.ws_l3_url,
             subscriptions=lambda channel=conn.channel: self._subscriptions(channel), connect_timeout_s=self.settings.connect_timeout_s,
             watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
-            thread_name=f"{self.link.name}-{conn.channel}-reader-{self._conn_ids}",
+            thread_name=f"{self.link.name}-{conn.channel}-reader-{conn_id}",
+            deliver=lambda frames, channel=conn.channel: self._deliver(channel, conn_id, batch_seqs, frames),
+            clock=self.clock, alive=self._alive,
         )
 
     def _ws_token(self) -> str:
@@ -225,8 +259,8 @@ class FeedActor(SupervisedActor):
         self._drop_connection(conn, "disconnected", message.reason)
 
     def _drop_connection(self, conn: Connection, status: str, reason: str) -> None:
-        self._drain_conn(conn)  # frames received before the drop are still valid
         was_open = conn.open
+        stream = conn.conn_id
         conn.close()
         conn.failures += 1
         delay = reconnect_delay_s(self.backoff, conn.failures, self.rng.random())
@@ -237,7 +271,7 @@ class FeedActor(SupervisedActor):
         (log.warning if was_open else log.info)(
             "%s: %s %s (%s); reconnecting in %.2fs", self.link.name, conn.channel, status, reason, delay
         )
-        self._status_to_states(conn.channel, status, reason)
+        self._status_to_states(conn.channel, status, reason, stream=stream)
 
     def _tick(self) -> None:
         now = self.clock()
@@ -250,10 +284,11 @@ class FeedActor(SupervisedActor):
                 self._start_connection(conn)
         self.metrics.connection_budget_used.set(self.budget.used())
 
-    def _status_to_states(self, channel: str, status: str, detail: str) -> None:
+    def _status_to_states(self, channel: str, status: str, detail: str, *, stream: int = 0) -> None:
         now = self.wall_ns()
         for symbol in self.symbols:
-            self.send(f"state:{symbol}", FeedStatusChanged(symbol=symbol, channel=channel, status=status, detail=detail, ts_ns=now))
+            self.send(f"state:{symbol}", FeedStatusChanged(symbol=symbol, channel=channel, status=status, detail=detail, ts_ns=now,
+                                                           stream=stream))
 
     def _resubscribe(self, message: ResubscribeBook) -> None:
         channel = LEVEL3 if message.channel == "level3" else PUBLIC
@@ -274,39 +309,68 @@ class FeedActor(SupervisedActor):
 
     # --------------------------------------------------------------------------------------------- frames
 
-    def _drain(self, message: FramesReady) -> None:
-        conn = self.conns[message.channel]
-        if message.conn_id != conn.conn_id or conn.stop.is_set():
-            return
-        self._drain_conn(conn)
-
-    def _drain_conn(self, conn: Connection) -> None:
-        frames = conn.take_frames()
-        if not frames:
-            return
-        if conn.watchdog is not None:
-            conn.watchdog.frame(self.clock())
+    def _deliver(self, channel: str, conn_id: int, batch_seqs: dict[str, int], frames: list[tuple[int, Any]]) -> None:
+        """Runs in the connection's reader thread, once per socket read: decode, group per symbol, send each
+        symbol's MarketBatch (numbered per connection) to its state holder. It touches only what that
+        thread owns (`batch_seqs`, this channel's backlog counters, the precision table) plus thread-safe
+        sends and metrics."""
         per_symbol: dict[str, list[tuple[int, Any]]] = {}
         everyone: list[tuple[int, Any]] = []
-        last_ts = frames[-1][0]
+        counts: dict[tuple[str, str], int] = {}  # krt_feed_messages_total increments, once per read
+        decode = self._decode
+        symbol_set = self._symbol_set
         for ts, payload in frames:
-            message = self._decode(payload)
-            if message is None:
-                continue
-            self._route(message, ts, per_symbol, everyone)
+            symbol = book_frame_symbol(payload)
+            if symbol is not None:  # Kraken's layout, one symbol: passed on as text, decoded by its state holder
+                item: Any = payload
+            else:
+                item = decode(payload)
+                if item is None:
+                    continue
+                if item.__class__ is not BookMessage or len(item.data) != 1:
+                    self._route(item, ts, per_symbol, everyone, counts)
+                    continue
+                symbol = item.data[0].symbol
+            items = per_symbol.get(symbol)
+            if items is None:
+                if symbol not in symbol_set:
+                    continue
+                items = per_symbol[symbol] = []
+            items.append((ts, item))
+            key = (symbol, "book")
+            counts[key] = counts.get(key, 0) + 1
+        counter = self._counter
+        for (symbol, message_channel), count in counts.items():
+            counter(symbol, message_channel).inc(count)
+        last_ts = frames[-1][0]
+        max_backlog = self.settings.max_backlog_frames
         for symbol in self.symbols:
             items = per_symbol.get(symbol)
             if everyone:
                 items = sorted((items or []) + everyone, key=lambda item: item[0]) if items else list(everyone)
-            if items:
-                self.send(f"state:{symbol}", MarketBatch(symbol=symbol, items=tuple(items)))
-                self.metrics.feed_last_message.labels(symbol=symbol).set(last_ts / 1e9)
+            if not items:
+                continue
+            self._last_message_gauge(symbol).set(last_ts / 1e9)
+            seq = batch_seqs.get(symbol, 0) + 1
+            batch_seqs[symbol] = seq  # numbered even when not sent: the state holder sees the gap
+            backlog = self.backlogs[symbol]
+            if backlog.pending() > max_backlog:
+                self._backlog_drops[symbol].inc(len(items))
+                continue
+            sent = backlog.sent
+            sent[channel] = sent.get(channel, 0) + len(items)
+            if not self.send(f"state:{symbol}", MarketBatch(symbol=symbol, items=tuple(items), channel=channel, stream=conn_id,
+                                                            seq=seq)):
+                sent[channel] -= len(items)  # never reached it: not waiting there either
 
     def _decode(self, payload: str | bytes) -> Any:
         try:
-            if isinstance(payload, bytes):
+            if payload.__class__ is not str:
                 payload = payload.decode("utf-8", errors="replace")
             if '"channel":"book"' in payload[:40]:
+                message = decode_canonical_book_frame(payload)  # Kraken's own layout: no precision needed
+                if message is not None:
+                    return message
                 precision = self._book_precision(payload)
                 if precision is not None:
                     return decode_book_frame(payload, *precision)
@@ -341,36 +405,42 @@ class FeedActor(SupervisedActor):
             child = self._message_counters[key] = self.metrics.feed_messages.labels(symbol=symbol, channel=channel)
         return child
 
-    def _route(self, message: Any, ts: int, per_symbol: dict[str, list[tuple[int, Any]]], everyone: list[tuple[int, Any]]) -> None:
-        count = self._counter
+    def _last_message_gauge(self, symbol: str) -> Any:
+        child = self._last_message_gauges.get(symbol)
+        if child is None:
+            child = self._last_message_gauges[symbol] = self.metrics.feed_last_message.labels(symbol=symbol)
+        return child
+
+    def _route(self, message: Any, ts: int, per_symbol: dict[str, list[tuple[int, Any]]], everyone: list[tuple[int, Any]],
+               counts: dict[tuple[str, str], int]) -> None:
+        def add(symbol: str, channel: str) -> None:
+            per_symbol.setdefault(symbol, []).append((ts, message))
+            counts[(symbol, channel)] = counts.get((symbol, channel), 0) + 1
+
         if isinstance(message, (BookMessage, Level3Message)):
             channel = "book" if isinstance(message, BookMessage) else "level3"
             for symbol in {data.symbol for data in message.data} & self._symbol_set:
-                per_symbol.setdefault(symbol, []).append((ts, message))
-                count(symbol, channel).inc()
+                add(symbol, channel)
         elif isinstance(message, TradeMessage):
             for symbol in {trade.symbol for trade in message.trades} & self._symbol_set:
-                per_symbol.setdefault(symbol, []).append((ts, message))
-                count(symbol, "trade").inc()
+                add(symbol, "trade")
         elif isinstance(message, TickerMessage):
             for symbol in {ticker.symbol for ticker in message.tickers} & self._symbol_set:
-                per_symbol.setdefault(symbol, []).append((ts, message))
-                count(symbol, "ticker").inc()
+                add(symbol, "ticker")
         elif isinstance(message, InstrumentMessage):
             for pair in message.pairs:
                 if pair.symbol in self._symbol_set:
                     self.precisions[pair.symbol] = (pair.price_precision, pair.qty_precision)
-                    per_symbol.setdefault(pair.symbol, []).append((ts, message))
-                    count(pair.symbol, "instrument").inc()
+                    add(pair.symbol, "instrument")
         elif isinstance(message, Status):
             everyone.append((ts, message))
             for symbol in self.symbols:
-                count(symbol, "status").inc()
+                counts[(symbol, "status")] = counts.get((symbol, "status"), 0) + 1
             self._status_to_states(PUBLIC, "venue_status", str(message.system))
         elif isinstance(message, Heartbeat):
             everyone.append((ts, message))
             for symbol in self.symbols:
-                count(symbol, "heartbeat").inc()
+                counts[(symbol, "heartbeat")] = counts.get((symbol, "heartbeat"), 0) + 1
         elif isinstance(message, SubscribeError):
             log.error("%s: subscription refused: %s", self.link.name, message.error)
         elif isinstance(message, SubscribeAck):

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from actors.feed import FeedActor, FeedEndpoints, SharedConnectionBudget
+from actors.feed import FeedActor, FeedEndpoints, FrameBacklog, SharedConnectionBudget
 from actors.ingest_metrics import IngestMetrics
 from actors.ingest_writer import IngestWriterActor
 from actors.reference import RefFeedActor
@@ -112,6 +112,7 @@ def ingest_child_specs(
                               ws_l3_url=source.ws_l3_url if settings.feed.level3 else None,
                               token_provider=_token_provider(source, settings, version))
     shutdown_s = min(5.0, settings.runtime.shutdown_timeout_s)
+    backlogs = {symbol: FrameBacklog() for symbol in symbols}  # shared by a symbol's feed(s) and state holder
     specs: list[ChildSpec] = []
 
     def spec(name: str, factory: Callable[[Any], Any]) -> ChildSpec:
@@ -125,13 +126,14 @@ def ingest_child_specs(
             link=link, symbol=symbol, run_id=run_id, settings=settings.state, book_depth=settings.feed.book_depth,
             ref_max_age_ms=settings.reference.max_age_ms, feed_name=feed_name_for(settings, symbol), send=send,
             send_latest=send_latest, metrics=metrics, scanner_name=scanner_name, precision=source.precisions.get(symbol),
-            peer_state=peer_state, writer_name=WRITER_NAME)))
+            peer_state=peer_state, writer_name=WRITER_NAME, backlog=backlogs[symbol])))
     groups = [(symbol,) for symbol in symbols] if settings.feed.connection == "per_symbol" else [tuple(symbols)]
     for group in groups:
         name = feed_name_for(settings, group[0])
         specs.append(spec(name, lambda link, group=group: FeedActor.start(
             link=link, symbols=group, settings=settings.feed, endpoints=endpoints, send=send, budget=connection_budget,
-            metrics=metrics, precisions={s: source.precisions[s] for s in group if s in source.precisions})))
+            metrics=metrics, precisions={s: source.precisions[s] for s in group if s in source.precisions},
+            backlogs={s: backlogs[s] for s in group})))
     if source.reference_url:
         specs.append(spec("feed:reference", lambda link: RefFeedActor.start(
             link=link, symbols=symbols, url=source.reference_url, settings=settings.feed, send=send, budget=connection_budget)))

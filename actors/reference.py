@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 
 from actors.base import ChildLink, SupervisedActor
 from actors.feed import SharedConnectionBudget
-from actors.wsreader import Connection
+from actors.wsreader import Connection, next_connection_id
 from core.config import FeedSettings
 from core.feed_policy import Backoff, IdleWatchdog, reconnect_delay_s
 from core.kraken.wire import DecodeError
@@ -44,7 +44,6 @@ class RefFeedActor(SupervisedActor):
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
         self.conn = Connection(CHANNEL, max_backlog=settings.max_backlog_frames)
-        self._conn_ids = 0
         self.decode_errors = 0
 
     def on_supervised_start(self) -> None:
@@ -53,6 +52,9 @@ class RefFeedActor(SupervisedActor):
 
     def on_supervised_stop(self) -> None:
         self.conn.close()
+
+    def on_supervised_failure(self) -> None:
+        self.conn.close()  # a crashed instance's socket must not outlive it
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -76,11 +78,11 @@ class RefFeedActor(SupervisedActor):
         if not allowed:
             self.conn.next_attempt_s = self.clock() + max(wait_s, TICK_S)
             return
-        self._conn_ids += 1
-        self.conn.start(ref=self.actor_ref, conn_id=self._conn_ids, url=self.url, subscriptions=lambda: [subscribe_frame(self.symbols)],
+        conn_id = next_connection_id()
+        self.conn.start(ref=self.actor_ref, conn_id=conn_id, url=self.url, subscriptions=lambda: [subscribe_frame(self.symbols)],
                         connect_timeout_s=self.settings.connect_timeout_s,
                         watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
-                        thread_name=f"{self.link.name}-reader-{self._conn_ids}")
+                        thread_name=f"{self.link.name}-reader-{conn_id}")
 
     def _drop(self, status: str, reason: str) -> None:
         conn = self.conn

@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable
 
 from actors.base import ChildLink, SupervisedActor
+from actors.feed import FrameBacklog
 from actors.ingest_metrics import IngestMetrics
 from core.config import StateSettings
 from core.marketdata import (
@@ -33,12 +34,11 @@ from core.marketdata import (
     ResubscribeBook,
     StateRowReady,
 )
-from core.symbol_state import SymbolState
+from core.symbol_state import EPOCH_RESTART_GAP, SymbolState
 from storage import repo
 
 log = logging.getLogger(__name__)
 
-EPOCH_RESTART_GAP = 100  # epochs skipped on a restart: more rebuilds than this in one unstored interval cannot happen
 TICK_S = 0.1  # staleness checks and flushes; snapshots and rows also go out as batches are applied
 
 
@@ -60,6 +60,7 @@ class SymbolStateActor(SupervisedActor):
         writer_name: str = "ingest-writer",
         precision: tuple[int, int] | None = None,
         peer_state: Callable[[str], str | None] | None = None,
+        backlog: FrameBacklog | None = None,
         wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__(link=link)
@@ -75,11 +76,15 @@ class SymbolStateActor(SupervisedActor):
         self._l3_gauge = metrics.l3_quality.labels(symbol=symbol)
         self.wall_ns = wall_ns
         self.peer_state = peer_state  # the supervisor directory's view of a child: running | disabled | ...
+        self.backlog = backlog if backlog is not None else FrameBacklog()  # frames the feed handed us, not yet applied
         self._ready_gauge = metrics.state_ready.labels(symbol=symbol)
         self._epoch_gauge = metrics.state_epoch.labels(symbol=symbol)
         self._resyncs = metrics.resyncs.labels(symbol=symbol)
         self._stalls = metrics.feed_stalls.labels(symbol=symbol)
-        self._observe_latency = metrics.ingest_latency.observe
+        self._decode_errors = metrics.feed_decode_errors.labels(symbol=symbol)
+        self._batches_lost = metrics.batches_lost.labels(symbol=symbol)
+        self._decode_warned_s = 0.0
+        self._latency = metrics.ingest_latency.writer(symbol)
         price_precision, qty_precision = precision if precision else (None, None)
         self.state = SymbolState(symbol, settings=settings, book_depth=book_depth, ref_max_age_ms=ref_max_age_ms,
                                  price_precision=price_precision, qty_precision=qty_precision)
@@ -87,10 +92,12 @@ class SymbolStateActor(SupervisedActor):
         self.pending_trades: list[dict[str, Any]] = []
         self.last_market_flush_ns = 0
         self._last_epoch_metric = -1
+        self._last_ready_metric = -1
 
     # --------------------------------------------------------------------------------------- lifecycle
 
     def on_supervised_start(self) -> None:
+        self.backlog.catch_up()  # whatever was sent to an instance this one replaces went with its mailbox
         stored = [row for row in repo.symbol_states(self.run_id) if row["symbol"] == self.symbol]
         if stored:  # a restart within this run: epochs only ever increase
             self.state.epoch = int(stored[0]["epoch"]) + EPOCH_RESTART_GAP
@@ -101,7 +108,7 @@ class SymbolStateActor(SupervisedActor):
         self.every(TICK_S, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
 
     def on_supervised_stop(self) -> None:
-        self._flush_market(force=True)
+        self._flush_market(self.wall_ns(), force=True)
         self._write_row(self.wall_ns(), force=True)
 
     # ------------------------------------------------------------------------------------------ messages
@@ -149,13 +156,23 @@ class SymbolStateActor(SupervisedActor):
     def _apply(self, batch: MarketBatch) -> None:
         now = self.wall_ns()
         result = self.state.apply_batch(batch, now)
+        self.backlog.applied += len(batch.items)
+        if result.decode_errors:
+            self._decode_errors.inc(result.decode_errors)
+            now_s = time.monotonic()
+            if now_s - self._decode_warned_s > 5:
+                self._decode_warned_s = now_s
+                log.warning("%s: undecodable %s book frame(s) dropped: %s", self.link.name, self.symbol, result.last_decode_error)
+        if result.gaps:
+            self._batches_lost.inc(result.gaps)
+            log.warning("%s: %d market batch(es) for %s lost between feed and state (stream %d); resyncing",
+                        self.link.name, result.gaps, self.symbol, batch.stream)
         for resubscribe in result.resubscribe:
             self.send(self.feed_name, resubscribe)
         for book, count in result.checksum_failures.items():
             self.metrics.checksum_failures.labels(symbol=self.symbol, book=book).inc(count)
-        observe = self._observe_latency
-        for latency_ns in result.latencies_ns:
-            observe(latency_ns / 1e9)
+        if result.latencies_ns:
+            self._latency.observe_many_ns(result.latencies_ns)
         if result.rebuilt:
             self._resyncs.inc(result.rebuilt)
         if result.ticker_rows:
@@ -171,16 +188,19 @@ class SymbolStateActor(SupervisedActor):
             if snapshot is not None:
                 self.send_latest(self.scanner_name, self.symbol, snapshot)
         self._write_row(now)
-        self._flush_market()
+        self._flush_market(now)
         if state.epoch != self._last_epoch_metric:
             self._last_epoch_metric = state.epoch
             self._epoch_gauge.set(state.epoch)
-        self._ready_gauge.set(1 if state.status == READY else 0)
+        ready = 1 if state.status == READY else 0
+        if ready != self._last_ready_metric:
+            self._last_ready_metric = ready
+            self._ready_gauge.set(ready)
 
     # --------------------------------------------------------------------------------------------- storage
 
     def _write_row(self, now: int, *, force: bool = False) -> None:
-        urgent = force or self.state.status_changed
+        urgent = force or self.state.row_urgent()
         row = self.state.row(now) if force else self.state.due_row(now)
         if row is None:
             return
@@ -188,8 +208,7 @@ class SymbolStateActor(SupervisedActor):
         self._l3_gauge.set(float("nan") if quality is None else float(quality))
         self.send_latest(self.writer_name, self.symbol, StateRowReady(symbol=self.symbol, row=tuple(row.items()), urgent=urgent))
 
-    def _flush_market(self, *, force: bool = False) -> None:
-        now = self.wall_ns()
+    def _flush_market(self, now: int, *, force: bool = False) -> None:
         pending = len(self.pending_tickers) + len(self.pending_trades)
         if not pending:
             self.last_market_flush_ns = now

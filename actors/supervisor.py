@@ -246,6 +246,11 @@ class SupervisorStore(Protocol):
     def close(self) -> None: ...
 
 
+# A run whose lease (runs.heartbeat_at_ns) is older than this is gone, whatever its status column says; the
+# daemon passes run_stale_after_s(settings) instead (actors/daemon.py).
+DEFAULT_RUN_STALE_AFTER_S = 60.0
+
+
 class DatabaseStore:
     """SupervisorStore on storage/repo.py (the database bound by storage.db.open_database).
 
@@ -255,10 +260,12 @@ class DatabaseStore:
     (storage.db.reset_thread_connection) before it is raised, and the next call opens a fresh one."""
 
     def __init__(self, *, run_id: int, shard: str, command_max_age_s: float = 60.0,
+                 run_stale_after_s: float = DEFAULT_RUN_STALE_AFTER_S,
                  wall_clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.run_id = run_id
         self.shard = shard
         self.command_max_age_ns = int(command_max_age_s * 1e9)
+        self.run_stale_after_ns = int(run_stale_after_s * 1e9)
         self._now_ns = wall_clock_ns
 
     def record_actor_event(self, actor: str, event: str, detail: str) -> None:
@@ -271,8 +278,23 @@ class DatabaseStore:
         with _reconnect_after_error():
             repo.record_safety_mode(mode, reason=reason, source=source, run_id=self.run_id, now_ns=self._now_ns())
 
+    def close_out_orphaned_commands(self) -> int:
+        """Commands left `applying` by a dead run of this shard become `failed` (outcome unknown, never
+        re-applied); see repo.fail_orphaned_control_commands. Called when the daemon starts and on every
+        poll (a killed run's lease goes stale only some time after the next daemon started). Returns how many."""
+        from storage import repo
+        now_ns = self._now_ns()
+        with _reconnect_after_error():
+            closed = repo.fail_orphaned_control_commands(self.run_id, shard=self.shard, now_ns=now_ns,
+                                                         stale_before_ns=now_ns - self.run_stale_after_ns)
+        for record in closed:
+            log.warning("control: #%d %s %s closed out as failed: %s", record.id, record.command, dict(record.args),
+                        (record.result or {}).get("message", ""))
+        return len(closed)
+
     def claim_commands(self) -> Sequence[PendingCommand]:
         from storage import repo
+        self.close_out_orphaned_commands()
         with _reconnect_after_error():
             rows = repo.claim_pending_commands(self.run_id, shard=self.shard, now_ns=self._now_ns(),
                                                max_age_ns=self.command_max_age_ns)

@@ -1,19 +1,26 @@
 """One WebSocket connection's reader thread, shared by the feed actors.
 
-The thread connects, sends the subscriptions, then receives frames, stamps each with its receive time
-(ns) and appends it to the connection's queue; it tells the owning actor one `FramesReady` doorbell per
-burst, so under load one `tell` carries many frames. The actor clears `doorbell_pending` before it
-drains, so a frame appended while it drains rings again. Connection end and failures arrive as
-`ConnectionLost`; a reader whose actor is gone closes its socket and ends.
+The thread connects, sends the subscriptions, then reads the socket up to 64 KiB at a time
+(core/kraken/ws.py `recv_many`: every complete message of one read) and stamps the messages of a read
+with that read's receive time (ns). Then, one of two ways:
 
-Reads are buffered (`buffer_reads`): websocket-client asks the socket for exactly the bytes it needs
-next (header, extended length, payload: three `recv` system calls per frame), which is most of its cost
-under load (ops/bench/ingest.py, docs/PERFORMANCE.md "Ingest"); the reader's sockets instead read up to
-64 KiB at a time and hand websocket-client slices of that.
+- `deliver` given (the market-data feeds): the reader calls `deliver(frames)` itself, in this thread,
+  for every read: decoding and handing the frames on happen here, so a frame crosses one thread
+  boundary (reader -> state holder) instead of two, and the owning actor's thread stays free for
+  control (reconnects, watchdog, resubscribes). The idle watchdog is fed from here.
+- otherwise: the frames go to the connection's queue and the owning actor gets one `FramesReady`
+  doorbell per burst (the actor clears `doorbell_pending` before it drains, so a frame appended while it
+  drains rings again); the queue is bounded by `max_backlog` (over it the connection is dropped and
+  resynced).
+
+Connection end and failures arrive as `ConnectionLost`. A reader whose actor is gone (stopped, crashed,
+or replaced while hung: the `alive` predicate) delivers nothing more, closes its socket and ends.
+Connection ids come from one process-wide counter, so they also name a stream of batches.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -23,6 +30,15 @@ from typing import Any, Callable
 from core.feed_policy import IdleWatchdog
 from core.kraken.ws import WsClosed, WsConnection, WsTimeout, connect
 from core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
+
+
+_connection_ids = itertools.count(1)
+DELIVER_BATCH_FRAMES = 8192  # deliver mode: frames read back to back go on together, at most this many (measured: ops/bench/ingest.py)
+
+
+def next_connection_id() -> int:
+    """A connection id unique in this process (ids are never reused, not even by a restarted actor)."""
+    return next(_connection_ids)
 
 
 @dataclass(eq=False)
@@ -42,7 +58,8 @@ class Connection:
     max_backlog: int = 100_000  # frames waiting for the actor before the connection is dropped and resynced
 
     def start(self, *, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]], connect_timeout_s: float,
-              watchdog: IdleWatchdog, thread_name: str) -> None:
+              watchdog: IdleWatchdog, thread_name: str, deliver: Callable[[list[tuple[int, Any]]], None] | None = None,
+              clock: Callable[[], float] = time.monotonic, alive: Callable[[], bool] | None = None) -> None:
         self.conn_id = conn_id
         self.stop = threading.Event()
         self.frames = deque()
@@ -51,7 +68,8 @@ class Connection:
         self.watchdog = watchdog
         self.attempts += 1
         self.thread = threading.Thread(
-            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop),
+            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop, deliver, clock,
+                                alive or ref.is_alive),
             name=thread_name, daemon=True,
         )
         self.thread.start()
@@ -90,36 +108,6 @@ class Connection:
         ws.send(text)
 
 
-READ_CHUNK_BYTES = 65536
-
-
-def buffer_reads(ws: Any) -> None:
-    """Make a websocket-client `WebSocket` read its socket in chunks of up to READ_CHUNK_BYTES.
-
-    Its frame parser calls `recv(n)` and accepts fewer bytes than asked; this hands it slices of one
-    larger read. Timeouts and closed sockets still come from websocket-client's own `_recv` (it raises
-    WebSocketTimeoutException / WebSocketConnectionClosedException), so nothing else changes. If this
-    websocket-client lacks the internals it relies on, reads stay unbuffered (slower, still correct)."""
-    frame_buffer = getattr(ws, "frame_buffer", None)
-    raw_recv = getattr(ws, "_recv", None)
-    if frame_buffer is None or raw_recv is None or not hasattr(frame_buffer, "recv"):
-        return
-    state = [b"", 0]  # buffer, read position
-
-    def recv(bufsize: int) -> bytes:
-        buf, pos = state
-        if pos >= len(buf):
-            buf, pos = raw_recv(READ_CHUNK_BYTES), 0
-            state[0] = buf
-        end = pos + bufsize
-        state[1] = end
-        if pos == 0 and end >= len(buf):
-            return buf
-        return buf[pos:end]
-
-    ws.frame_buffer.recv = recv
-
-
 def _tell(ref: Any, message: Any) -> bool:
     try:
         ref.tell(message)
@@ -129,10 +117,11 @@ def _tell(ref: Any, message: Any) -> bool:
 
 
 def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
-          connect_timeout_s: float, stop: threading.Event) -> None:
+          connect_timeout_s: float, stop: threading.Event, deliver: Any, clock: Callable[[], float],
+          alive: Callable[[], bool]) -> None:
     """The reader thread's body: whatever ends it unexpectedly is reported, so the actor reconnects."""
     try:
-        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop)
+        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop, deliver, clock, alive)
     except BaseException as exc:  # noqa: BLE001 - a reader must never die silently
         if not stop.is_set():
             _tell(ref, ConnectionLost(channel=conn.channel, conn_id=conn_id, reason=f"reader failed: {type(exc).__name__}: {exc}"))
@@ -142,7 +131,8 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
 
 
 def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
-               connect_timeout_s: float, stop: threading.Event) -> None:
+               connect_timeout_s: float, stop: threading.Event, deliver: Any, clock: Callable[[], float],
+               alive: Callable[[], bool]) -> None:
     """`subscriptions()` runs here, off the actor (it may fetch a WS token over REST, with retries)."""
     channel = conn.channel
     try:
@@ -151,7 +141,7 @@ def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions
         _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=f"preparing subscriptions: {type(exc).__name__}: {exc}"))
         return
     try:
-        ws = connect(url, timeout_s=connect_timeout_s, recv_timeout_s=0.5, on_socket=buffer_reads)
+        ws = connect(url, timeout_s=connect_timeout_s, recv_timeout_s=0.5)
     except WsClosed as exc:
         _tell(ref, ConnectionLost(channel=channel, conn_id=conn_id, reason=str(exc)))
         return
@@ -173,21 +163,44 @@ def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions
         ws.close()
         return
     frames = conn.frames
+    batch: list[tuple[int, Any]] = []  # deliver mode: read, not yet handed on
+    watchdog = conn.watchdog
     clock_ns = time.time_ns
     reason = "stopped"
     max_backlog = conn.max_backlog
     while not stop.is_set():
         try:
-            payload = ws.recv()
+            payloads = ws.recv_many()
         except WsTimeout:
-            if not ref.is_alive():
+            if not alive():
                 reason = "actor gone"
                 break
-            continue
+            payloads = None
         except WsClosed as exc:
             reason = str(exc)
+            if batch and not stop.is_set() and alive():
+                watchdog.frame(clock())
+                deliver(batch)  # received before the connection ended: still valid
             break
-        frames.append((clock_ns(), payload))
+        if deliver is not None:
+            if payloads:
+                now_ns = clock_ns()  # every message of one read arrived with it
+                batch.extend([(now_ns, payload) for payload in payloads])
+            # Hand on what was read once the socket has nothing more right now (so a frame waits for no
+            # other, also after a read that held only a ping or part of a frame), or once a batch is
+            # large: under load batches grow and per-batch costs shrink.
+            if batch and (len(batch) >= DELIVER_BATCH_FRAMES or not ws.readable_now()):
+                if stop.is_set() or not alive():  # closed, or the actor crashed or was replaced: never deliver
+                    reason = "actor gone" if not stop.is_set() else reason
+                    break
+                watchdog.frame(clock())
+                deliver(batch)
+                batch = []
+            continue
+        if not payloads:
+            continue
+        now_ns = clock_ns()  # every message of one read arrived with it
+        frames.extend([(now_ns, payload) for payload in payloads])
         if len(frames) > max_backlog:
             # The actor cannot keep up: rather than grow without bound (and decide on ever older data),
             # drop the connection; the reconnect starts every book from a fresh snapshot.

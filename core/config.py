@@ -49,10 +49,21 @@ class RuntimeSettings(_Section):
     shutdown_timeout_s: float = Field(10.0, gt=0, le=600)
     exit_on_critical_disable: bool = False
     shard: str = Field("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    cpu_affinity: tuple[int, ...] = ()
 
-    @field_validator("symbols", mode="before")
+    @field_validator("cpu_affinity")
     @classmethod
-    def _split_symbols(cls, value: Any) -> Any:
+    def _check_cpus(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(cpu < 0 or cpu > 4095 for cpu in value) or len(set(value)) != len(value):
+            raise ValueError("distinct CPU ids from 0, such as [0] or [2, 3] ([] leaves placement to the OS)")
+        return value
+
+    @field_validator("symbols", "cpu_affinity", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """A list may be written "A,B" (environment, flags); a lone number is a list of one."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return [value]
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         return value

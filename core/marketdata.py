@@ -28,11 +28,21 @@ class MarketBatch:
     """Decoded public frames for one symbol, in arrival order: (ts_recv_ns, message) pairs.
 
     `message` is a core.kraken type: BookMessage, Level3Message, TickerMessage, TradeMessage,
-    InstrumentMessage or Status.
+    InstrumentMessage or Status; or, for a book frame in Kraken's own layout naming only this symbol,
+    the frame's text (str) as received, which the state holder decodes itself (so the decoded book
+    objects are made and used on one thread). `stream` names the connection the frames came from (unique in the
+    process, growing) and `seq` counts this symbol's batches on it from 1, so the state holder notices a
+    batch that never arrived (dropped on a full mailbox or over the backlog bound) and resyncs the book of
+    that `channel` instead of applying later updates to a book that missed some; a batch from a connection
+    older than the newest seen on its channel, or declared gone, is dropped whole. stream 0: unsequenced
+    (tests, replays).
     """
 
     symbol: str
     items: tuple[tuple[int, Any], ...]
+    channel: str = "public"  # the feed connection: public (L2 book, ticker, trade, ...) | level3
+    stream: int = 0
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +55,7 @@ class FeedStatusChanged:
     status: str
     detail: str
     ts_ns: int
+    stream: int = 0  # disconnected/stalled: the connection that ended (its late batches are dropped)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,9 +43,10 @@ from core.features import (
     q8,
     spread_bps,
 )
-from core.kraken.book import BookMessage, L2Book
+from core.kraken.book import CHECKSUM_OK, BookMessage, L2Book, decode_book_frame, decode_canonical_book_frame
 from core.kraken.l3book import L3Book, Level3Message
 from core.kraken.messages import InstrumentMessage, Status, TickerMessage, TradeMessage
+from core.kraken.wire import DecodeError
 from core.marketdata import (
     DISABLED,
     READY,
@@ -60,6 +61,12 @@ from core.marketdata import (
 )
 
 TOP_LEVELS = 10  # levels per side carried in a snapshot
+# A restarted state holder continues from its stored epoch plus EPOCH_RESTART_GAP, so an epoch published
+# but not yet stored is never reused. A row is therefore due at once (urgent) whenever the epoch has moved
+# EPOCH_STORE_STEP past the last row handed out: the stored epoch never lags the published one by the gap,
+# even with one urgent row still in flight. A rebuild that changes the status is stored at once anyway.
+EPOCH_RESTART_GAP = 100
+EPOCH_STORE_STEP = EPOCH_RESTART_GAP // 2
 
 
 @dataclass(slots=True)
@@ -74,6 +81,10 @@ class ApplyResult:
     book_frames: int = 0
     discarded: int = 0  # updates dropped while waiting for a snapshot
     rebuilt: int = 0  # snapshots that replaced an existing book (resyncs: mismatch, reconnect, stall)
+    gaps: int = 0  # batches missing before this one (lost between feed and state): the book resyncs
+    stale_batches: int = 0  # batches from a connection already replaced or declared gone: dropped whole
+    decode_errors: int = 0  # raw book frames that failed to decode (counted, dropped)
+    last_decode_error: str = ""
     latencies_ns: list[int] = field(default_factory=list)  # receive -> applied, per book frame
 
     def failed(self, book: str) -> None:
@@ -117,7 +128,11 @@ class SymbolState:
         self.l3_snapshots = 0
         self.l3_needs_snapshot = True
         self.l3_last_ns: int | None = None
+        self.batch_gaps = 0  # times a batch was missing (dropped between the feed and this state)
+        self._streams: dict[str, tuple[int, int]] = {}  # channel -> (newest stream, its last batch seq)
+        self._ended_streams: dict[str, int] = {}  # channel -> newest stream declared gone by the feed
         self.status_changed = True  # the first row is written at once
+        self._row_epoch = 0  # the epoch of the last row handed out for storage
         self._last_write_ns: int | None = None
         self._last_publish_ns: int | None = None
         self._published_seq = -1
@@ -149,14 +164,62 @@ class SymbolState:
             self.l3_needs_snapshot = True
         result.resubscribe.append(ResubscribeBook(symbol=self.symbol, channel=channel, reason=reason))
 
+    def _check_sequence(self, batch: MarketBatch, result: ApplyResult, now_ns: int) -> bool:
+        """Whether to apply the batch. Per channel (public, level3) the newest connection wins: a batch from
+        an older one, or from one declared gone (FeedStatusChanged with its stream), is dropped whole. A
+        batch missing on the current connection (numbered from 1) means updates this book never saw:
+        resync the channel's book, asked again at most once per stale_after_ms while the snapshot is still
+        awaited. Joining a connection midway while already awaiting a snapshot (a restarted state
+        holder) misses nothing."""
+        channel = batch.channel
+        book = "level3" if channel == "level3" else "book"
+        if batch.stream <= self._ended_streams.get(channel, 0):
+            result.stale_batches += 1
+            return False
+        current = self._streams.get(channel)
+        awaiting = self.l3_needs_snapshot if book == "level3" else self.needs_snapshot
+        if current is None or batch.stream > current[0]:
+            missing = 0 if awaiting else batch.seq - 1
+        elif batch.stream < current[0]:
+            result.stale_batches += 1
+            return False
+        else:
+            missing = batch.seq - current[1] - 1
+        self._streams[channel] = (batch.stream, batch.seq)
+        if missing <= 0:
+            return True
+        self.batch_gaps += 1
+        result.gaps += missing
+        reason = f"{missing} market batch(es) lost before batch {batch.seq} of stream {batch.stream}"
+        if book == "book":
+            asked = self._last_resubscribe_ns
+            if self.needs_snapshot and asked is not None and now_ns - asked <= self.stale_after_ns:
+                return True  # already resyncing and asked recently: the snapshot is on its way
+            self._begin_resync(result, "book", reason, now_ns)
+        elif not self.l3_needs_snapshot or self.l3 is None:
+            self._begin_resync(result, "level3", reason, now_ns)
+        return True
+
     # ------------------------------------------------------------------------------------------ input
 
     def apply_batch(self, batch: MarketBatch, now_ns: int) -> ApplyResult:
         result = ApplyResult()
         if self.status == DISABLED:
             return result
+        if batch.stream and not self._check_sequence(batch, result, now_ns):
+            return result
         for ts_recv_ns, message in batch.items:
-            if isinstance(message, BookMessage):
+            if message.__class__ is str:  # a book frame as received: decoded here, by its consumer
+                decoded = decode_canonical_book_frame(message)
+                if decoded is None:  # not in Kraken's own layout: the general decoder (or what is wrong)
+                    try:
+                        decoded = decode_book_frame(message, self.book.price_precision, self.book.qty_precision)
+                    except DecodeError as exc:
+                        result.decode_errors += 1
+                        result.last_decode_error = str(exc)[:200]
+                        continue
+                message = decoded
+            if message.__class__ is BookMessage:
                 self._apply_book(message, ts_recv_ns, now_ns, result)
             elif isinstance(message, TradeMessage):
                 for trade in message.trades:
@@ -193,7 +256,8 @@ class SymbolState:
         result.applied += 1
 
     def _apply_book(self, message: BookMessage, ts_recv_ns: int, now_ns: int, result: ApplyResult) -> None:
-        snapshot = message.is_snapshot
+        snapshot = message.type == "snapshot"
+        book = self.book
         for data in message.data:
             if data.symbol != self.symbol:
                 continue
@@ -201,19 +265,18 @@ class SymbolState:
             if not snapshot and self.needs_snapshot:
                 result.discarded += 1
                 continue
-            check = self.book.apply(data, snapshot=snapshot)
+            status, expected, computed = book.apply(data, snapshot)
             self.book_last_ns = ts_recv_ns
-            unchecked = check.expected is None
-            if not unchecked:
+            if expected is not None:
                 self.checksums_checked["l2"] += 1
-            if check.mismatch or unchecked or self.book.is_crossed():
-                if check.mismatch or unchecked:
+            if status != CHECKSUM_OK or book.is_crossed():
+                if status != CHECKSUM_OK:  # a mismatch, or no checksum to verify against
                     self.checksum_failures["l2"] += 1
                     result.failed("l2")
-                if check.mismatch:
-                    reason = f"checksum mismatch: expected {check.expected}, computed {check.computed}"
-                elif unchecked:
+                if expected is None:
                     reason = "book message without a checksum: cannot be verified"
+                elif status != CHECKSUM_OK:
+                    reason = f"checksum mismatch: expected {expected}, computed {computed}"
                 else:
                     reason = "crossed book"
                 self._begin_resync(result, "book", reason, now_ns)
@@ -223,10 +286,10 @@ class SymbolState:
                     self.resyncs += 1
                     result.rebuilt += 1
                 self.epoch += 1
-                self.status_changed = True  # a new epoch is stored at once (restarts continue from it)
                 self.needs_snapshot = False
                 self._waiting_since_ns = None
-            self._applied(ts_recv_ns, result)
+            self.seq += 1
+            result.applied += 1
             self.state_ts_ns = ts_recv_ns  # the state is as old as its book
             result.latencies_ns.append(now_ns - ts_recv_ns)
             if self.status != READY:
@@ -267,6 +330,8 @@ class SymbolState:
         self.needs_snapshot = True
 
     def on_feed_status(self, event: FeedStatusChanged) -> None:
+        if event.stream and event.status in ("disconnected", "stalled"):
+            self._ended_streams[event.channel] = max(self._ended_streams.get(event.channel, 0), event.stream)
         if self.status == DISABLED:
             return
         if event.status == "venue_status":
@@ -393,12 +458,17 @@ class SymbolState:
         self._published_seq = self.seq
         return self.snapshot(now_ns)
 
+    def row_urgent(self) -> bool:
+        """The next row must be stored at once: the status changed, or the epoch ran EPOCH_STORE_STEP ahead."""
+        return self.status_changed or self.epoch - self._row_epoch >= EPOCH_STORE_STEP
+
     def due_row(self, now_ns: int) -> dict[str, Any] | None:
-        """The run_symbol_state row, at most once per write interval, and at once on a status change."""
+        """The run_symbol_state row, at most once per write interval, and at once when urgent."""
         interval = self.settings.write_interval_ms * 1_000_000
-        if not self.status_changed and self._last_write_ns is not None and now_ns - self._last_write_ns < interval:
+        urgent = self.row_urgent()
+        if not urgent and self._last_write_ns is not None and now_ns - self._last_write_ns < interval:
             return None
-        if not self.status_changed and self._last_write_ns is not None and self._written_seq == self.seq:
+        if not urgent and self._last_write_ns is not None and self._written_seq == self.seq:
             return None
         self.status_changed = False
         self._last_write_ns = now_ns
@@ -406,6 +476,8 @@ class SymbolState:
         return self.row(now_ns)
 
     def row(self, now_ns: int) -> dict[str, Any]:
+        """The run_symbol_state row as of now (handed out for storage)."""
+        self._row_epoch = self.epoch
         snap = self.snapshot(now_ns)
         vol = dict(snap.volatility_bps)
         first_window = self.settings.volatility_windows_s[0]

@@ -49,6 +49,8 @@ import orjson
 from core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
 
 __all__ = [
+    "book_frame_symbol",
+    "decode_canonical_book_frame",
     "BookLevel",
     "BookData",
     "BookMessage",
@@ -373,8 +375,29 @@ _CANONICAL_FRAME = re.compile(
 _CANONICAL_LEVEL = re.compile(r'\{"price":(' + _NUM + r'),"qty":(' + _NUM + r")\}")
 
 
-def _decode_canonical(frame: str) -> BookMessage | None:
-    """Decode a frame in Kraken's canonical layout from its wire text; None when it is not in that layout."""
+_BOOK_PREFIX = '{"channel":"book","type":"'  # Kraken's book frames begin so, then update|snapshot
+_BOOK_SYMBOL = '","data":[{"symbol":"'
+
+
+def book_frame_symbol(frame: Any) -> str | None:
+    """The symbol of a book frame in Kraken's own layout that names exactly one symbol, read from its text
+    without decoding it (~0.3 us); None for anything else. Routing only: the frame is still decoded and
+    verified in full by whoever applies it (a frame that is not what its start says fails there)."""
+    if frame.__class__ is not str or not frame.startswith(_BOOK_PREFIX):
+        return None
+    start = frame.find(_BOOK_SYMBOL, 26, 60)
+    if start < 0:
+        return None
+    start += len(_BOOK_SYMBOL)
+    end = frame.find('"', start)
+    if end <= start or frame.find('"symbol":"', end) >= 0:
+        return None
+    return frame[start:end]
+
+
+def decode_canonical_book_frame(frame: str) -> BookMessage | None:
+    """Decode a frame in Kraken's canonical layout from its wire text; None when it is not in that layout
+    (then ``decode_book_frame`` decodes it, or names what is wrong). Needs no pair precision."""
     match = _CANONICAL_FRAME.fullmatch(frame)
     if match is None:
         return None
@@ -384,18 +407,14 @@ def _decode_canonical(frame: str) -> BookMessage | None:
         return None
     bids: tuple[BookLevel, ...] = ()
     asks: tuple[BookLevel, ...] = ()
-    get = _TEXT_DECIMALS.get
+    decimals = _TEXT_DECIMALS
     if bids_text:
-        bids = tuple(
-            [_new_tuple(BookLevel, (get(p) or _decimal(p), get(q) or _decimal(q))) for p, q in _findall_levels(bids_text)]
-        )
+        bids = tuple([_new_tuple(BookLevel, (decimals[p], decimals[q])) for p, q in _findall_levels(bids_text)])
         for level in bids:
             if not level[0]:  # a zero price is invalid: let the checked path name it
                 return None
     if asks_text:
-        asks = tuple(
-            [_new_tuple(BookLevel, (get(p) or _decimal(p), get(q) or _decimal(q))) for p, q in _findall_levels(asks_text)]
-        )
+        asks = tuple([_new_tuple(BookLevel, (decimals[p], decimals[q])) for p, q in _findall_levels(asks_text)])
         for level in asks:
             if not level[0]:
                 return None
@@ -403,18 +422,24 @@ def _decode_canonical(frame: str) -> BookMessage | None:
 
 
 _findall_levels = _CANONICAL_LEVEL.findall
-# wire text -> Decimal, bounded. Keyed by the exact text, so the Decimal keeps the wire's exponent; a hit
-# also hands back an object whose hash is already computed (the book's caches hash every price and qty).
-# A zero ("0.00000000") is falsy and so never served from here: `get(t) or _decimal(t)` recomputes it.
-_TEXT_DECIMALS: dict[str, Decimal] = {}
 
 
-def _decimal(text: str) -> Decimal:
-    value = Decimal(text)
-    if len(_TEXT_DECIMALS) >= _CACHE_SIZE * 2:
-        _TEXT_DECIMALS.clear()
-    _TEXT_DECIMALS[text] = value
-    return value
+class _TextDecimals(dict):
+    """Wire text -> Decimal, bounded (cleared when full). Keyed by the exact text, so the Decimal keeps the
+    wire's exponent; a hit also hands back an object whose hash is already computed (the book's caches
+    hash every price and qty). A miss converts and remembers (zero quantities, i.e. deletions, included)."""
+
+    __slots__ = ()
+
+    def __missing__(self, text: str) -> Decimal:
+        value = Decimal(text)
+        if len(self) >= _CACHE_SIZE * 2:
+            self.clear()
+        self[text] = value
+        return value
+
+
+_TEXT_DECIMALS = _TextDecimals()
 
 
 def decode_book_frame(
@@ -433,7 +458,7 @@ def decode_book_frame(
         except UnicodeDecodeError:
             text = None
     if text is not None:
-        decoded = _decode_canonical(text)
+        decoded = decode_canonical_book_frame(text)
         if decoded is not None:
             return decoded
     if price_precision is not None and qty_precision is not None:

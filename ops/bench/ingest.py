@@ -56,6 +56,8 @@ PRECISION = (1, 8)  # BTC/USD's price/qty precision, given to the synthetic symb
 BOOK_ACK = ('{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"BTC/USD"},'
             '"success":true,"time_in":"2026-08-01T02:53:53.184174Z","time_out":"2026-08-01T02:53:53.184216Z"}')
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+TARGET_FPS = 50_000  # the issue's target: book frames per second per process
+PINNED_CPU: int | None = None  # --cpu: this process (the pipeline) runs on that CPU only, the source elsewhere
 
 
 def synthetic_symbols(n: int) -> list[str]:
@@ -100,7 +102,7 @@ def _read_client_frame(sock: socket.socket) -> tuple[int, bytes]:
     return b0 & 0x0F, bytes(c ^ mask[i % 4] for i, c in enumerate(data))
 
 
-def _serve_connection(sock: socket.socket, frames: list[str], go) -> None:
+def _serve_connection(sock: socket.socket, frames: list[str], go, rate: float) -> None:
     try:
         request = b""
         while b"\r\n\r\n" not in request:
@@ -132,8 +134,22 @@ def _serve_connection(sock: socket.socket, frames: list[str], go) -> None:
         blob = b"".join(parts)
         threading.Thread(target=_drain_client, args=(sock,), daemon=True).start()
         go.wait()  # every connection of the row is subscribed: start the flood
+        per_connection = rate
+        if not per_connection:
+            while True:
+                sock.sendall(blob)
+        # Paced: by now int(elapsed * rate) frames should have gone out; send what is due (at most one pass
+        # of the frames at a time), then nap. A client that cannot keep up back-pressures sendall, the
+        # due count runs ahead, and the row shows it as frames/s below the offered rate.
+        count, index, sent = len(parts), 0, 0
+        t0 = time.perf_counter()
         while True:
-            sock.sendall(blob)
+            due = min(int((time.perf_counter() - t0) * per_connection) - sent, count)
+            if due > 0:
+                end = index + due
+                sock.sendall(b"".join(parts[index:end] if end <= count else parts[index:] + parts[:end - count]))
+                index, sent = end % count, sent + due
+            time.sleep(0.0005)
     except (OSError, ConnectionError, StopIteration, ValueError):
         pass
     finally:
@@ -148,23 +164,29 @@ def _drain_client(sock: socket.socket) -> None:
         pass
 
 
-def firehose_main(port_pipe, frames: list[str], go) -> None:
-    """The source process: accept connections and stream to each until it goes away."""
+def firehose_main(port_pipe, frames: list[str], go, rate: float) -> None:
+    """The source process: accept connections and stream to each until it goes away (flat out, or at
+    `rate` frames/s per connection)."""
     server = socket.create_server(("127.0.0.1", 0), backlog=256)
     port_pipe.send(server.getsockname()[1])
     while True:
         sock, _ = server.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=_serve_connection, args=(sock, frames, go), daemon=True).start()
+        threading.Thread(target=_serve_connection, args=(sock, frames, go, rate), daemon=True).start()
 
 
-def start_firehose(frames: list[str]) -> tuple[multiprocessing.Process, int, object]:
-    """(process, port, go): connections get nothing until `go.set()`."""
+def start_firehose(frames: list[str], rate: float | None = None, connections: int = 1) -> tuple[multiprocessing.Process, int, object]:
+    """(process, port, go): connections get nothing until `go.set()`; flat out, or `rate` frames/s in all."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     go = context.Event()
-    process = context.Process(target=firehose_main, args=(child, frames, go), daemon=True, name="ingest-bench-firehose")
+    pace = (rate or 0.0) / max(1, connections)  # frames/s per connection; 0: flat out
+    process = context.Process(target=firehose_main, args=(child, frames, go, pace), daemon=True, name="ingest-bench-firehose")
     process.start()
+    if PINNED_CPU is not None:  # the pipeline has its CPU to itself; the source runs on the others
+        others = set(range(os.cpu_count() or 1)) - {PINNED_CPU}
+        if others:
+            os.sched_setaffinity(process.pid, others)
     if not parent.poll(20):
         raise RuntimeError("the firehose did not start")
     return process, parent.recv(), go
@@ -201,16 +223,30 @@ def run_baseline(url: str, symbols: list[str], seconds: float, warmup_frames: in
 
 
 class LatencyRecorder:
-    """Stands in for the krt_ingest_latency_seconds histogram: keeps every observation (seconds)."""
+    """Keeps every latency the state holders report (for p50/p99), beside the real krt_ingest_latency_seconds
+    writers (so their cost stays in the measurement)."""
 
-    def __init__(self) -> None:
+    def __init__(self, histogram) -> None:
         self.values: list[float] = []
-        self.observe = self.values.append
+        self._histogram = histogram
+        self._writer_for = histogram.writer
+
+    def writer(self, key: str):
+        real = self._writer_for(key)
+        values = self.values
+
+        class Recording:
+            def observe_many_ns(self, values_ns):
+                real.observe_many_ns(values_ns)
+                values.extend(v / 1e9 for v in values_ns)
+
+        return Recording()
 
 
-def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: float, warmup_s: float, workdir: Path) -> dict:
-    """One row: a fresh firehose, the pipeline, measure, then stop the source before the actors (so they
-    drain what they hold and stop promptly)."""
+def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: float, warmup_s: float, workdir: Path,
+                 rate: float | None = None) -> dict:
+    """One row: a fresh source (flat out, or `rate` frames/s in all), the pipeline, measure, then stop the
+    source before the actors (so they drain what they hold and stop promptly)."""
     import pykka
 
     from actors.ingest import MarketSource, ingest_child_specs
@@ -231,14 +267,14 @@ def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: fl
     open_database(settings.storage.db_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="bench", config_hash=settings.config_hash(), version="bench",
                             hostname="bench", pid=os.getpid(), now_ns=time.time_ns())
-    process, port, go = start_firehose(frames)
+    process, port, go = start_firehose(frames, rate, connections=len(symbols) if layout == "per_symbol" else 1)
     url = f"ws://127.0.0.1:{port}/v2"
     source = MarketSource(ws_public_url=url, ws_l3_url=None, rest_url="http://127.0.0.1:9", reference_url=None,
                           api_key=None, api_secret=None, precisions={s: PRECISION for s in symbols})
     runtime_metrics = RuntimeMetrics()
     metrics = IngestMetrics(runtime_metrics.registry)
-    latencies = LatencyRecorder()
-    metrics.ingest_latency = latencies  # type: ignore[assignment]
+    latencies = LatencyRecorder(metrics.ingest_latency)
+    metrics.ingest_latency.writer = latencies.writer  # type: ignore[method-assign]
     directory = Directory(runtime_metrics)
     specs = ingest_child_specs(settings, run_id=run_id, source=source, send=directory.send, send_latest=directory.send_latest,
                                metrics=metrics, budget=RestartBudget(max_restarts=3, period_s=60), backoff=Backoff(),
@@ -267,6 +303,7 @@ def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: fl
         received = sum(metrics.feed_messages.labels(symbol=s, channel="book")._value.get() for s in symbols)
         ready = sum(1 for row in repo.symbol_states(run_id) if row["status"] == "ready")
         storage_errors = sum(metrics.storage_errors.labels(writer=w)._value.get() for w in ("state", "market"))
+        reconnects = sum(metrics.feed_reconnects.labels(symbol=s)._value.get() for s in symbols)
     finally:
         process.terminate()
         process.join(5)
@@ -285,6 +322,8 @@ def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: fl
         "decoded_not_applied": int(received) - len(values),
         "ready": ready,
         "storage_errors": int(storage_errors),
+        "reconnects": int(reconnects),
+        "offered": rate,
     }
 
 
@@ -327,11 +366,12 @@ def profile_apply(frames: list[str], passes: int) -> str:
 
 
 def _table(rows: list[dict], markdown: bool) -> str:
-    header = ("symbols", "layout", "frames/s", "CPU us/frame", "p50 ms", "p99 ms", "baseline frames/s",
+    header = ("symbols", "layout", "offered", "frames/s", "CPU us/frame", "p50 ms", "p99 ms", "baseline frames/s",
               "baseline us/frame", "CPU ratio", "ready", "checksum fails")
     lines = [header]
     for row in rows:
-        lines.append((str(row["symbols"]), row["layout"], f"{row['fps']:,.0f}", f"{row['cpu_us']:.1f}", f"{row['p50_ms']:.2f}",
+        lines.append((str(row["symbols"]), row["layout"], f"{row['offered']:,.0f}" if row["offered"] else "flood",
+                      f"{row['fps']:,.0f}", f"{row['cpu_us']:.1f}", f"{row['p50_ms']:.2f}",
                       f"{row['p99_ms']:.2f}", f"{row['base_fps']:,.0f}", f"{row['base_cpu_us']:.1f}",
                       f"{row['cpu_us'] / row['base_cpu_us']:.2f}", f"{row['ready']}/{row['symbols']}", str(row["checksum_failures"])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -347,10 +387,14 @@ def _table(rows: list[dict], markdown: bool) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short windows, 1 and 10 symbols (< 20 s)")
-    parser.add_argument("--seconds", type=float, default=None, help="measurement window per row (default 5; quick 1)")
+    parser.add_argument("--quick", action="store_true", help="short windows, 1 and 10 symbols, shared (< 30 s)")
+    parser.add_argument("--seconds", type=float, default=None, help="measurement window per row (default 5; quick 0.5)")
     parser.add_argument("--symbols", default=None, help="symbol counts (default 1,10,50; quick 1,10)")
     parser.add_argument("--layouts", default=None, help="per_symbol,shared (default both; quick shared)")
+    parser.add_argument("--rates", default=None,
+                        help=f"offered rates in frames/s, besides the flood row (default {TARGET_FPS}; 0 or '' for none)")
+    parser.add_argument("--cpu", type=int, default=None,
+                        help="pin this process to one CPU, as runtime.cpu_affinity does (the source runs on the others)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of decode + apply on one thread")
     args = parser.parse_args(argv)
@@ -358,7 +402,17 @@ def main(argv: list[str] | None = None) -> int:
     warmup_s = 0.25 if args.quick else 1.0
     counts = [int(x) for x in (args.symbols or ("1,10" if args.quick else "1,10,50")).split(",")]
     layouts = (args.layouts or ("shared" if args.quick else "per_symbol,shared")).split(",")
+    rates = [float(x) for x in (str(TARGET_FPS) if args.rates is None else args.rates).split(",") if x.strip() and float(x) > 0]
     logging.basicConfig(level=logging.CRITICAL)  # reconnect warnings when each row's source stops
+    if args.cpu is not None:
+        from kraken_runtime.commands.run import pin_process
+
+        global PINNED_CPU
+        problem = pin_process((args.cpu,))
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
+        PINNED_CPU = args.cpu
 
     frames = book_frames()
     rows = []
@@ -375,13 +429,18 @@ def main(argv: list[str] | None = None) -> int:
             for layout in layouts:
                 if count == 1 and layout == "shared" and "per_symbol" in layouts:
                     continue  # the same single connection
-                result = run_pipeline(frames, symbols, layout, seconds, warmup_s, Path(tmp))
-                rows.append({"symbols": count, "layout": layout, **result,
-                             "base_fps": baseline["fps"], "base_cpu_us": baseline["cpu_us"]})
-                print(f"  measured {count} symbols, {layout}: {result['fps']:,.0f} frames/s", file=sys.stderr, flush=True)
+                for rate in [None, *rates]:
+                    result = run_pipeline(frames, symbols, layout, seconds, warmup_s, Path(tmp), rate=rate)
+                    rows.append({"symbols": count, "layout": layout, **result,
+                                 "base_fps": baseline["fps"], "base_cpu_us": baseline["cpu_us"]})
+                    print(f"  measured {count} symbols, {layout}, {f'{rate:,.0f}/s' if rate else 'flood'}: "
+                          f"{result['fps']:,.0f} frames/s", file=sys.stderr, flush=True)
     print(f"ingest: book frames through feed -> state (checksums on), {seconds:g} s windows; "
-          f"source: firehose process, {len(frames)} frames of {CAPTURE.name} relabelled per symbol")
+          f"source: firehose process, {len(frames)} frames of {CAPTURE.name} relabelled per symbol; "
+          + (f"this process pinned to CPU {PINNED_CPU} (runtime.cpu_affinity)" if PINNED_CPU is not None else "not pinned"))
     print(_table(rows, args.markdown))
+    print("offered: flood = as fast as the pipeline reads (TCP back-pressure: its capacity, latency = its queue); "
+          "a rate = paced source, sustained when frames/s matches it (latency then is the pipeline's own)")
     print("CPU ratio = pipeline CPU us/frame / baseline (websocket-client recv, UTF-8 check skipped, + json.loads) "
           "CPU us/frame, same stream, same run")
     if args.profile:

@@ -243,6 +243,9 @@ def test_crashed_feed_makes_its_symbols_stale_until_the_new_instance_brings_a_sn
     wait_until(lambda: all(ingest.states()[s]["epoch"] > before[s]["epoch"] and ingest.states()[s]["status"] == READY
                            for s in SYMBOLS), timeout=20, what="every symbol rebuilt after the feed restart")
     assert all(ingest.value("krt_book_resyncs_total", symbol=s) >= 1 for s in SYMBOLS)
+    # The crashed instance's reader closed with it: one public reader feeds the books, not two.
+    readers = lambda: [t for t in threading.enumerate() if t.name.startswith("feed:public-public-reader-") and t.is_alive()]  # noqa: E731
+    wait_until(lambda: len(readers()) == 1, timeout=10, what="only the new instance's reader left")
 
 
 def test_disabled_feed_makes_its_symbols_ineligible(ingest, wait_until):
@@ -348,3 +351,38 @@ def test_malformed_frame_is_counted_and_the_connection_survives(kraken_shared, r
 def ingest_seq(harness: Ingest) -> int:
     row = harness.states().get("BTC/USD")
     return 0 if row is None else row["seq"]
+
+
+def test_market_batch_lost_on_the_way_makes_only_that_symbol_resync(settings, source, run_id, store, monkeypatch, wait_until):
+    """A MarketBatch the directory could not deliver (a full mailbox, a restart): the state holder sees the
+    hole in the batch numbers, stops trusting its book and rebuilds it; the other symbol is untouched."""
+    from core.kraken.book import BookMessage
+    from core.marketdata import MarketBatch
+
+    lose = threading.Event()
+    lost: list[int] = []
+    real_send = Directory.send
+
+    def lossy_send(self, name, message):
+        if (lose.is_set() and not lost and name == "state:BTC/USD" and isinstance(message, MarketBatch)
+                and any(isinstance(item, (str, BookMessage)) for _, item in message.items)):  # a public (L2) batch
+            lost.append(message.seq)
+            return False  # as the directory reports a full mailbox
+        return real_send(self, name, message)
+
+    monkeypatch.setattr(Directory, "send", lossy_send)
+    harness = Ingest(settings, source, run_id, store)
+    try:
+        wait_until(harness.all_ready, timeout=20, what="every symbol ready")
+        before = harness.states()
+        lose.set()
+        wait_until(lambda: bool(lost), timeout=10, what="a BTC/USD batch lost")
+        wait_until(lambda: harness.states()["BTC/USD"]["epoch"] > before["BTC/USD"]["epoch"]
+                   and harness.states()["BTC/USD"]["status"] == READY, timeout=15, what="BTC/USD rebuilt")
+        assert harness.states()["ETH/USD"]["epoch"] == before["ETH/USD"]["epoch"]
+        assert harness.value("krt_state_batches_lost_total", symbol="BTC/USD") == 1  # seen as lost, not guessed
+        assert harness.value("krt_state_batches_lost_total", symbol="ETH/USD") == 0
+        assert harness.value("krt_book_resyncs_total", symbol="BTC/USD") >= 1
+        assert all(snapshot.status == READY for _, snapshot in harness.probe.taken())
+    finally:
+        harness.stop()

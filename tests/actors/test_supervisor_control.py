@@ -271,3 +271,155 @@ def test_control_when_a_pending_row_is_older_than_the_maximum_age_then_expired_n
     assert repo.get_control_command(fresh).status == "applied"
     assert sup.ask(GetStatus(), timeout=TIMEOUT)["safety_mode"] == "active" and repo.current_safety_mode()[0] == "active"
     sup.stop(block=True, timeout=TIMEOUT)
+
+
+# --- commands left `applying` by a run that died ---------------------------------------------------------------
+
+
+def _claim_for(repo, run_id: int, command: str, args: dict) -> int:
+    command_id = repo.insert_control_command(command, args, issued_by="test", now_ns=time.time_ns())
+    claimed = repo.claim_pending_commands(run_id, shard="default", now_ns=time.time_ns(), max_age_ns=60 * 10**9)
+    assert [c.id for c in claimed] == [command_id]
+    return command_id
+
+
+def test_daemon_start_when_a_dead_run_left_a_command_applying_then_failed_with_reason_and_never_reapplied(database, db_url):
+    """Fault: the run that claimed `halt` crashed before writing its answer. The next daemon of the shard
+    closes the row out as failed (outcome unknown) when it starts, and does not apply it; a command claimed by
+    a live run of the shard is left to that run."""
+    from actors.daemon import Daemon, DaemonOptions
+    from core.config import load_settings
+
+    repo, live_run = database
+    dead_run = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
+                              pid=2, now_ns=time.time_ns())
+    orphan = _claim_for(repo, dead_run, "halt", {"reason": "before the crash"})
+    repo.finish_run(dead_run, status="crashed", now_ns=time.time_ns())
+    busy = _claim_for(repo, live_run, "status", {})
+    repo.heartbeat_run(live_run, time.time_ns())
+
+    settings = load_settings(env={"KRT_STORAGE__DB_URL": db_url, "KRT_RUNTIME__SYMBOLS": "BTC/USD"})
+    daemon = Daemon(settings, DaemonOptions(duration_s=0, http_host="127.0.0.1", http_port=0,
+                                            install_signal_handlers=False, status_out=lambda _line: None))
+    assert daemon.run() == 0
+
+    record = repo.get_control_command(orphan)
+    assert (record.status, record.applied_by_run) == ("failed", dead_run)
+    assert record.result["message"].startswith(f"claimed by run {dead_run}, which ended (crashed) before it reported")
+    assert "outcome unknown" in record.result["message"] and "re-issue it if it is still wanted" in record.result["message"]
+    assert record.result["data"]["closed_by_run"] == daemon.run_id != dead_run
+    assert repo.current_safety_mode()[0] == "active"  # the halt was not applied after the restart
+    assert repo.get_control_command(busy).status == "applying"  # a live run's claim is its own
+
+
+class WallClock:
+    """Wall-clock nanoseconds that move only when the test says so (the store's `wall_clock_ns`)."""
+
+    def __init__(self) -> None:
+        self.now_ns = time.time_ns()
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+
+def test_control_poll_when_a_killed_run_left_a_command_applying_then_failed_once_its_lease_is_stale(database, clock):
+    """Fault: kill -9 while `resume` was applying. The run row still says `running` and the next daemon
+    started seconds later, so at its start the lease still looks alive; a later poll closes the row out
+    once the lease is older than the bound, and the command is not applied."""
+    from core.supervision import SafetyMode
+
+    repo, run_id = database
+    wall = WallClock()
+    killed = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
+                            pid=3, now_ns=wall.now_ns)
+    orphan = _claim_for(repo, killed, "resume", {"reason": "before kill -9"})
+    repo.heartbeat_run(run_id, wall.now_ns)
+    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, wall_clock_ns=wall)
+    metrics = RuntimeMetrics()
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+                                config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id),
+                                safety_mode=SafetyMode.HALTED, safety_reason="drill")
+    try:
+        wall.now_ns += 5 * 10**9
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        assert repo.get_control_command(orphan).status == "applying"  # a 5 s old lease may be a live daemon
+        wall.now_ns += 43 * 10**9
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        assert repo.get_control_command(orphan).status == "applying"  # exactly at the bound: still alive
+        wall.now_ns += 10**9
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        record = repo.get_control_command(orphan)
+        assert (record.status, record.applied_by_run) == ("failed", killed)
+        assert record.result["message"].startswith(
+            f"claimed by run {killed}, which stopped renewing its lease 49s ago (killed or hung) before it reported")
+        assert "outcome unknown" in record.result["message"]
+        assert sup.ask(GetStatus(), timeout=TIMEOUT)["safety_mode"] == "halted"  # the resume was not applied
+    finally:
+        sup.stop(block=True, timeout=TIMEOUT)
+
+
+def test_control_poll_when_the_claimant_renews_its_lease_then_its_applying_command_is_left_alone(database, clock):
+    repo, run_id = database
+    wall = WallClock()
+    busy_run = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
+                              pid=4, now_ns=wall.now_ns)
+    busy = _claim_for(repo, busy_run, "status", {})
+    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, wall_clock_ns=wall)
+    metrics = RuntimeMetrics()
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+                                config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id))
+    try:
+        for _ in range(5):  # four minutes of polls, the claimant renewing its lease throughout
+            wall.now_ns += 47 * 10**9
+            repo.heartbeat_run(busy_run, wall.now_ns - 10**9)
+            sup.ask(SupervisorTick(), timeout=TIMEOUT)
+            assert repo.get_control_command(busy).status == "applying"
+        repo.complete_control_command(busy, status="applied", result={"status": "applied", "message": "ok", "data": {}},
+                                      run_id=busy_run, now_ns=wall.now_ns)
+        assert repo.get_control_command(busy).status == "applied"
+    finally:
+        sup.stop(block=True, timeout=TIMEOUT)
+
+
+def test_ctl_when_the_run_that_claimed_its_command_dies_and_the_next_daemon_closes_it_out_then_prints_failed_and_exits_1(
+        database, db_url, clock, tmp_path, wait_until):
+    """What the operator sees: `ctl halt` waits; the daemon that claimed the halt crashes without answering;
+    the next daemon of the shard closes the row out; ctl prints the reason on one line and exits 1."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo, run_id = database
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KRT_", "KRAKEN_"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    ctl_process = subprocess.Popen([sys.executable, "-m", "kraken_runtime", "ctl", "--db", db_url, "--timeout", "20",
+                                    "halt", "--reason", "drill"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+    metrics = RuntimeMetrics()
+    sup = None
+    try:
+        issued = wait_until(lambda: [c for c in repo.recent_control_commands() if c.command == "halt"], timeout=30,
+                            what="ctl's halt row")
+        dead_run = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t",
+                                  hostname="h", pid=5, now_ns=time.time_ns())
+        claimed = repo.claim_pending_commands(dead_run, shard="default", now_ns=time.time_ns(), max_age_ns=60 * 10**9)
+        assert [c.id for c in claimed] == [issued[0].id]
+        repo.finish_run(dead_run, status="crashed", now_ns=time.time_ns())
+        sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, clock=clock,
+                                    store=DatabaseStore(run_id=run_id, shard="default"),
+                                    config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id))
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        out, err = ctl_process.communicate(timeout=45)
+    finally:
+        if ctl_process.poll() is None:
+            ctl_process.kill()
+            ctl_process.wait(timeout=TIMEOUT)
+        if sup is not None:
+            sup.stop(block=True, timeout=TIMEOUT)
+    assert ctl_process.returncode == 1, err
+    assert out == ""
+    assert err.strip().splitlines() == [
+        f"halt: failed: claimed by run {dead_run}, which ended (crashed) before it reported whether it applied the "
+        "command; outcome unknown, not retried: check `ctl status` and re-issue it if it is still wanted"]
+    assert repo.current_safety_mode()[0] == "active"

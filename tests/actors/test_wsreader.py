@@ -73,3 +73,116 @@ def test_closed_connection_forgets_late_frames_and_its_id():
         release.set()
         server.shutdown()
         thread.join(5)
+
+
+def test_deliver_mode_hands_every_frame_on_in_order_from_the_reader_thread_and_feeds_the_watchdog():
+    from websockets.sync.server import serve
+
+    release = threading.Event()
+
+    def handler(ws):
+        for i in range(500):
+            ws.send(f'{{"channel":"heartbeat","n":{i}}}')
+        release.wait(5)
+
+    server = serve(handler, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    delivered: list = []
+    got_all = threading.Event()
+    threads: set = set()
+
+    def deliver(frames):
+        threads.add(threading.current_thread().name)
+        delivered.extend(frames)
+        if len(delivered) >= 500:
+            got_all.set()
+
+    clock = [100.0]
+    try:
+        conn, ref = Connection("public"), FakeRef()
+        watchdog = IdleWatchdog(timeout_s=10, last_frame_s=0)
+        conn.start(ref=ref, conn_id=9, url=f"ws://127.0.0.1:{server.socket.getsockname()[1]}/v2", subscriptions=lambda: [],
+                   connect_timeout_s=2, watchdog=watchdog, thread_name="test-deliver-reader", deliver=deliver, clock=lambda: clock[0])
+        assert got_all.wait(5)
+        assert [payload for _, payload in delivered] == [f'{{"channel":"heartbeat","n":{i}}}' for i in range(500)]
+        assert all(isinstance(ts, int) for ts, _ in delivered) and threads == {"test-deliver-reader"}
+        assert watchdog.last_frame_s == 100.0
+        assert not any(isinstance(m, FramesReady) for m in ref.told)  # no doorbells in deliver mode
+        conn.close()
+        assert not conn.thread.is_alive()
+    finally:
+        release.set()
+        server.shutdown()
+        thread.join(5)
+
+
+class ScriptedWs:
+    """Stands in for core/kraken/ws.WsConnection: each recv_many() plays the next step of a script."""
+
+    def __init__(self, steps, readable) -> None:
+        self.steps = list(steps)
+        self.readable = list(readable)
+        self.exhausted = threading.Event()
+
+    def send(self, text) -> None:
+        pass
+
+    def recv_many(self):
+        from core.kraken.ws import WsClosed, WsTimeout
+
+        if not self.steps:
+            self.exhausted.set()
+            raise WsClosed("script over")
+        step = self.steps.pop(0)
+        if step == "timeout":
+            raise WsTimeout("x")
+        return step
+
+    def readable_now(self) -> bool:
+        return self.readable.pop(0) if self.readable else False
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("second", [[], "timeout"], ids=["a read with only a ping", "a receive timeout"])
+def test_deliver_mode_never_holds_a_frame_back_behind_a_read_without_messages(monkeypatch, second):
+    """Frame A arrives while more bytes wait in the socket (so it is held for them); the next read brings no
+    message (a ping, part of a frame) or times out: A goes on then, not with the next data frame."""
+    deliveries: list = []
+    ws = ScriptedWs(steps=[["A"], second, ["B"]], readable=[True, False, False])
+    monkeypatch.setattr(wsreader, "connect", lambda *args, **kwargs: ws)
+    conn, ref = Connection("public"), FakeRef()
+    conn.start(ref=ref, conn_id=3, url="ws://127.0.0.1:9/v2", subscriptions=lambda: [], connect_timeout_s=2,
+               watchdog=IdleWatchdog(timeout_s=10, last_frame_s=0), thread_name="test-scripted-reader",
+               deliver=lambda frames: deliveries.append([payload for _, payload in frames]))
+    assert ws.exhausted.wait(5)
+    conn.thread.join(5)
+    assert deliveries == [["A"], ["B"]]
+
+
+def test_reader_of_an_actor_that_is_gone_delivers_nothing_more(monkeypatch):
+    deliveries: list = []
+    alive = threading.Event()
+    alive.set()
+    ws = ScriptedWs(steps=[["A"], ["B"], ["C"]], readable=[False, False, False])
+    original = ws.recv_many
+
+    def recv_many():
+        frames = original()
+        if frames == ["B"]:
+            alive.clear()  # the feed actor crashed (or was replaced while hung) before B was handed on
+        return frames
+
+    ws.recv_many = recv_many
+    monkeypatch.setattr(wsreader, "connect", lambda *args, **kwargs: ws)
+    conn, ref = Connection("public"), FakeRef()
+    conn.start(ref=ref, conn_id=4, url="ws://127.0.0.1:9/v2", subscriptions=lambda: [], connect_timeout_s=2,
+               watchdog=IdleWatchdog(timeout_s=10, last_frame_s=0), thread_name="test-orphan-reader",
+               deliver=lambda frames: deliveries.append([payload for _, payload in frames]), alive=alive.is_set)
+    conn.thread.join(5)
+    assert not conn.thread.is_alive()
+    assert deliveries == [["A"]]
+    lost = [m for m in ref.told if isinstance(m, ConnectionLost)]
+    assert lost and lost[-1].reason == "actor gone"

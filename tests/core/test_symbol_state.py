@@ -257,3 +257,136 @@ def test_l3_quality_score():
     assert l3_quality(L3QualityInputs(**{**base, "top_agrees": False})) == Decimal("0.5")
     assert l3_quality(L3QualityInputs(**{**base, "age_ms": 5000})) == 0
     assert l3_quality(L3QualityInputs(**{**base, "checksums_checked": 0})) is None
+
+
+# ------------------------------------------------------------------ raw frames and sequenced batches
+
+
+def raw_book_lines(kraken_shared: Path) -> list[str]:
+    path = kraken_shared / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
+    return [line for line in path.read_text().splitlines() if line.startswith('{"channel":"book"')]
+
+
+def batch(items, stream=7, seq=1, channel="public") -> MarketBatch:
+    return MarketBatch(symbol="BTC/USD", items=tuple(items), stream=stream, seq=seq, channel=channel)
+
+
+def test_raw_book_frames_are_decoded_by_the_state_and_end_in_the_same_book_as_decoded_ones(kraken_shared, resubscribe_capture):
+    lines = raw_book_lines(kraken_shared)
+    raw, decoded = make_state(), make_state()
+    raw_result = raw.apply_batch(MarketBatch(symbol="BTC/USD", items=tuple((T0 + i, line) for i, line in enumerate(lines))), T0 + 10**6)
+    decoded.apply_batch(MarketBatch(symbol="BTC/USD", items=tuple((T0 + i, m) for i, m in enumerate(resubscribe_capture)
+                                                                   if isinstance(m, BookMessage))), T0 + 10**6)
+    assert raw_result.decode_errors == 0 and not raw_result.checksum_failures
+    assert (raw.epoch, raw.seq, raw.status) == (decoded.epoch, decoded.seq, decoded.status) == (5, 301, READY)
+    assert raw.book.bids() == decoded.book.bids() and raw.book.asks() == decoded.book.asks()
+
+
+def test_undecodable_raw_frame_is_counted_and_dropped_and_the_next_update_resyncs_the_book(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    state = make_state()
+    state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0, lines[0]), (T0 + 1, lines[1]))), T0 + 2)
+    assert state.status == READY
+    broken = lines[2].replace('"checksum":', '"checksum":"x')  # not Kraken's layout, not valid either
+    result = state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0 + 3, broken), (T0 + 4, lines[3]))), T0 + 5)
+    assert result.decode_errors == 1 and result.last_decode_error.startswith("invalid JSON")
+    # the update after the lost one no longer matches the book it was computed for: caught, resynced
+    assert result.checksum_failures == {"l2": 1} and state.status == RESYNCING
+    assert [r.channel for r in result.resubscribe] == ["book"]
+
+
+def test_batch_missing_on_its_stream_then_the_book_resyncs_and_is_not_ready_until_a_snapshot(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    state = make_state()
+    state.apply_batch(batch([(T0, lines[0])], seq=1), T0)
+    state.apply_batch(batch([(T0 + 1, lines[1])], seq=2), T0 + 1)
+    assert state.status == READY and state.epoch == 1
+    result = state.apply_batch(batch([(T0 + 3, lines[3])], seq=4), T0 + 3)  # batch 3 never arrived
+    assert result.gaps == 1 and state.batch_gaps == 1
+    assert [(r.channel, "lost before batch 4 of stream 7" in r.reason) for r in result.resubscribe] == [("book", True)]
+    assert state.status == RESYNCING and state.due_snapshot(T0 + 10**10) is None
+    assert result.discarded == 1  # the update after the gap is not applied to a book that missed one
+    snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
+    state.apply_batch(batch([(T0 + 5, snapshot_line)], seq=5), T0 + 5)
+    assert state.status == READY and state.epoch == 2
+
+
+def test_first_batch_of_a_new_stream_must_be_number_one(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    state = make_state()
+    state.apply_batch(batch([(T0, lines[0])], stream=1, seq=1), T0)
+    assert state.apply_batch(batch([(T0 + 1, lines[1])], stream=2, seq=1), T0 + 1).gaps == 0  # a new connection
+    result = state.apply_batch(batch([(T0 + 2, lines[2])], stream=3, seq=3), T0 + 2)  # its first two were lost
+    assert result.gaps == 2 and state.status == RESYNCING
+
+
+def test_gap_resubscribe_is_not_repeated_while_the_snapshot_is_awaited(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    state = make_state(stale_after_ms=5000)
+    state.apply_batch(batch([(T0, lines[0])], seq=1), T0)
+    first = state.apply_batch(batch([(T0 + MS, lines[1])], seq=3), T0 + MS)
+    again = state.apply_batch(batch([(T0 + 2 * MS, lines[2])], seq=5), T0 + 2 * MS)
+    later = state.apply_batch(batch([(T0 + 6 * S, lines[3])], seq=7), T0 + 6 * S)
+    assert (len(first.resubscribe), len(again.resubscribe), len(later.resubscribe)) == (1, 0, 1)
+    assert state.batch_gaps == 3
+
+
+def test_unsequenced_batches_are_never_gaps(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    state = make_state()
+    results = [state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0 + i, line),)), T0 + i) for i, line in enumerate(lines[:5])]
+    assert sum(r.gaps for r in results) == 0 and state.status == READY
+
+
+def test_snapshot_replacing_a_ready_book_waits_for_the_interval_unless_epochs_run_far_ahead():
+    from core.symbol_state import EPOCH_STORE_STEP
+
+    state = make_state(write_interval_ms=250)
+    state.status_changed = False
+    state.epoch = state._row_epoch = 10
+    state.status = READY
+    assert not state.row_urgent()
+    state.epoch += EPOCH_STORE_STEP - 1
+    assert not state.row_urgent()
+    state.epoch += 1
+    assert state.row_urgent()
+    state.row(T0)
+    assert not state.row_urgent()
+
+
+def test_batch_missing_on_a_level3_stream_resyncs_level3_only(kraken_shared):
+    l3 = frames(kraken_shared / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl")
+    lines = raw_book_lines(kraken_shared)
+    state = make_state()
+    state.apply_batch(batch([(T0, lines[0])], stream=1, seq=1), T0)
+    state.apply_batch(batch([(T0, l3[0])], stream=2, seq=1, channel="level3"), T0)
+    assert state.status == READY and not state.l3_needs_snapshot
+    heartbeat = decode('{"channel":"heartbeat"}')
+    result = state.apply_batch(batch([(T0 + 1, heartbeat)], stream=2, seq=3, channel="level3"), T0 + 1)  # the channel says which book
+    assert result.gaps == 1 and [r.channel for r in result.resubscribe] == ["level3"]
+    assert state.l3_needs_snapshot and state.status == READY  # the L2 book did not miss anything
+
+
+def test_late_batch_of_an_older_or_ended_connection_is_dropped_whole(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
+    state = make_state()
+    state.apply_batch(batch([(T0, lines[0])], stream=5, seq=1), T0)
+    state.apply_batch(batch([(T0 + 1, snapshot_line)], stream=6, seq=1), T0 + 1)  # a newer connection
+    epoch, seq = state.epoch, state.seq
+    late = state.apply_batch(batch([(T0 + 2, lines[0])], stream=5, seq=2), T0 + 2)  # the old one's last words
+    assert late.stale_batches == 1 and late.gaps == 0 and (state.epoch, state.seq) == (epoch, seq)
+    state.on_feed_status(FeedStatusChanged(symbol="BTC/USD", channel="public", status="disconnected", detail="x",
+                                           ts_ns=T0 + 3, stream=6))
+    after = state.apply_batch(batch([(T0 + 4, snapshot_line)], stream=6, seq=2), T0 + 4)  # declared gone
+    assert after.stale_batches == 1 and state.status == STALE and state.epoch == epoch
+
+
+def test_restarted_state_joining_a_connection_midway_counts_nothing_lost(kraken_shared):
+    lines = raw_book_lines(kraken_shared)
+    snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
+    state = make_state()  # a new instance: warming, awaiting a snapshot
+    first = state.apply_batch(batch([(T0, lines[5])], stream=9, seq=50_000), T0)
+    assert first.gaps == 0 and first.discarded == 1 and not first.resubscribe
+    state.apply_batch(batch([(T0 + 1, snapshot_line)], stream=9, seq=50_001), T0 + 1)
+    assert state.status == READY and state.batch_gaps == 0

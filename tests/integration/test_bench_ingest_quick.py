@@ -17,5 +17,5 @@ def test_ingest_bench_when_run_quick_then_prints_the_table_with_baseline_ratios(
     header = next(line for line in lines if line.startswith("symbols"))
     assert "frames/s" in header and "CPU ratio" in header and "p99 ms" in header
     rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
-    assert [row[0] for row in rows] == ["1", "10"]
+    assert [(row[0], row[2]) for row in rows] == [("1", "flood"), ("1", "50,000"), ("10", "flood"), ("10", "50,000")]
     assert all(row[-1] == "0" for row in rows)  # no checksum failures

@@ -112,6 +112,25 @@ def test_every_table_create_read_update(db):
     assert ActorEvent.select().count() == 1 and ControlCommand.select().count() == 1 and RunSymbolState.select().count() == 1
 
 
+def test_state_upsert_updates_only_the_named_columns_and_many_rows_go_in_one_call(db):
+    run_id = _run()
+    full = {"symbol": "BTC/USD", "status": "ready", "epoch": 3, "seq": 10, "best_bid": Decimal("64525.0"),
+            "features": {"venue_status": "online"}, "checksum_failures": 2, "updated_at_ns": NS}
+    repo.upsert_symbol_states(run_id, [full] + [{**full, "symbol": f"S{i:03d}/USD", "seq": i} for i in range(120)])
+    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "seq": 11, "updated_at_ns": NS + 1},  # a row naming fewer columns
+                                       {**full, "symbol": "S005/USD", "status": "stale", "best_bid": None}])
+    states = {row["symbol"]: row for row in repo.symbol_states(run_id)}
+    assert len(states) == 121
+    btc = states["BTC/USD"]
+    assert (btc["seq"], btc["updated_at_ns"], btc["status"], btc["best_bid"], btc["checksum_failures"]) == (11, NS + 1, "ready", Decimal("64525.0"), 2)
+    assert btc["features"] == {"venue_status": "online"}
+    assert (states["S005/USD"]["status"], states["S005/USD"]["best_bid"]) == ("stale", None)
+    assert states["S119/USD"]["seq"] == 119
+    repo.upsert_symbol_states(run_id, [{"symbol": "NEW/USD", "updated_at_ns": NS}])  # defaults where a new row names nothing
+    new = next(row for row in repo.symbol_states(run_id) if row["symbol"] == "NEW/USD")
+    assert (new["status"], new["epoch"], new["checksum_failures"], new["resyncs"]) == ("warming", 0, 0, 0)
+
+
 def test_fill_when_execution_id_repeats_then_it_is_stored_once(db):
     run_id = _run()
     order_id = _order(run_id)
@@ -326,3 +345,91 @@ def test_open_when_a_fleet_starts_on_a_fresh_database_at_once_then_every_daemon_
     versions = [row[0] for row in db.execute_sql("SELECT version FROM schema_version ORDER BY version").fetchall()]
     close_database(db)
     assert versions == list(range(1, LATEST_VERSION + 1))
+
+
+STALE_NS = 48 * 10**9  # how old a lease may be before its run is taken for dead
+
+
+def _claimed_by(run_id: int, command: str = "halt", shard: str = "default", now_ns: int = NS) -> int:
+    command_id = repo.insert_control_command(command, {"reason": "operator"}, issued_by="t", now_ns=now_ns)
+    claimed = repo.claim_pending_commands(run_id, shard=shard, now_ns=now_ns, max_age_ns=MAX_AGE_NS)
+    assert [c.id for c in claimed] == [command_id] and repo.get_control_command(command_id).status == "applying"
+    return command_id
+
+
+def test_orphaned_command_when_its_run_ended_before_answering_then_failed_with_reason_and_not_reapplied(db):
+    """Fault: the run that claimed `halt` crashed before it wrote the result; the row would stay `applying`."""
+    dead = _run()
+    command_id = _claimed_by(dead)
+    repo.finish_run(dead, status="crashed", now_ns=NS + 1)
+    nxt = _run(NS + 2)  # the next daemon of the shard starts a second later: the dead run's lease is still fresh
+    closed = repo.fail_orphaned_control_commands(nxt, shard="default", now_ns=NS + 2, stale_before_ns=NS + 2 - STALE_NS)
+    assert [c.id for c in closed] == [command_id]
+    record = repo.get_control_command(command_id)
+    assert (record.status, record.applied_by_run, record.applied_at_ns) == ("failed", dead, NS + 2)
+    assert record.result["status"] == "failed"
+    assert record.result["message"].startswith(f"claimed by run {dead}, which ended (crashed) before it reported")
+    assert "outcome unknown" in record.result["message"] and "re-issue it if it is still wanted" in record.result["message"]
+    assert record.result["data"] == {"outcome": "unknown", "claimed_by_run": dead, "claimant_status": "crashed",
+                                     "closed_by_run": nxt}
+    # Closed once; never handed out again to be applied.
+    assert repo.fail_orphaned_control_commands(nxt, shard="default", now_ns=NS + 3, stale_before_ns=NS + 3 - STALE_NS) == []
+    assert repo.claim_pending_commands(nxt, shard="default", now_ns=NS + 3, max_age_ns=MAX_AGE_NS) == []
+
+
+def test_orphaned_command_when_its_run_was_killed_then_failed_once_its_lease_is_stale(db):
+    """Fault: kill -9. The run row still says `running`; only its lease going stale tells it is gone."""
+    killed = _run()
+    command_id = _claimed_by(killed)
+    repo.heartbeat_run(killed, NS + 10)
+    nxt = _run(NS + 20)
+    at_limit = NS + 10 + STALE_NS
+    assert repo.fail_orphaned_control_commands(nxt, shard="default", now_ns=at_limit, stale_before_ns=at_limit - STALE_NS) == []
+    assert repo.get_control_command(command_id).status == "applying"  # a lease exactly at the bound is still alive
+    later = at_limit + 2 * 10**9
+    closed = repo.fail_orphaned_control_commands(nxt, shard="default", now_ns=later, stale_before_ns=later - STALE_NS)
+    assert [c.id for c in closed] == [command_id]
+    message = repo.get_control_command(command_id).result["message"]
+    assert message.startswith(f"claimed by run {killed}, which stopped renewing its lease 50s ago (killed or hung)")
+    assert "outcome unknown" in message
+
+
+def test_orphaned_command_when_its_run_is_alive_or_is_ourselves_or_of_another_shard_then_left_alone(db):
+    live, ours = _run(), _run()
+    by_live = _claimed_by(live)
+    by_ours = _claimed_by(ours)
+    other = repo.start_run(mode="paper", market="sim", shard="eu-2", config_hash="abc", version="0.1.0", hostname="host",
+                           pid=1, now_ns=NS)
+    by_other = _claimed_by(other, shard="eu-2")
+    repo.finish_run(other, status="crashed", now_ns=NS + 1)  # eu-2's own next daemon closes it
+    repo.finish_run(ours, status="stopped", now_ns=NS + 1)  # never our own claims, even from a finished row
+    now = NS + STALE_NS  # the live run renewed its lease just now
+    repo.heartbeat_run(live, now)
+    assert repo.fail_orphaned_control_commands(ours, shard="default", now_ns=now, stale_before_ns=now - STALE_NS) == []
+    assert {repo.get_control_command(c).status for c in (by_live, by_ours, by_other)} == {"applying"}
+    # The live run answers as usual.
+    repo.complete_control_command(by_live, status="applied", result={"status": "applied", "message": "ok", "data": {}},
+                                  run_id=live, now_ns=now)
+    assert repo.get_control_command(by_live).status == "applied"
+
+
+def test_orphaned_command_when_claimant_answered_before_it_ended_then_its_answer_stands(db):
+    dead = _run()
+    command_id = _claimed_by(dead)
+    repo.finish_run(dead, status="stopped", now_ns=NS + 1)
+    repo.complete_control_command(command_id, status="applied", result={"status": "applied", "message": "halted", "data": {}},
+                                  run_id=dead, now_ns=NS + 1)
+    nxt = _run(NS + 2)
+    assert repo.fail_orphaned_control_commands(nxt, shard="default", now_ns=NS + 2, stale_before_ns=NS + 2 - STALE_NS) == []
+    assert repo.get_control_command(command_id).status == "applied"
+
+
+def test_orphaned_command_when_its_run_row_was_deleted_then_failed_too(db):
+    gone = _run()
+    command_id = _claimed_by(gone)
+    Run.delete().where(Run.id == gone).execute()  # ON DELETE SET NULL on PostgreSQL (and SQLite with foreign keys)
+    nxt = _run(NS + 2)
+    closed = repo.fail_orphaned_control_commands(nxt, shard="default", now_ns=NS + 2, stale_before_ns=NS + 2 - STALE_NS)
+    assert [c.id for c in closed] == [command_id]
+    record = repo.get_control_command(command_id)
+    assert record.status == "failed" and "whose `runs` row no longer exists" in record.result["message"]

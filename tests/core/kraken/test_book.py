@@ -378,3 +378,17 @@ def test_property_book_stays_sorted_within_depth_and_uncrossed(stream):
             if other not in keep:
                 del side_map[other]
         check()
+
+
+def test_book_frame_symbol_reads_the_one_symbol_of_a_kraken_layout_frame_and_nothing_else():
+    from core.kraken.book import book_frame_symbol
+
+    update = '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":1}]}'
+    snapshot = update.replace('"update"', '"snapshot"')
+    assert book_frame_symbol(update) == "BTC/USD" and book_frame_symbol(snapshot) == "BTC/USD"
+    two = update.replace('"checksum":1}]', '"checksum":1},{"symbol":"ETH/USD","bids":[],"asks":[],"checksum":2}]')
+    assert book_frame_symbol(two) is None  # more than one symbol: decoded and routed item by item
+    assert book_frame_symbol(update.replace('{"channel":"book",', '{ "channel":"book",')) is None
+    assert book_frame_symbol('{"channel":"trade","type":"update","data":[{"symbol":"BTC/USD"}]}') is None
+    assert book_frame_symbol(update.encode()) is None
+    assert book_frame_symbol('{"channel":"book","type":"update","data":[{"symbol":""}]}') is None
