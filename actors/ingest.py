@@ -135,8 +135,11 @@ def ingest_child_specs(
             metrics=metrics, precisions={s: source.precisions[s] for s in group if s in source.precisions},
             backlogs={s: backlogs[s] for s in group})))
     if source.reference_url:
+        # Its own budget: Kraken's limit counts connections to Kraken, and a flapping reference venue must
+        # never spend the attempts the Kraken feeds need to come back.
+        reference_budget = SharedConnectionBudget(settings.feed.connection_budget, settings.feed.connection_budget_window_s)
         specs.append(spec("feed:reference", lambda link: RefFeedActor.start(
-            link=link, symbols=symbols, url=source.reference_url, settings=settings.feed, send=send, budget=connection_budget)))
+            link=link, symbols=symbols, url=source.reference_url, settings=settings.feed, send=send, budget=reference_budget)))
     specs.append(spec("retention", lambda link: RetentionActor.start(
         link=link, retention_days=settings.storage.retention_days, interval_s=settings.state.retention_interval_s, metrics=metrics)))
     return tuple(specs)

@@ -33,6 +33,7 @@ class RefFeed:
         self.rng = random.Random(seed ^ 0x5EF)
         self.history: dict[str, deque] = {s: deque(maxlen=4096) for s in server.symbols}
         self.last_sent: dict[str, tuple] = {}
+        self.last_text: dict[str, str] = {}  # the latest quote per symbol, sent to a connection when it opens
         self.update_id = 400_900_000
         self.conns: set[WsConnection] = set()
         self.by_ref_name = {ref_name(s).lower(): s for s in server.symbols}
@@ -43,6 +44,8 @@ class RefFeed:
     def on_open(self, conn: WsConnection) -> None:
         conn.state["ref_symbols"] = set(self.server.symbols)
         self.conns.add(conn)
+        for text in self.last_text.values():  # a live venue's quotes flow at once; ours change only on ticks
+            conn.send(text)
 
     def on_close(self, conn: WsConnection) -> None:
         self.conns.discard(conn)
@@ -112,6 +115,7 @@ class RefFeed:
             text = dumps({"u": self.update_id, "s": ref_name(symbol),
                           "b": f"{ref_bid:.8f}", "B": f"{Decimal(self.rng.randint(1, 500_000)).scaleb(-5):.8f}",
                           "a": f"{ref_ask:.8f}", "A": f"{Decimal(self.rng.randint(1, 500_000)).scaleb(-5):.8f}"})
+            self.last_text[symbol] = text
             for conn in list(self.conns):
                 if symbol in conn.state.get("ref_symbols", ()):
                     conn.send(text)

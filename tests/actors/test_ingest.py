@@ -3,6 +3,8 @@ injected through the sim, conditions awaited with deadlines (never sleeps)."""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from typing import Any
@@ -99,7 +101,7 @@ class Ingest:
         return all(states.get(symbol, {}).get("status") == READY for symbol in self.settings.runtime.symbols)
 
 
-def ingest_settings(layout: str = "shared", **state_overrides: str):
+def ingest_settings(layout: str = "shared", feed: dict[str, str] | None = None, **state_overrides: str):
     env = {
         "KRT_FEED__CONNECTION": layout,
         "KRT_RUNTIME__SYMBOLS": ",".join(SYMBOLS),
@@ -111,6 +113,7 @@ def ingest_settings(layout: str = "shared", **state_overrides: str):
         "KRT_STATE__STALE_AFTER_MS": "1000",
     }
     env.update({f"KRT_STATE__{key.upper()}": value for key, value in state_overrides.items()})
+    env.update({f"KRT_FEED__{key.upper()}": value for key, value in (feed or {}).items()})
     return load_settings(env=env)
 
 
@@ -129,8 +132,10 @@ def run_id(database) -> int:
 
 @pytest.fixture(params=["shared"])
 def settings(request):
-    """Shared connection (the default layout); tests that need per-symbol isolation parametrize it."""
-    return ingest_settings(request.param)
+    """Shared connection (the default layout); tests that need per-symbol isolation parametrize it (a dict
+    param: ingest_settings keywords)."""
+    param = request.param
+    return ingest_settings(**param) if isinstance(param, dict) else ingest_settings(param)
 
 
 @pytest.fixture
@@ -386,3 +391,91 @@ def test_market_batch_lost_on_the_way_makes_only_that_symbol_resync(settings, so
         assert all(snapshot.status == READY for _, snapshot in harness.probe.taken())
     finally:
         harness.stop()
+
+
+# ------------------------------------------------------------------------------------------- fault soak
+
+
+def _fault_soak(harness: Ingest, source: MarketSource, seconds: float, wait_until, seed: int) -> dict[str, int]:
+    """Faults one after another for `seconds`: every time the books are ready again, the next fault (a
+    dropped connection, a silent symbol, a bad checksum, a crashed feed, a crashed state holder, a price
+    shock). Returns how many of each were injected."""
+    import random
+
+    rng = random.Random(seed)
+    injected: dict[str, int] = {}
+    last_crash: dict[str, float] = {}  # child -> when it was last crashed on purpose
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        wait_until(harness.all_ready, timeout=30, what="every symbol ready before the next fault")
+        symbol = rng.choice(SYMBOLS)
+        fault = rng.choice(["drop_connections", "stall_feed", "corrupt_checksum", "crash_feed", "crash_state", "price_shock"])
+        child = "feed:public" if fault == "crash_feed" else f"state:{symbol}"
+        if fault.startswith("crash") and time.monotonic() - last_crash.get(child, -1e9) < 15:
+            # at most one crash per child every 15 s: within its restart budget (5 in 60 s), or the
+            # supervisor would rightly disable it
+            fault = "drop_connections"
+        elif fault.startswith("crash"):
+            last_crash[child] = time.monotonic()
+        if fault == "drop_connections":
+            source.sim.inject_fault({"fault": "drop_connections"})
+        elif fault == "stall_feed":
+            source.sim.inject_fault({"fault": "stall_feed", "symbol": symbol, "seconds": 1.5})
+        elif fault == "corrupt_checksum":
+            source.sim.inject_fault({"fault": "corrupt_checksum", "symbol": symbol, "count": rng.randint(1, 3)})
+        elif fault == "crash_feed":
+            harness.supervisor.ask(_inject("feed:public", 1), timeout=5)
+        elif fault == "crash_state":
+            harness.supervisor.ask(_inject(f"state:{symbol}", 1), timeout=5)
+        else:
+            source.sim.inject_fault({"fault": "price_shock", "symbol": symbol, "pct": rng.choice([-3, 3]), "seconds": 1})
+        injected[fault] = injected.get(fault, 0) + 1
+        logging.getLogger("soak").warning("soak: injected %s (%s)", fault, symbol)
+        pause = time.monotonic() + rng.uniform(0.2, 1.0)  # let it bite before waiting for recovery
+        wait_until(lambda: time.monotonic() >= pause, timeout=2, what="the fault to take effect")
+    return injected
+
+
+def _soak_checks(harness: Ingest, threads_before: int, wait_until) -> None:
+    wait_until(harness.all_ready, timeout=30, what="every symbol ready after the last fault")
+    rows = harness.states()
+    for symbol in SYMBOLS:
+        assert rows[symbol]["best_bid"] < rows[symbol]["best_ask"], rows[symbol]
+    # Nothing but ready books reached the scanner, and per symbol epochs never went back.
+    snapshots = harness.probe.taken()
+    assert snapshots and all(snapshot.status == READY for _, snapshot in snapshots)
+    for symbol in SYMBOLS:
+        epochs = [snapshot.epoch for _, snapshot in harness.probe.taken(symbol)]
+        assert epochs == sorted(epochs), symbol
+    # No reader or timer threads left behind by crashed or reconnected instances.
+    readers = lambda: [t for t in threading.enumerate() if "-reader-" in t.name and t.is_alive()]  # noqa: E731
+    expected = {"public", "level3", "reference"} if harness.source.ws_l3_url else {"public", "reference"}
+    wait_until(lambda: len(readers()) <= len(expected), timeout=10,
+               what=f"one reader per connection ({sorted(expected)}), got {[t.name for t in readers()]}")
+    wait_until(lambda: threading.active_count() <= threads_before + 3, timeout=10, what="no threads leaked")
+
+
+SOAK_SETTINGS = {"layout": "shared", "feed": {"connection_budget": "10000"}}  # a soak reconnects far more than 150 times in 10 min
+
+
+@pytest.mark.parametrize("settings", [SOAK_SETTINGS], indirect=True, ids=["shared"])
+def test_faults_one_after_another_every_book_recovers_and_nothing_leaks_short_form(ingest, source, wait_until):
+    threads_before = threading.active_count()
+    injected = _fault_soak(ingest, source, seconds=8, wait_until=wait_until, seed=20261122)
+    assert sum(injected.values()) >= 4
+    _soak_checks(ingest, threads_before, wait_until)
+
+
+SOAK_SECONDS = float(os.environ.get("KRT_SOAK_SECONDS", "300"))
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(SOAK_SECONDS + 180)
+@pytest.mark.parametrize("settings", [SOAK_SETTINGS], indirect=True, ids=["shared"])
+def test_fault_soak(ingest, source, wait_until):
+    """KRT_SOAK_SECONDS (default 300) of faults: `pytest -m soak`."""
+    threads_before = threading.active_count()
+    injected = _fault_soak(ingest, source, seconds=SOAK_SECONDS, wait_until=wait_until,
+                           seed=int(os.environ.get("KRT_SOAK_SEED", "7")))
+    assert len(injected) == 6, injected  # every kind of fault came up
+    _soak_checks(ingest, threads_before, wait_until)
