@@ -82,7 +82,8 @@ class RefFeedActor(SupervisedActor):
         self.conn.start(ref=self.actor_ref, conn_id=conn_id, url=self.url, subscriptions=lambda: [subscribe_frame(self.symbols)],
                         connect_timeout_s=self.settings.connect_timeout_s,
                         watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
-                        thread_name=f"{self.link.name}-reader-{conn_id}")
+                        thread_name=f"{self.link.name}-reader-{conn_id}",
+                        alive=lambda: self.actor_ref.is_alive() and not self.link.abandoned.is_set())
 
     def _drop(self, status: str, reason: str) -> None:
         conn = self.conn

@@ -103,6 +103,8 @@ class SymbolStateActor(SupervisedActor):
             self.state.epoch = int(stored[0]["epoch"]) + EPOCH_RESTART_GAP
             self.state.resyncs = int(stored[0]["resyncs"])
             self.send(self.feed_name, ResubscribeBook(symbol=self.symbol, channel="book", reason="state holder restarted"))
+            # (ignored by a feed without a level3 connection)
+            self.send(self.feed_name, ResubscribeBook(symbol=self.symbol, channel="level3", reason="state holder restarted"))
         self.last_market_flush_ns = self.wall_ns()
         self._write_row(self.wall_ns())
         self.every(TICK_S, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")

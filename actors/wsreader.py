@@ -208,7 +208,7 @@ def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions
             break
         if not conn.doorbell_pending:
             conn.doorbell_pending = True
-            if not _tell(ref, FramesReady(channel=channel, conn_id=conn_id)):
+            if not alive() or not _tell(ref, FramesReady(channel=channel, conn_id=conn_id)):
                 reason = "actor gone"
                 break
     ws.close()

@@ -128,6 +128,8 @@ class SymbolState:
         self.l3_snapshots = 0
         self.l3_needs_snapshot = True
         self.l3_last_ns: int | None = None
+        self._l3_waiting_since_ns: int | None = None  # when the level3 book started waiting for a snapshot
+        self._l3_last_resubscribe_ns: int | None = None
         self.batch_gaps = 0  # times a batch was missing (dropped between the feed and this state)
         self._streams: dict[str, tuple[int, int]] = {}  # channel -> (newest stream, its last batch seq)
         self._ended_streams: dict[str, int] = {}  # channel -> newest stream declared gone by the feed
@@ -162,6 +164,7 @@ class SymbolState:
             self._set_status(RESYNCING)
         else:
             self.l3_needs_snapshot = True
+            self._l3_last_resubscribe_ns = now_ns
         result.resubscribe.append(ResubscribeBook(symbol=self.symbol, channel=channel, reason=reason))
 
     def _check_sequence(self, batch: MarketBatch, result: ApplyResult, now_ns: int) -> bool:
@@ -179,6 +182,16 @@ class SymbolState:
         current = self._streams.get(channel)
         awaiting = self.l3_needs_snapshot if book == "level3" else self.needs_snapshot
         if current is None or batch.stream > current[0]:
+            if current is not None and not awaiting:
+                # A newer connection while the book still trusts the old one (its "disconnected" never
+                # came: dropped, or the feed came back first): whatever it brings starts from its snapshot.
+                if book == "book":
+                    self._await_snapshot(now_ns)
+                    if self.status == READY:
+                        self._set_status(STALE)
+                else:
+                    self.l3_needs_snapshot = True
+                awaiting = True
             missing = 0 if awaiting else batch.seq - 1
         elif batch.stream < current[0]:
             result.stale_batches += 1
@@ -191,13 +204,10 @@ class SymbolState:
         self.batch_gaps += 1
         result.gaps += missing
         reason = f"{missing} market batch(es) lost before batch {batch.seq} of stream {batch.stream}"
-        if book == "book":
-            asked = self._last_resubscribe_ns
-            if self.needs_snapshot and asked is not None and now_ns - asked <= self.stale_after_ns:
-                return True  # already resyncing and asked recently: the snapshot is on its way
-            self._begin_resync(result, "book", reason, now_ns)
-        elif not self.l3_needs_snapshot or self.l3 is None:
-            self._begin_resync(result, "level3", reason, now_ns)
+        asked = self._last_resubscribe_ns if book == "book" else self._l3_last_resubscribe_ns
+        if awaiting and asked is not None and now_ns - asked <= self.stale_after_ns:
+            return True  # already resyncing and asked recently: the snapshot is on its way
+        self._begin_resync(result, book, reason, now_ns)
         return True
 
     # ------------------------------------------------------------------------------------------ input
@@ -367,15 +377,32 @@ class SymbolState:
             self.stalls += 1
             self._await_snapshot(now_ns)
             self._set_status(STALE)
+        asks = self._level3_overdue(now_ns)
         overdue = self.needs_snapshot and self._waiting_since_ns is not None and now_ns - self._waiting_since_ns > self.stale_after_ns
         if not (silent or overdue):
-            return []
+            return asks
         if self._last_resubscribe_ns is not None and now_ns - self._last_resubscribe_ns <= self.stale_after_ns:
-            return []
+            return asks
         self._last_resubscribe_ns = now_ns
         quiet_ms = (now_ns - (self.book_last_ns if silent else self._waiting_since_ns)) // 1_000_000
         reason = f"no book frame for {quiet_ms} ms" if silent else f"no snapshot for {quiet_ms} ms"
-        return [ResubscribeBook(symbol=self.symbol, channel="book", reason=reason)]
+        return [ResubscribeBook(symbol=self.symbol, channel="book", reason=reason), *asks]
+
+    def _level3_overdue(self, now_ns: int) -> list[ResubscribeBook]:
+        """A level3 book in use (level3 batches have come) that has waited longer than stale_after_ms for
+        its snapshot (a lost one, a restarted state holder) is asked for again, at most once per interval."""
+        if not self.l3_needs_snapshot or "level3" not in self._streams:
+            self._l3_waiting_since_ns = None
+            return []
+        if self._l3_waiting_since_ns is None:
+            self._l3_waiting_since_ns = now_ns
+            return []
+        asked = self._l3_last_resubscribe_ns
+        if now_ns - self._l3_waiting_since_ns <= self.stale_after_ns or (asked is not None and now_ns - asked <= self.stale_after_ns):
+            return []
+        self._l3_last_resubscribe_ns = now_ns
+        waited_ms = (now_ns - self._l3_waiting_since_ns) // 1_000_000
+        return [ResubscribeBook(symbol=self.symbol, channel="level3", reason=f"no level3 snapshot for {waited_ms} ms")]
 
     # ----------------------------------------------------------------------------------------- output
 

@@ -97,12 +97,12 @@ class FrameParser:
                 if length >> 63:
                     raise FrameError("frame length with the most significant bit set (RFC 6455 5.2)")
                 start = pos + 10
-            if b0 != _FIN_TEXT:
-                _check_header(b0, length)  # before buffering any of its payload
+            if b0 != _FIN_TEXT or self._frag_opcode is not None:
+                self._check_header(b0, length)  # before buffering any of its payload
+            elif length > self.max_message_bytes:
+                raise FrameError(f"message of {length} bytes exceeds the {self.max_message_bytes}-byte limit")
             end = start + length
             if end > n:
-                if length > self.max_message_bytes:
-                    raise FrameError(f"frame of {length} bytes exceeds the {self.max_message_bytes}-byte message limit")
                 if end - pos > 65536:  # wait for the whole frame without re-copying what is buffered
                     self._parts = [buf[pos:]]
                     self._have = n - pos
@@ -111,8 +111,6 @@ class FrameParser:
                     return out
                 break
             if b0 == _FIN_TEXT and self._frag_opcode is None:
-                if length > self.max_message_bytes:
-                    raise FrameError(f"message of {length} bytes exceeds the {self.max_message_bytes}-byte limit")
                 append((OP_TEXT, buf[start:end].decode("utf-8", "replace")))
             else:
                 self._frame(b0, buf[start:end], append)
@@ -121,51 +119,50 @@ class FrameParser:
         return out
 
     def _frame(self, b0: int, payload: bytes, append) -> None:
-        """A whole frame whose header `_check_header` passed."""
-        fin = b0 & 0x80
+        """A whole frame whose header `_check_header` passed: control frames as they are, data frames whole
+        or gathered into their message."""
         opcode = b0 & 0x0F
         if opcode in _CONTROL:
             append((opcode, payload))
             return
-        if opcode in (OP_TEXT, OP_BINARY):
-            if self._frag_opcode is not None:
-                raise FrameError("a new message began before the fragmented one ended")
-            if len(payload) > self.max_message_bytes:
-                raise FrameError(f"message of {len(payload)} bytes exceeds the {self.max_message_bytes}-byte limit")
-            if fin:
+        if opcode != OP_CONT:  # a message begins
+            if b0 & 0x80:
                 append((opcode, payload.decode("utf-8", "replace") if opcode == OP_TEXT else payload))
             else:
                 self._frag_opcode = opcode
                 self._frag_parts = [payload]
                 self._frag_size = len(payload)
             return
-        if opcode == OP_CONT:
+        self._frag_parts.append(payload)
+        self._frag_size += len(payload)
+        if b0 & 0x80:
+            whole = b"".join(self._frag_parts)
+            first = self._frag_opcode
+            self._frag_opcode = None
+            self._frag_parts = []
+            self._frag_size = 0
+            append((first, whole.decode("utf-8", "replace") if first == OP_TEXT else whole))
+
+    def _check_header(self, b0: int, length: int) -> None:
+        """Every rule a frame header decides (RFC 6455 5.2, 5.4, 5.5), with the message in progress: so a
+        frame that breaks one is refused before any of its payload is waited for or buffered."""
+        if b0 & 0x70:
+            raise FrameError(f"RSV bits set ({(b0 >> 4) & 0x7:03b}) but no extension was negotiated")
+        opcode = b0 & 0x0F
+        if opcode in _CONTROL:
+            if not b0 & 0x80:
+                raise FrameError(f"fragmented control frame (opcode {opcode:#x})")
+            if length > 125:
+                raise FrameError(f"control frame (opcode {opcode:#x}) of {length} bytes; at most 125 allowed")
+        elif opcode in (OP_TEXT, OP_BINARY):
+            if self._frag_opcode is not None:
+                raise FrameError("a new message began before the fragmented one ended")
+            if length > self.max_message_bytes:
+                raise FrameError(f"message of {length} bytes exceeds the {self.max_message_bytes}-byte limit")
+        elif opcode == OP_CONT:
             if self._frag_opcode is None:
                 raise FrameError("continuation frame without a message to continue")
-            self._frag_size += len(payload)
-            if self._frag_size > self.max_message_bytes:
+            if self._frag_size + length > self.max_message_bytes:
                 raise FrameError(f"fragmented message exceeds the {self.max_message_bytes}-byte limit")
-            self._frag_parts.append(payload)
-            if fin:
-                whole = b"".join(self._frag_parts)
-                first = self._frag_opcode
-                self._frag_opcode = None
-                self._frag_parts = []
-                self._frag_size = 0
-                append((first, whole.decode("utf-8", "replace") if first == OP_TEXT else whole))
-            return
-        raise FrameError(f"reserved opcode {opcode:#x}")  # pragma: no cover - _check_header refuses it first
-
-
-def _check_header(b0: int, length: int) -> None:
-    """The rules a frame header alone decides (RFC 6455 5.2, 5.5)."""
-    if b0 & 0x70:
-        raise FrameError(f"RSV bits set ({(b0 >> 4) & 0x7:03b}) but no extension was negotiated")
-    opcode = b0 & 0x0F
-    if opcode in _CONTROL:
-        if not b0 & 0x80:
-            raise FrameError(f"fragmented control frame (opcode {opcode:#x})")
-        if length > 125:
-            raise FrameError(f"control frame (opcode {opcode:#x}) of {length} bytes; at most 125 allowed")
-    elif opcode not in (OP_CONT, OP_TEXT, OP_BINARY):
-        raise FrameError(f"reserved opcode {opcode:#x}")
+        else:
+            raise FrameError(f"reserved opcode {opcode:#x}")

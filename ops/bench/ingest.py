@@ -259,7 +259,7 @@ def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: fl
     from storage import repo
     from storage.db import open_database
 
-    db_path = workdir / f"ingest-{len(symbols)}-{layout}.db"
+    db_path = workdir / f"ingest-{len(symbols)}-{layout}-{int(rate or 0)}.db"  # a fresh database per row
     settings = load_settings(env={
         "KRT_RUNTIME__SYMBOLS": ",".join(symbols), "KRT_FEED__CONNECTION": layout, "KRT_FEED__LEVEL3": "false",
         "KRT_STORAGE__DB_URL": f"sqlite:///{db_path}", **{k: v for k, v in os.environ.items() if k.startswith("KRT_STATE__")},

@@ -311,13 +311,46 @@ def test_batch_missing_on_its_stream_then_the_book_resyncs_and_is_not_ready_unti
     assert state.status == READY and state.epoch == 2
 
 
-def test_first_batch_of_a_new_stream_must_be_number_one(kraken_shared):
+def test_first_batch_of_the_first_stream_must_be_number_one(kraken_shared):
     lines = raw_book_lines(kraken_shared)
     state = make_state()
-    state.apply_batch(batch([(T0, lines[0])], stream=1, seq=1), T0)
-    assert state.apply_batch(batch([(T0 + 1, lines[1])], stream=2, seq=1), T0 + 1).gaps == 0  # a new connection
-    result = state.apply_batch(batch([(T0 + 2, lines[2])], stream=3, seq=3), T0 + 2)  # its first two were lost
+    state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0, lines[0]),)), T0)  # ready on an unsequenced snapshot
+    result = state.apply_batch(batch([(T0 + 2, lines[1])], stream=3, seq=3), T0 + 2)  # its first two were lost
     assert result.gaps == 2 and state.status == RESYNCING
+
+
+def test_newer_connection_while_the_book_trusts_the_old_one_waits_for_its_snapshot(kraken_shared):
+    """The old connection's "disconnected" never came (dropped on a full mailbox, or the feed was back
+    first): the newer connection's data starts from its snapshot, not on the old book."""
+    lines = raw_book_lines(kraken_shared)
+    snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
+    state = make_state()
+    state.apply_batch(batch([(T0, lines[0])], stream=1, seq=1), T0)
+    assert state.status == READY and state.epoch == 1
+    result = state.apply_batch(batch([(T0 + 1, lines[1])], stream=2, seq=1), T0 + 1)
+    assert result.gaps == 0 and result.discarded == 1 and state.status == STALE
+    state.apply_batch(batch([(T0 + 2, snapshot_line)], stream=2, seq=2), T0 + 2)
+    assert state.status == READY and state.epoch == 2
+
+
+def test_level3_snapshot_overdue_is_asked_for_again_once_per_interval(kraken_shared):
+    l3 = frames(kraken_shared / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl")
+    state = make_state(stale_after_ms=1000)
+    # A restarted state holder joins the level3 connection midway: updates only, no snapshot coming.
+    state.apply_batch(batch([(T0, l3[1])], stream=4, seq=900, channel="level3"), T0)
+    assert state.l3_needs_snapshot
+    assert not [r for r in state.tick(T0) if r.channel == "level3"]  # waiting starts now
+    asks = [r for r in state.tick(T0 + 1100 * MS) if r.channel == "level3"]
+    assert [r.reason for r in asks] == ["no level3 snapshot for 1100 ms"]
+    assert not [r for r in state.tick(T0 + 1500 * MS) if r.channel == "level3"]  # not again within the interval
+    assert [r for r in state.tick(T0 + 2200 * MS) if r.channel == "level3"]
+    state.apply_batch(batch([(T0 + 3 * S, l3[0])], stream=4, seq=901, channel="level3"), T0 + 3 * S)
+    assert not state.l3_needs_snapshot and not [r for r in state.tick(T0 + 10 * S) if r.channel == "level3"]
+
+
+def test_without_level3_data_no_level3_snapshot_is_ever_asked_for():
+    state = make_state(stale_after_ms=1000)
+    assert not [r for t in range(10) for r in state.tick(T0 + t * S) if r.channel == "level3"]
 
 
 def test_gap_resubscribe_is_not_repeated_while_the_snapshot_is_awaited(kraken_shared):

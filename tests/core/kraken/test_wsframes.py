@@ -152,3 +152,14 @@ def test_bad_header_is_refused_before_its_payload_is_waited_for():
         parser = FrameParser()
         with pytest.raises(FrameError):
             parser.feed(header)  # nothing of the payload has arrived yet
+
+
+def test_fragmented_message_over_the_limit_is_refused_at_the_header_of_the_fragment_that_crosses_it():
+    parser = FrameParser(max_message_bytes=1000)
+    assert parser.feed(frame(OP_TEXT, b"a" * 600, fin=False)) == []
+    with pytest.raises(FrameError, match="fragmented message exceeds"):
+        parser.feed(bytes((0x80, 126)) + struct.pack("!H", 600))  # only the next fragment's header arrived
+    parser = FrameParser()
+    parser.feed(frame(OP_TEXT, b"a", fin=False))
+    with pytest.raises(FrameError, match="new message began"):
+        parser.feed(bytes((0x81, 126)) + struct.pack("!H", 300))  # a final text frame inside a fragmented one
