@@ -261,21 +261,23 @@ class DatabaseStore:
 
     def __init__(self, *, run_id: int, shard: str, command_max_age_s: float = 60.0,
                  run_stale_after_s: float = DEFAULT_RUN_STALE_AFTER_S,
-                 wall_clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 wall_clock_ns: Callable[[], int] = time.time_ns, clock: Callable[[], float] = time.monotonic) -> None:
         self.run_id = run_id
         self.shard = shard
+        self._clock = clock
+        self._outage: _Outage | None = None  # the database was unreachable: calls fail fast until retry_at
         self.command_max_age_ns = int(command_max_age_s * 1e9)
         self.run_stale_after_ns = int(run_stale_after_s * 1e9)
         self._now_ns = wall_clock_ns
 
     def record_actor_event(self, actor: str, event: str, detail: str) -> None:
         from storage import repo
-        with _reconnect_after_error():
+        with self._guarded():
             repo.record_actor_event(self.run_id, actor, event, detail, self._now_ns())
 
     def record_safety_mode(self, mode: str, *, reason: str, source: str) -> None:
         from storage import repo
-        with _reconnect_after_error():
+        with self._guarded():
             repo.record_safety_mode(mode, reason=reason, source=source, run_id=self.run_id, now_ns=self._now_ns())
 
     def close_out_orphaned_commands(self) -> int:
@@ -284,7 +286,7 @@ class DatabaseStore:
         poll (a killed run's lease goes stale only some time after the next daemon started). Returns how many."""
         from storage import repo
         now_ns = self._now_ns()
-        with _reconnect_after_error():
+        with self._guarded():
             closed = repo.fail_orphaned_control_commands(self.run_id, shard=self.shard, now_ns=now_ns,
                                                          stale_before_ns=now_ns - self.run_stale_after_ns)
         for record in closed:
@@ -295,7 +297,7 @@ class DatabaseStore:
     def claim_commands(self) -> Sequence[PendingCommand]:
         from storage import repo
         self.close_out_orphaned_commands()
-        with _reconnect_after_error():
+        with self._guarded():
             rows = repo.claim_pending_commands(self.run_id, shard=self.shard, now_ns=self._now_ns(),
                                                max_age_ns=self.command_max_age_ns)
         return [
@@ -305,28 +307,65 @@ class DatabaseStore:
 
     def complete_command(self, command_id: int, result: ctl.CommandResult) -> None:
         from storage import repo
-        with _reconnect_after_error():
+        with self._guarded():
             repo.complete_control_command(command_id, status=result.status, result=result.to_json(), run_id=self.run_id,
                                           now_ns=self._now_ns())
 
     def set_strategy_enabled(self, name: str, enabled: bool, *, updated_by: str) -> None:
         from storage import repo
-        with _reconnect_after_error():
+        with self._guarded():
             repo.set_strategy_enabled(name, enabled, updated_by=updated_by, now_ns=self._now_ns())
 
     def close(self) -> None:
         from storage.db import reset_thread_connection
         reset_thread_connection()  # this thread's connection only; never raises
 
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Every call: any storage error closes this thread's connection before it is raised (the next call
+        opens a fresh one). An error that is not about the row itself (the database unreachable, a killed
+        backend) also opens a circuit: calls fail at once with StorageUnavailable until a retry time that
+        backs off (0.5 s doubling, at most 30 s), so an outage costs the supervisor's thread one connect
+        timeout per retry, not one per poll and per event, and supervision keeps its pace."""
+        from storage.errors import ROW_REFUSED
 
-@contextlib.contextmanager
-def _reconnect_after_error() -> Iterator[None]:
-    try:
-        yield
-    except Exception:
-        from storage.db import reset_thread_connection
-        reset_thread_connection()
-        raise
+        outage = self._outage
+        now = self._clock()
+        if outage is not None and now < outage.retry_at:
+            raise StorageUnavailable(f"database unavailable since {outage.failures} failed attempt(s); next attempt in "
+                                     f"{outage.retry_at - now:.1f}s (last error: {outage.error})")
+        try:
+            yield
+        except ROW_REFUSED:
+            _reset_connection()
+            raise
+        except Exception as exc:
+            _reset_connection()
+            failures = 1 if outage is None else outage.failures + 1
+            self._outage = _Outage(failures=failures, retry_at=self._clock() + min(30.0, 0.5 * 2 ** (failures - 1)),
+                                   error=_first_line(exc))
+            raise
+        else:
+            if outage is not None:
+                log.warning("supervisor: database reachable again after %d failed attempt(s)", outage.failures)
+            self._outage = None
+
+
+class StorageUnavailable(ConnectionError):
+    """The supervisor's store is skipping calls while the database is unreachable (it retries on a backoff)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outage:
+    failures: int
+    retry_at: float
+    error: str
+
+
+def _reset_connection() -> None:
+    from storage.db import reset_thread_connection
+    reset_thread_connection()
+
 
 
 class SupervisorHealth:
