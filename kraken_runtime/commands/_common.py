@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
 
@@ -70,3 +70,19 @@ def fail_config(error: ConfigError) -> int:
 
 __all__ = ["CommandFailed", "add_config_arguments", "effective_environment", "load_from_args", "secret_values",
            "fail_config", "SECRET_ENV_NAMES"]
+
+
+def seconds_argument(max_s: float | None = None) -> Callable[[str], float]:
+    """An argparse `type` for a number of seconds > 0 (and at most `max_s` when given)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not value > 0 or (max_s is not None and value > max_s):
+            expected = "seconds > 0" if max_s is None else f"seconds in (0, {max_s:g}]"
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return value
+
+    return parse

@@ -25,20 +25,10 @@ import orjson
 from core import control as ctl
 from core.config import ConfigError
 from kraken_runtime import exitcodes
-from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
 
 POLL_INTERVAL_S = 0.1
 CLAIMED_GRACE_S = 5.0  # a daemon claimed the command just as we gave up: let it finish
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds in (0, 3600]")
-    return value
 
 
 def _times(text: str) -> int:
@@ -53,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", default=False, help="print the result as JSON")
-    parser.add_argument("--timeout", metavar="S", type=_positive_seconds, default=10.0,
+    parser.add_argument("--timeout", metavar="S", type=seconds_argument(max_s=3600), default=10.0,
                         help="seconds to wait for a daemon's answer (default 10)")
     parser.add_argument("--shard", metavar="NAME", help="only the daemon of this shard may apply it (default: any)")
     commands = parser.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True, parser_class=type(parser))

@@ -28,21 +28,11 @@ import orjson
 from core.config import ConfigError
 from core.recording import encode_line
 from kraken_runtime import exitcodes
-from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
 
 NAME = "record"
 DEPTHS = (10, 25, 100, 500, 1000)
 RECV_TIMEOUT_S = 0.2
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds > 0")
-    return value
 
 
 def _depth(text: str) -> int:
@@ -69,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="FILE", required=True, help="where to write the recording (JSON lines)")
     parser.add_argument("--symbols", metavar="LIST", type=_symbols,
                         help="comma-separated symbols (default: runtime.symbols), e.g. BTC/USD,ETH/USD")
-    parser.add_argument("--duration", metavar="S", type=_duration, help="stop after S seconds (default: until SIGINT/SIGTERM)")
+    parser.add_argument("--duration", metavar="S", type=seconds_argument(), help="stop after S seconds (default: until SIGINT/SIGTERM)")
     parser.add_argument("--market", choices=("sim", "kraken"), help="runtime.market (default from config: sim)")
     parser.add_argument("--depth", metavar="N", type=_depth, help="book depth (default: feed.book_depth)")
     parser.set_defaults(func=run)

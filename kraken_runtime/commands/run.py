@@ -8,7 +8,7 @@ import sys
 
 from core.config import ConfigError
 from kraken_runtime import exitcodes
-from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, secret_values
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument, secret_values
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -18,22 +18,12 @@ def _host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds > 0")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="run the daemon (supervisor, children, /metrics, control)")
     add_config_arguments(parser)
     parser.add_argument("--http", metavar="HOST:PORT", type=_host_port,
                         help="where /metrics, /healthz and /readyz listen (default 127.0.0.1:9464; port 0 picks one)")
-    parser.add_argument("--duration", metavar="S", type=_duration, help="stop cleanly after S seconds")
+    parser.add_argument("--duration", metavar="S", type=seconds_argument(), help="stop cleanly after S seconds")
     parser.add_argument("--mode", choices=("paper", "shadow", "live"), help="runtime.mode")
     parser.add_argument("--market", choices=("sim", "kraken"), help="runtime.market")
     parser.add_argument("--symbols", metavar="LIST", help="runtime.symbols, comma-separated (BTC/USD,ETH/USD)")

@@ -96,3 +96,15 @@ def test_db_info_when_server_unreachable_is_one_line_and_exit_1(tmp_path):
     result = krt("db", "info", "--db", "postgresql://postgres@127.0.0.1:1/test", cwd=tmp_path)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "127.0.0.1" in result.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("run", "--duration", "0"), "argument --duration: '0': expected seconds > 0"),
+    (("record", "--symbols", "BTC/USD", "--out", "x.jsonl", "--duration", "soon"), "'soon' is not a number of seconds"),
+    (("ctl", "--timeout", "4000", "status"), "argument --timeout: '4000': expected seconds in (0, 3600]"),
+])
+def test_bad_seconds_are_usage_errors_with_one_line(tmp_path, args, expected):
+    result = krt(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert expected in line
