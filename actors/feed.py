@@ -143,12 +143,12 @@ class FeedActor(SupervisedActor):
         self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
-        self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC, max_backlog=settings.max_backlog_frames)}
+        # (the readers deliver straight to the state holders: feed.max_backlog_frames bounds those, per symbol)
+        self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC)}
         if endpoints.ws_l3_url and settings.level3:
-            self.conns[LEVEL3] = Connection(LEVEL3, max_backlog=settings.max_backlog_frames)
+            self.conns[LEVEL3] = Connection(LEVEL3)
         self.backlogs = backlogs if backlogs is not None else {symbol: FrameBacklog() for symbol in self.symbols}
         self._symbol_set = frozenset(self.symbols)
-        self._label = self.symbols[0] if len(self.symbols) == 1 else "shared"
         self._token: tuple[str, float] | None = None
         self._decode_warned = 0.0
         self._message_counters: dict[tuple[str, str], Any] = {}

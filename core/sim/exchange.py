@@ -27,7 +27,7 @@ from typing import Mapping, Sequence, Union
 
 from core.kraken.messages import Ticker
 from core.sim.flow import SymbolFlow
-from core.sim.instruments import ASSETS, INSTRUMENTS, PROFILES, Asset, Instrument, MarketProfile, instrument_for
+from core.sim.instruments import ASSETS, PROFILES, Asset, Instrument, MarketProfile, instrument_for
 from core.sim.matching import ASK, BID, BookOrder, MatchResult, OrderBook
 
 __all__ = [

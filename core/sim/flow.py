@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import random
-from decimal import Decimal
 from itertools import islice
 from typing import Protocol
 

@@ -13,12 +13,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Callable
 
 from core.sim_server import bookviews
 from core.sim_server.faults import FaultBoard
-from core.sim_server.jsontext import Num, dumps, num
+from core.sim_server.jsontext import dumps, num
 from core.sim_server.market import MarketAdapter
 from core.sim_server.transport import WsConnection
 from core.sim_server.wsproto import rfc3339_ns, rfc3339_us

@@ -38,7 +38,6 @@ import logging
 import multiprocessing
 import os
 import socket
-import statistics
 import struct
 import sys
 import tempfile
