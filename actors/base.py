@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import pykka
 
-from core.messages import ChildExited, ChildFailed, ChildStarted, Heartbeat, RequestHeartbeat
+from kraken_runtime.core.messages import ChildExited, ChildFailed, ChildStarted, Heartbeat, RequestHeartbeat
 
 log = logging.getLogger(__name__)
 

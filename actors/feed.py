@@ -32,15 +32,15 @@ from typing import Any, Callable, Sequence
 
 import orjson
 
-from actors.base import ChildLink, SupervisedActor
-from actors.wsreader import Connection, next_connection_id
-from actors.ingest_metrics import IngestMetrics
-from core.config import FeedSettings
-from core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
-from core.kraken import codec
-from core.kraken.book import BookMessage, book_frame_symbol, decode_book_frame, decode_canonical_book_frame
-from core.kraken.l3book import Level3Message
-from core.kraken.messages import (
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.wsreader import Connection, next_connection_id
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.core.config import FeedSettings
+from kraken_runtime.core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
+from kraken_runtime.core.kraken import codec
+from kraken_runtime.core.kraken.book import BookMessage, book_frame_symbol, decode_book_frame, decode_canonical_book_frame
+from kraken_runtime.core.kraken.l3book import Level3Message
+from kraken_runtime.core.kraken.messages import (
     Heartbeat,
     InstrumentMessage,
     Status,
@@ -49,9 +49,9 @@ from core.kraken.messages import (
     TickerMessage,
     TradeMessage,
 )
-from core.kraken.wire import DecodeError
-from core.kraken.ws import WsClosed
-from core.marketdata import (
+from kraken_runtime.core.kraken.wire import DecodeError
+from kraken_runtime.core.kraken.ws import WsClosed
+from kraken_runtime.core.marketdata import (
     ConnectionLost,
     ConnectionOpened,
     FeedStatusChanged,

@@ -1,9 +1,9 @@
-"""Ingest wiring: where market data comes from (the in-process local exchange or Kraken), and the
+"""Ingest wiring: the resolved market endpoints (`MarketSource`, opened by kraken_runtime/market.py), and the
 child specs of the feeds, reference feed, state holders and retention job, in start order.
 
-Connection layout (`feed.connection`): `per_symbol` (default) runs one FeedActor and one public
-connection per symbol, named `feed:SYMBOL`; `shared` runs one FeedActor `feed:public` carrying every
-symbol on one connection. See docs/ARCHITECTURE.md ("Ingest") for the measurements behind the default.
+Connection layout (`feed.connection`): `shared` (default) runs one FeedActor `feed:public` carrying every
+symbol on one connection; `per_symbol` runs one FeedActor and one public connection per symbol, named
+`feed:SYMBOL`. See docs/ARCHITECTURE.md ("Ingest") for the measurements behind the default.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from actors.feed import FeedActor, FeedEndpoints, FrameBacklog, SharedConnectionBudget
-from actors.ingest_metrics import IngestMetrics
-from actors.ingest_writer import IngestWriterActor
-from actors.reference import RefFeedActor
-from actors.retention import RetentionActor
-from actors.state import SymbolStateActor
-from core.config import Secrets, Settings
-from core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
+from kraken_runtime.actors.feed import FeedActor, FeedEndpoints, FrameBacklog, SharedConnectionBudget
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.actors.ingest_writer import IngestWriterActor
+from kraken_runtime.actors.reference import RefFeedActor
+from kraken_runtime.actors.retention import RetentionActor
+from kraken_runtime.actors.state import SymbolStateActor
+from kraken_runtime.core.config import Secrets, Settings
+from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
 
 log = logging.getLogger(__name__)
 
@@ -37,35 +37,11 @@ class MarketSource:
     api_key: str | None
     api_secret: str | None
     precisions: dict[str, tuple[int, int]]
-    sim: Any = None  # the in-process SimHandle, when market is sim
+    sim: Any = None  # the in-process SimHandle, when market is sim (anything with stop())
 
     def stop(self) -> None:
         if self.sim is not None:
             self.sim.stop()
-
-
-def open_market(settings: Settings, secrets: Secrets) -> MarketSource:
-    """Start the local exchange in-process (market: sim) or point at the configured Kraken endpoints."""
-    symbols = settings.runtime.symbols
-    if settings.runtime.market == "sim":
-        from core.sim.instruments import INSTRUMENTS
-        from core.sim_server.app import start_sim
-
-        unknown = [symbol for symbol in symbols if symbol not in INSTRUMENTS]
-        if unknown:
-            raise ValueError(f"the local exchange does not list {', '.join(unknown)}; it lists {', '.join(sorted(INSTRUMENTS))}")
-        handle = start_sim(host=settings.sim.host, port=settings.sim.port, symbols=symbols, seed=settings.sim.seed)
-        endpoints = handle.endpoints
-        log.info("market: local exchange started at %s (public %s)", endpoints["rest"], endpoints["ws_public"])
-        precisions = {symbol: (INSTRUMENTS[symbol].price_precision, INSTRUMENTS[symbol].qty_precision) for symbol in symbols}
-        return MarketSource(ws_public_url=endpoints["ws_public"], ws_l3_url=endpoints["ws_l3"], rest_url=endpoints["rest"],
-                            reference_url=endpoints["ref"], api_key=endpoints["api_key"], api_secret=endpoints["api_secret"],
-                            precisions=precisions, sim=handle)
-    kraken = settings.kraken
-    key = secrets.api_key.get_secret_value() if secrets.api_key else None
-    secret = secrets.api_secret.get_secret_value() if secrets.api_secret else None
-    return MarketSource(ws_public_url=kraken.ws_public_url, ws_l3_url=kraken.ws_l3_url if key else None, rest_url=kraken.rest_url,
-                        reference_url=settings.reference.ws_url or None, api_key=key, api_secret=secret, precisions={})
 
 
 def _token_provider(source: MarketSource, settings: Settings, version: str) -> Callable[[], str] | None:
@@ -73,7 +49,7 @@ def _token_provider(source: MarketSource, settings: Settings, version: str) -> C
         return None
 
     def fetch() -> str:
-        from core.kraken.rest import KrakenRestClient
+        from kraken_runtime.core.kraken.rest import KrakenRestClient
 
         client = KrakenRestClient(version=version, base_url=source.rest_url, api_key=source.api_key, api_secret=source.api_secret,
                                   timeout_s=(settings.kraken.rest_timeout_s, settings.kraken.rest_timeout_s))

@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from actors.base import ChildLink, SupervisedActor
-from actors.ingest_metrics import IngestMetrics
-from core.marketdata import FeedTick, MarketRowsReady, StateRowReady
-from storage import repo
-from storage.db import reset_thread_connection
-from storage.errors import ROW_REFUSED
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.core.marketdata import FeedTick, MarketRowsReady, StateRowReady
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import reset_thread_connection
+from kraken_runtime.storage.errors import ROW_REFUSED
 
 log = logging.getLogger(__name__)
 

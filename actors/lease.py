@@ -13,8 +13,8 @@ import logging
 import time
 from typing import Any, Callable
 
-from actors.base import ChildLink, SupervisedActor
-from core.messages import LeaseTick
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.core.messages import LeaseTick
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class RunLeaseActor(SupervisedActor):
 
     def _renew_lease(self) -> None:
         if self._renew is None:
-            from storage import repo
+            from kraken_runtime.storage import repo
             self._renew = repo.heartbeat_run
         self._renew(self.run_id, self._now_ns())
         self.renewals += 1
@@ -48,7 +48,7 @@ class RunLeaseActor(SupervisedActor):
                 raise TypeError(f"run-lease does not handle {type(message).__name__}")
 
     def on_supervised_stop(self) -> None:
-        from storage.models import database_proxy
+        from kraken_runtime.storage.models import database_proxy
         try:
             if database_proxy.obj is not None:
                 database_proxy.close()  # this thread's connection

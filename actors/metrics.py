@@ -12,7 +12,7 @@ from typing import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from core.supervision import SafetyMode
+from kraken_runtime.core.supervision import SafetyMode
 
 UNKNOWN_ACTOR = "_unknown"
 DROP_REASONS = ("disabled", "restarting", "stopped", "mailbox_full", "unknown")

@@ -12,14 +12,14 @@ import random
 import time
 from typing import Any, Callable, Sequence
 
-from actors.base import ChildLink, SupervisedActor
-from actors.feed import SharedConnectionBudget
-from actors.wsreader import Connection, next_connection_id
-from core.config import FeedSettings
-from core.feed_policy import Backoff, IdleWatchdog, reconnect_delay_s
-from core.kraken.wire import DecodeError
-from core.marketdata import ConnectionLost, ConnectionOpened, FeedStatusChanged, FeedTick, FramesReady
-from core.reference import decode_book_ticker, subscribe_frame, venue_symbol
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.feed import SharedConnectionBudget
+from kraken_runtime.actors.wsreader import Connection, next_connection_id
+from kraken_runtime.core.config import FeedSettings
+from kraken_runtime.core.feed_policy import Backoff, IdleWatchdog, reconnect_delay_s
+from kraken_runtime.core.kraken.wire import DecodeError
+from kraken_runtime.core.marketdata import ConnectionLost, ConnectionOpened, FeedStatusChanged, FeedTick, FramesReady
+from kraken_runtime.core.reference import decode_book_ticker, subscribe_frame, venue_symbol
 
 log = logging.getLogger(__name__)
 

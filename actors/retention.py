@@ -6,11 +6,11 @@ import logging
 import time
 from typing import Any, Callable
 
-from actors.base import ChildLink, SupervisedActor
-from actors.ingest_metrics import IngestMetrics
-from core.marketdata import FeedTick
-from storage import repo
-from storage.db import reset_thread_connection
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.core.marketdata import FeedTick
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import reset_thread_connection
 
 log = logging.getLogger(__name__)
 DAY_NS = 86_400 * 1_000_000_000

@@ -17,11 +17,11 @@ import logging
 import time
 from typing import Any, Callable
 
-from actors.base import ChildLink, SupervisedActor
-from actors.feed import FrameBacklog
-from actors.ingest_metrics import IngestMetrics
-from core.config import StateSettings
-from core.marketdata import (
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.feed import FrameBacklog
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.core.config import StateSettings
+from kraken_runtime.core.marketdata import (
     DISABLED,
     READY,
     STALE,
@@ -34,8 +34,8 @@ from core.marketdata import (
     ResubscribeBook,
     StateRowReady,
 )
-from core.symbol_state import EPOCH_RESTART_GAP, SymbolState
-from storage import repo
+from kraken_runtime.core.symbol_state import EPOCH_RESTART_GAP, SymbolState
+from kraken_runtime.storage import repo
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 
 import pykka
 
-from actors.base import EMPTY_SLOT as _NOTHING
-from actors.base import ChildLink, FaultBudget, LatestDelivery, LatestSlot
-from actors.metrics import UNKNOWN_ACTOR, RuntimeMetrics
-from core import control as ctl
-from core.messages import (
+from kraken_runtime.actors.base import EMPTY_SLOT as _NOTHING
+from kraken_runtime.actors.base import ChildLink, FaultBudget, LatestDelivery, LatestSlot
+from kraken_runtime.actors.metrics import UNKNOWN_ACTOR, RuntimeMetrics
+from kraken_runtime.core import control as ctl
+from kraken_runtime.core.messages import (
     ApplyControl,
     ChildExited,
     ChildFailed,
@@ -42,7 +42,7 @@ from core.messages import (
     StrategyEnablementChanged,
     SupervisorTick,
 )
-from core.supervision import (
+from kraken_runtime.core.supervision import (
     ChildSpec,
     ChildState,
     ChildStatus,
@@ -271,12 +271,12 @@ class DatabaseStore:
         self._now_ns = wall_clock_ns
 
     def record_actor_event(self, actor: str, event: str, detail: str) -> None:
-        from storage import repo
+        from kraken_runtime.storage import repo
         with self._guarded():
             repo.record_actor_event(self.run_id, actor, event, detail, self._now_ns())
 
     def record_safety_mode(self, mode: str, *, reason: str, source: str) -> None:
-        from storage import repo
+        from kraken_runtime.storage import repo
         with self._guarded():
             repo.record_safety_mode(mode, reason=reason, source=source, run_id=self.run_id, now_ns=self._now_ns())
 
@@ -284,7 +284,7 @@ class DatabaseStore:
         """Commands left `applying` by a dead run of this shard become `failed` (outcome unknown, never
         re-applied); see repo.fail_orphaned_control_commands. Called when the daemon starts and on every
         poll (a killed run's lease goes stale only some time after the next daemon started). Returns how many."""
-        from storage import repo
+        from kraken_runtime.storage import repo
         now_ns = self._now_ns()
         with self._guarded():
             closed = repo.fail_orphaned_control_commands(self.run_id, shard=self.shard, now_ns=now_ns,
@@ -295,7 +295,7 @@ class DatabaseStore:
         return len(closed)
 
     def claim_commands(self) -> Sequence[PendingCommand]:
-        from storage import repo
+        from kraken_runtime.storage import repo
         self.close_out_orphaned_commands()
         with self._guarded():
             rows = repo.claim_pending_commands(self.run_id, shard=self.shard, now_ns=self._now_ns(),
@@ -306,18 +306,18 @@ class DatabaseStore:
         ]
 
     def complete_command(self, command_id: int, result: ctl.CommandResult) -> None:
-        from storage import repo
+        from kraken_runtime.storage import repo
         with self._guarded():
             repo.complete_control_command(command_id, status=result.status, result=result.to_json(), run_id=self.run_id,
                                           now_ns=self._now_ns())
 
     def set_strategy_enabled(self, name: str, enabled: bool, *, updated_by: str) -> None:
-        from storage import repo
+        from kraken_runtime.storage import repo
         with self._guarded():
             repo.set_strategy_enabled(name, enabled, updated_by=updated_by, now_ns=self._now_ns())
 
     def close(self) -> None:
-        from storage.db import reset_thread_connection
+        from kraken_runtime.storage.db import reset_thread_connection
         reset_thread_connection()  # this thread's connection only; never raises
 
     @contextlib.contextmanager
@@ -327,7 +327,7 @@ class DatabaseStore:
         backend) also opens a circuit: calls fail at once with StorageUnavailable until a retry time that
         backs off (0.5 s doubling, at most 30 s), so an outage costs the supervisor's thread one connect
         timeout per retry, not one per poll and per event, and supervision keeps its pace."""
-        from storage.errors import ROW_REFUSED
+        from kraken_runtime.storage.errors import ROW_REFUSED
 
         outage = self._outage
         now = self._clock()
@@ -363,7 +363,7 @@ class _Outage:
 
 
 def _reset_connection() -> None:
-    from storage.db import reset_thread_connection
+    from kraken_runtime.storage.db import reset_thread_connection
     reset_thread_connection()
 
 
@@ -577,7 +577,7 @@ class SupervisorActor(pykka.ThreadingActor):
         try:
             ref = spec.factory(link)
         except Exception as exc:  # noqa: BLE001 - a constructor error is a start failure
-            from actors.base import describe_error
+            from kraken_runtime.actors.base import describe_error
             child.ref = None
             link.started.set()
             self._child_failed(spec.name, generation, "start", describe_error(exc))

@@ -27,9 +27,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.feed_policy import IdleWatchdog
-from core.kraken.ws import WsClosed, WsConnection, WsTimeout, connect
-from core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
+from kraken_runtime.core.feed_policy import IdleWatchdog
+from kraken_runtime.core.kraken.ws import WsClosed, WsConnection, WsTimeout, connect
+from kraken_runtime.core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
 
 
 _connection_ids = itertools.count(1)

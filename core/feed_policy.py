@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from core.supervision import Backoff, backoff_delay_s
+from kraken_runtime.core.supervision import Backoff, backoff_delay_s
 
 __all__ = ["ConnectionBudget", "IdleWatchdog", "reconnect_delay_s", "Backoff"]
 

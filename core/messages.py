@@ -6,14 +6,17 @@ Sections
   1. Supervision   children <-> supervisor: lifecycle reports and heartbeats
   2. Control       operator commands and the state they change (safety mode, strategies)
   3. Supervisor requests   asks at the edges (daemon, tests): start, stop, status, tick
-  (later issues add: Market events, state snapshots, signals, intents, risk, execution)
+  4. Route engine  strategies -> scanner -> risk envelope: signals and intents
+  (market events and state snapshots live in core/marketdata.py; risk and execution messages follow)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
 
-from core.control import Command
+from kraken_runtime.core.control import Command
 
 # === 1. Supervision =========================================================================================
 
@@ -127,3 +130,55 @@ class ApplyControl:
     """Apply one command now and reply with its CommandResult (tests and in-process callers)."""
 
     command: Command
+
+
+# === 4. Route engine ========================================================================================
+
+Side = Literal["buy", "sell"]
+ExecutionStyle = Literal["maker", "taker", "hybrid"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Signal:
+    """StrategyActor -> scanner: one strategy's view of one symbol on one snapshot.
+
+    `direction` is +1 (buy), -1 (sell) or 0 (no view); `strength` is in [0, 1]. `features` holds every
+    feature value and threshold the strategy used, as (name, value) pairs, so an intent can explain itself.
+    """
+
+    strategy: str
+    symbol: str
+    direction: int
+    strength: Decimal
+    epoch: int
+    seq: int
+    state_ts_ns: int
+    features: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Intent:
+    """Scanner -> risk envelope: a scored, explained wish to trade, tied to the snapshot it was decided on.
+
+    Sizes and prices are Decimal; `limit_price` is never None (market intents become bounded limit IOC
+    orders). `expires_at_ns` bounds how long the intent may wait for the risk envelope and executor.
+    `reasons` carries every signal, feature value and threshold behind it, as (name, value) pairs;
+    `strategies` names the strategies it is attributed to (PnL feedback). `intent_id` is the row id in
+    `intents` once stored (0 before).
+    """
+
+    intent_id: int
+    symbol: str
+    side: Side
+    size: Decimal
+    limit_price: Decimal
+    style: ExecutionStyle
+    expires_at_ns: int
+    epoch: int
+    seq: int
+    state_ts_ns: int
+    score: Decimal
+    strategies: tuple[str, ...]
+    reasons: tuple[tuple[str, str], ...]
+    created_at_ns: int
+    recv_ts_ns: int  # receipt of the frame that produced the state (tick-to-intent latency)

@@ -11,8 +11,8 @@ from typing import Iterable
 
 import orjson
 
-from core.kraken.wire import DecodeError
-from core.marketdata import RefQuote
+from kraken_runtime.core.kraken.wire import DecodeError
+from kraken_runtime.core.marketdata import RefQuote
 
 
 def venue_symbol(symbol: str) -> str:

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from core.config import StateSettings
-from core.features import (
+from kraken_runtime.core.config import StateSettings
+from kraken_runtime.core.features import (
     L3QualityInputs,
     RealizedVolatility,
     TradeFlow,
@@ -43,11 +43,11 @@ from core.features import (
     q8,
     spread_bps,
 )
-from core.kraken.book import CHECKSUM_OK, BookMessage, L2Book, decode_book_frame, decode_canonical_book_frame
-from core.kraken.l3book import L3Book, Level3Message
-from core.kraken.messages import InstrumentMessage, Status, TickerMessage, TradeMessage
-from core.kraken.wire import DecodeError
-from core.marketdata import (
+from kraken_runtime.core.kraken.book import CHECKSUM_OK, BookMessage, L2Book, decode_book_frame, decode_canonical_book_frame
+from kraken_runtime.core.kraken.l3book import L3Book, Level3Message
+from kraken_runtime.core.kraken.messages import InstrumentMessage, Status, TickerMessage, TradeMessage
+from kraken_runtime.core.kraken.wire import DecodeError
+from kraken_runtime.core.marketdata import (
     DISABLED,
     READY,
     RESYNCING,

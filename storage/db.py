@@ -20,8 +20,8 @@ from pathlib import Path
 
 import peewee as pw
 
-from storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
-from storage.models import ALL_MODELS, EXACT_DECIMAL, database_proxy
+from kraken_runtime.storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
+from kraken_runtime.storage.models import ALL_MODELS, EXACT_DECIMAL, database_proxy
 
 
 class StorageError(Exception):

@@ -21,7 +21,7 @@ from typing import Callable
 import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
 
-from storage.models import ExactDecimalField, JSONTextField, SchemaVersion
+from kraken_runtime.storage.models import ExactDecimalField, JSONTextField, SchemaVersion
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

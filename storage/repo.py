@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import peewee as pw
 
-from storage.models import (
+from kraken_runtime.storage.models import (
     ActorEvent,
     ControlCommand,
     Fill,

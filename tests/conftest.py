@@ -1,4 +1,4 @@
-"""Fixtures shared by every test layer: the shared Kraken material and the two databases."""
+"""Fixtures shared by every test layer: the recorded Kraken material (tests/data/kraken) and the two databases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_KRAKEN = REPO_ROOT.parent / "shared" / "kraken"
+KRAKEN_DATA = REPO_ROOT / "tests" / "data" / "kraken"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -20,10 +20,10 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def kraken_shared() -> Path:
-    if not SHARED_KRAKEN.is_dir():
-        pytest.fail(f"shared Kraken material not found at {SHARED_KRAKEN}; the checkout must sit beside shared/")
-    return SHARED_KRAKEN
+def kraken_data() -> Path:
+    """Recorded Kraken traffic, REST responses and vectors, copied into the repository (see its README)."""
+    assert KRAKEN_DATA.is_dir(), f"{KRAKEN_DATA} is missing from the checkout"
+    return KRAKEN_DATA
 
 
 def _pg_admin_connect(url: str):

@@ -46,7 +46,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
+from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
 
 __all__ = [
     "book_frame_symbol",

@@ -38,8 +38,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from core.kraken import messages as m
-from core.kraken.wire import DecodeError, excerpt_of, loads
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, loads
 
 __all__ = [
     "decode", "decode_message", "encode", "encode_params", "decode_request", "encode_message", "message_frame",
@@ -478,13 +478,13 @@ def _decode_balances(obj: dict) -> m.BalancesSnapshot | m.BalancesUpdate:
 
 
 def _decode_book(obj: dict) -> Any:
-    from core.kraken.book import decode_book
+    from kraken_runtime.core.kraken.book import decode_book
 
     return decode_book(obj)
 
 
 def _decode_level3(obj: dict) -> Any:
-    from core.kraken.l3book import decode_level3
+    from kraken_runtime.core.kraken.l3book import decode_level3
 
     return decode_level3(obj)
 

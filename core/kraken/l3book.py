@@ -40,7 +40,7 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from core.kraken.book import (
+from kraken_runtime.core.kraken.book import (
     CHECKSUM_ABSENT,
     CHECKSUM_MISMATCH,
     CHECKSUM_OK,
@@ -50,7 +50,7 @@ from core.kraken.book import (
     _exact_number,
     _Inexact,
 )
-from core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
+from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
 
 __all__ = [
     "L3Order",

@@ -53,8 +53,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from core.kraken import ratelimit
-from core.kraken.errors import (
+from kraken_runtime.core.kraken import ratelimit
+from kraken_runtime.core.kraken.errors import (
     ApiRateLimited,
     HttpStatusError,
     InternalError,
@@ -68,7 +68,7 @@ from core.kraken.errors import (
     TransportError,
     raise_for_errors,
 )
-from core.kraken.signing import NonceSource, decode_secret, key_fingerprint, key_lock, sign_with_key
+from kraken_runtime.core.kraken.signing import NonceSource, decode_secret, key_fingerprint, key_lock, sign_with_key
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.kraken.book import L2Book, decode_book
-from core.kraken.l3book import L3Book, decode_level3
-from core.kraken.wire import DecodeError, loads
-from core.recording import RecordingError, is_recording, read_recording
+from kraken_runtime.core.kraken.book import L2Book, decode_book
+from kraken_runtime.core.kraken.l3book import L3Book, decode_level3
+from kraken_runtime.core.kraken.wire import DecodeError, loads
+from kraken_runtime.core.recording import RecordingError, is_recording, read_recording
 
 __all__ = [
     "CaptureError",

@@ -16,7 +16,7 @@ import ssl
 from collections import deque
 import websocket
 
-from core.kraken.wsframes import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameParser
+from kraken_runtime.core.kraken.wsframes import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, FrameError, FrameParser
 
 READ_CHUNK_BYTES = 65536
 

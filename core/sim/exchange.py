@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Mapping, Sequence, Union
 
-from core.kraken.messages import Ticker
-from core.sim.flow import SymbolFlow
-from core.sim.instruments import ASSETS, PROFILES, Asset, Instrument, MarketProfile, instrument_for
-from core.sim.matching import ASK, BID, BookOrder, MatchResult, OrderBook
+from kraken_runtime.core.kraken.messages import Ticker
+from kraken_runtime.core.sim.flow import SymbolFlow
+from kraken_runtime.core.sim.instruments import ASSETS, PROFILES, Asset, Instrument, MarketProfile, instrument_for
+from kraken_runtime.core.sim.matching import ASK, BID, BookOrder, MatchResult, OrderBook
 
 __all__ = [
     "SimModelConfig",
@@ -1362,7 +1362,7 @@ class SimExchange:
 
     def regime(self, symbol: str) -> str:
         """The volatility regime the symbol's price process is in (calm | normal | volatile)."""
-        from core.sim.flow import REGIMES
+        from kraken_runtime.core.sim.flow import REGIMES
 
         return REGIMES[self._market(symbol).flow.regime][0]
 

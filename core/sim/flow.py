@@ -28,8 +28,8 @@ import random
 from itertools import islice
 from typing import Protocol
 
-from core.sim.instruments import Instrument, MarketProfile
-from core.sim.matching import ASK, BID, OrderBook
+from kraken_runtime.core.sim.instruments import Instrument, MarketProfile
+from kraken_runtime.core.sim.matching import ASK, BID, OrderBook
 
 __all__ = ["MarketOps", "SymbolFlow", "REGIMES", "MODES"]
 

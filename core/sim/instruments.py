@@ -3,7 +3,7 @@
 The pair table follows Kraken's AssetPairs: REST pair name (XXBTZUSD), altname (XBTUSD), REST wsname
 (XBT/USD), WS v2 symbol (BTC/USD), base/quote assets in WS form (BTC, USD) and REST form (XXBT, ZUSD),
 pair_decimals / lot_decimals / cost_decimals, ordermin, costmin and the fee schedules. Where
-../shared/kraken/rest/public_asset_pairs.json or rest_responses_assorted.json has a pair (XXBTZUSD,
+tests/data/kraken/rest/public_asset_pairs.json or rest_responses_assorted.json has a pair (XXBTZUSD,
 USDCUSD, XETHXXBT, XBTUSDT) the values are copied from it (a test checks they still agree); the other
 rows use Kraken's published precisions and order minimums as of 2025.
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 from dotenv import dotenv_values
 
-from core.config import ConfigError, Secrets, Settings, load_settings, secrets_from_env, SECRET_ENV_NAMES
+from kraken_runtime.core.config import ConfigError, Secrets, Settings, load_settings, secrets_from_env, SECRET_ENV_NAMES
 from kraken_runtime import exitcodes
 
 

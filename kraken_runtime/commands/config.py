@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from core.config import ConfigError
+from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
 
@@ -43,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _redacted_url(url: str) -> str:
-    from storage.db import redact_url
+    from kraken_runtime.storage.db import redact_url
 
     return redact_url(url)

@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 
-from core import control as ctl
-from core.config import ConfigError
+from kraken_runtime.core import control as ctl
+from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
 
@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return fail_config(error)
 
-    from storage import repo
-    from storage.db import StorageError, close_database, open_database, redact_url
+    from kraken_runtime.storage import repo
+    from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
     url = settings.storage.db_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).expanduser().exists():

@@ -7,7 +7,7 @@ import sys
 
 import orjson
 
-from core.config import ConfigError
+from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
 
@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storage.db import StorageError, close_database, describe, make_database, open_database, redact_url
-    from storage.migrations import current_version, upgrade
+    from kraken_runtime.storage.db import StorageError, close_database, describe, make_database, open_database, redact_url
+    from kraken_runtime.storage.migrations import current_version, upgrade
 
     try:
         settings, _ = load_from_args(args)

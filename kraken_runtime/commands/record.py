@@ -25,8 +25,8 @@ from pathlib import Path
 
 import orjson
 
-from core.config import ConfigError
-from core.recording import encode_line
+from kraken_runtime.core.config import ConfigError
+from kraken_runtime.core.recording import encode_line
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
 
@@ -83,8 +83,8 @@ def _fail(message: str, code: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actors.ingest import open_market
-    from core.kraken.ws import WsClosed, WsTimeout, connect
+    from kraken_runtime.market import open_market
+    from kraken_runtime.core.kraken.ws import WsClosed, WsTimeout, connect
 
     overrides: dict[str, dict[str, object]] = {}
     if args.symbols:

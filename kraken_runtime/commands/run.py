@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from core.config import ConfigError
+from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument, secret_values
 
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actors.daemon import DaemonOptions, run_daemon
+    from kraken_runtime.daemon import DaemonOptions, run_daemon
     from kraken_runtime.logsetup import configure_logging
 
     overrides: dict[str, dict[str, object]] = {}

@@ -42,7 +42,7 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.sim_server.app import parse_balances, start_sim
+    from kraken_runtime.sim_server.app import parse_balances, start_sim
 
     if not 0 <= args.port <= 65535:
         return _fail("--port must be within 0..65535")
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.replay is not None:
         try:
-            from core.sim_server.replay import load_capture
+            from kraken_runtime.sim_server.replay import load_capture
 
             load_capture(args.replay)
         except (OSError, ValueError) as exc:

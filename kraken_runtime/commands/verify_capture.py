@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from core.kraken.verify import DEFAULT_DEPTH, CaptureError, FileReport, parse_precision, verify_capture_text
+from kraken_runtime.core.kraken.verify import DEFAULT_DEPTH, CaptureError, FileReport, parse_precision, verify_capture_text
 from kraken_runtime import exitcodes
 
 NAME = "verify-capture"

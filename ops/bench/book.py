@@ -1,7 +1,7 @@
 """Book benchmark: microseconds per L2 update (decode + apply + checksum) and per L3 event, on the shared
 captures, beside same-run baselines. Prints a table with ratios.
 
-    python ops/bench/book.py [--repeat N] [--shared PATH] [--markdown]
+    python ops/bench/book.py [--repeat N] [--data PATH] [--markdown]
 
 Rows: each the best of --repeat rounds, rows interleaved within a round so they share conditions; time is
 the benchmarking thread's CPU time (time.thread_time_ns), so waiting for a busy CPU does not count:
@@ -31,9 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from core.kraken.book import L2Book, decode_book, decode_book_frame  # noqa: E402
-from core.kraken.l3book import L3Book, decode_level3, decode_level3_frame  # noqa: E402
-from core.kraken.wire import loads  # noqa: E402
+from kraken_runtime.core.kraken.book import L2Book, decode_book, decode_book_frame  # noqa: E402
+from kraken_runtime.core.kraken.l3book import L3Book, decode_level3, decode_level3_frame  # noqa: E402
+from kraken_runtime.core.kraken.wire import loads  # noqa: E402
 
 L2_CAPTURES = (
     "ws_v2_book_BTCUSD_depth25.jsonl",
@@ -307,9 +307,9 @@ def table(rows: dict[str, float], baseline: str, unit: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15, help="runs per row; the best is reported")
-    parser.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared" / "kraken")
+    parser.add_argument("--data", type=Path, default=REPO_ROOT / "tests" / "data" / "kraken")
     args = parser.parse_args(argv)
-    captures = args.shared / "captures"
+    captures = args.data / "captures"
     streams = [Stream(captures / name) for name in L2_CAPTURES]
     updates = sum(stream.updates for stream in streams)
     l2 = bench_l2(streams, args.repeat)

@@ -7,7 +7,7 @@ the same stream. Prints a table with figures and ratios; exit 0.
 
 Source: a firehose WebSocket server in a separate process (so it does not share this process's GIL). It
 sends pre-framed book frames as fast as the client reads (TCP back-pressure paces it): the book frames of
-../shared/kraken/captures/ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl (301 checksummed updates, 4
+tests/data/kraken/captures/ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl (301 checksummed updates, 4
 snapshots), relabelled into N synthetic symbols `XNN/USD` (checksums depend only on the levels, so they
 stay valid), interleaved round-robin across the symbols a connection subscribed, repeated forever. The
 local exchange's `sim --replay` parses and paces every frame in Python and serves far fewer than 50,000
@@ -49,7 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-CAPTURE = REPO_ROOT.parent / "shared" / "kraken" / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
+CAPTURE = REPO_ROOT / "tests" / "data" / "kraken" / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
 SOURCE_SYMBOL = "BTC/USD"
 PRECISION = (1, 8)  # BTC/USD's price/qty precision, given to the synthetic symbols
 BOOK_ACK = ('{"method":"subscribe","result":{"channel":"book","depth":10,"snapshot":true,"symbol":"BTC/USD"},'
@@ -248,15 +248,15 @@ def run_pipeline(frames: list[str], symbols: list[str], layout: str, seconds: fl
     source before the actors (so they drain what they hold and stop promptly)."""
     import pykka
 
-    from actors.ingest import MarketSource, ingest_child_specs
-    from actors.ingest_metrics import IngestMetrics
-    from actors.metrics import RuntimeMetrics
-    from actors.supervisor import DatabaseStore, Directory, SupervisorActor
-    from core.config import load_settings
-    from core.messages import StartChildren
-    from core.supervision import Backoff, RestartBudget
-    from storage import repo
-    from storage.db import open_database
+    from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
+    from kraken_runtime.actors.ingest_metrics import IngestMetrics
+    from kraken_runtime.actors.metrics import RuntimeMetrics
+    from kraken_runtime.actors.supervisor import DatabaseStore, Directory, SupervisorActor
+    from kraken_runtime.core.config import load_settings
+    from kraken_runtime.core.messages import StartChildren
+    from kraken_runtime.core.supervision import Backoff, RestartBudget
+    from kraken_runtime.storage import repo
+    from kraken_runtime.storage.db import open_database
 
     db_path = workdir / f"ingest-{len(symbols)}-{layout}-{int(rate or 0)}.db"  # a fresh database per row
     settings = load_settings(env={
@@ -341,10 +341,10 @@ def profile_apply(frames: list[str], passes: int) -> str:
     import io
     import pstats
 
-    from core.config import StateSettings
-    from core.kraken.book import decode_book_frame
-    from core.marketdata import MarketBatch
-    from core.symbol_state import SymbolState
+    from kraken_runtime.core.config import StateSettings
+    from kraken_runtime.core.kraken.book import decode_book_frame
+    from kraken_runtime.core.marketdata import MarketBatch
+    from kraken_runtime.core.symbol_state import SymbolState
 
     state = SymbolState(SOURCE_SYMBOL, settings=StateSettings(), book_depth=10, ref_max_age_ms=5000,
                         price_precision=PRECISION[0], qty_precision=PRECISION[1])

@@ -7,8 +7,8 @@ from __future__ import annotations
 import peewee as pw
 import pytest
 
-from actors.supervisor import DatabaseStore, StorageUnavailable
-from storage import repo
+from kraken_runtime.actors.supervisor import DatabaseStore, StorageUnavailable
+from kraken_runtime.storage import repo
 
 
 class Clock:

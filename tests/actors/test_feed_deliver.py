@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from actors.base import ChildLink, FaultBudget
-from actors.feed import FeedActor, FeedEndpoints, FrameBacklog, SharedConnectionBudget
-from actors.ingest_metrics import IngestMetrics
-from core.config import load_settings
-from core.kraken.messages import TradeMessage
-from core.marketdata import MarketBatch
+from kraken_runtime.actors.base import ChildLink, FaultBudget
+from kraken_runtime.actors.feed import FeedActor, FeedEndpoints, FrameBacklog, SharedConnectionBudget
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.core.config import load_settings
+from kraken_runtime.core.kraken.messages import TradeMessage
+from kraken_runtime.core.marketdata import MarketBatch
 
 SYMBOLS = ("BTC/USD", "ETH/USD")
 
 
-def book_lines(kraken_shared: Path) -> list[str]:
-    path = kraken_shared / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
+def book_lines(kraken_data: Path) -> list[str]:
+    path = kraken_data / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
     return [line for line in path.read_text().splitlines() if line.startswith('{"channel":"book"')]
 
 
@@ -40,8 +40,8 @@ def feed():
     return actor
 
 
-def test_frames_of_one_read_go_out_as_one_numbered_batch_per_symbol(feed, kraken_shared):
-    lines = book_lines(kraken_shared)
+def test_frames_of_one_read_go_out_as_one_numbered_batch_per_symbol(feed, kraken_data):
+    lines = book_lines(kraken_data)
     eth = lines[1].replace('"symbol":"BTC/USD"', '"symbol":"ETH/USD"')
     trade = ('{"channel":"trade","type":"update","data":[{"symbol":"ETH/USD","side":"buy","price":2000.1,"qty":0.5,'
              '"ord_type":"market","trade_id":7,"timestamp":"2026-08-01T02:53:53.184174Z"}]}')
@@ -58,8 +58,8 @@ def test_frames_of_one_read_go_out_as_one_numbered_batch_per_symbol(feed, kraken
     assert feed.registry.get_sample_value("krt_feed_messages_total", {"symbol": "ETH/USD", "channel": "trade"}) == 1
 
 
-def test_state_holder_beyond_the_backlog_bound_gets_nothing_until_it_catches_up(feed, kraken_shared):
-    lines = book_lines(kraken_shared)
+def test_state_holder_beyond_the_backlog_bound_gets_nothing_until_it_catches_up(feed, kraken_data):
+    lines = book_lines(kraken_data)
     seqs: dict[str, int] = {}
     backlog: FrameBacklog = feed.backlogs["BTC/USD"]
     feed._deliver("public", 5, seqs, [(i, lines[i]) for i in range(101)])  # 101 frames handed on, none applied
@@ -72,8 +72,8 @@ def test_state_holder_beyond_the_backlog_bound_gets_nothing_until_it_catches_up(
     assert backlog.pending() == 1
 
 
-def test_batch_the_directory_could_not_deliver_is_not_counted_as_waiting(feed, kraken_shared):
-    lines = book_lines(kraken_shared)
+def test_batch_the_directory_could_not_deliver_is_not_counted_as_waiting(feed, kraken_data):
+    lines = book_lines(kraken_data)
     feed.send = lambda name, message: False  # unknown, restarting or full
     feed._deliver("public", 5, {}, [(1, lines[0]), (2, lines[1])])
     assert feed.backlogs["BTC/USD"].pending() == 0

@@ -13,17 +13,18 @@ import orjson
 import pykka
 import pytest
 
-from actors.base import LatestDelivery, Ticker
-from actors.ingest import MarketSource, ingest_child_specs, open_market
-from actors.ingest_metrics import IngestMetrics
-from actors.metrics import RuntimeMetrics
-from actors.supervisor import Directory, SupervisorActor, SupervisorConfig
-from core.config import Secrets, load_settings
-from core.marketdata import READY, StateSnapshot
-from core.messages import StartChildren, StopChildren, SupervisorTick
-from core.supervision import Backoff, RestartBudget
-from storage import repo
-from storage.db import close_database, open_database
+from kraken_runtime.actors.base import LatestDelivery, Ticker
+from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
+from kraken_runtime.market import open_market
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.supervisor import Directory, SupervisorActor, SupervisorConfig
+from kraken_runtime.core.config import Secrets, load_settings
+from kraken_runtime.core.marketdata import READY, StateSnapshot
+from kraken_runtime.core.messages import StartChildren, StopChildren, SupervisorTick
+from kraken_runtime.core.supervision import Backoff, RestartBudget
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import close_database, open_database
 
 SYMBOLS = ("BTC/USD", "ETH/USD")
 
@@ -269,8 +270,8 @@ def test_disabled_feed_makes_its_symbols_ineligible(ingest, wait_until):
 
 
 def _restart(actor: str):
-    from core import control as ctl
-    from core.messages import ApplyControl
+    from kraken_runtime.core import control as ctl
+    from kraken_runtime.core.messages import ApplyControl
 
     return ApplyControl(command=ctl.parse_command("restart", {"actor": actor}))
 
@@ -284,8 +285,8 @@ def test_restarted_state_holder_keeps_epochs_increasing(ingest, source, wait_unt
 
 
 def _inject(actor: str, times: int):
-    from core import control as ctl
-    from core.messages import ApplyControl
+    from kraken_runtime.core import control as ctl
+    from kraken_runtime.core.messages import ApplyControl
 
     return ApplyControl(command=ctl.parse_command("inject-fault", {"actor": actor, "times": times}))
 
@@ -331,8 +332,8 @@ class ScriptedVenue:
         self.thread.join(timeout=5)
 
 
-def test_malformed_frame_is_counted_and_the_connection_survives(kraken_shared, run_id, store, wait_until):
-    frames = (kraken_shared / "captures" / "ws_v2_book_BTCUSD_snapshot_19_updates.jsonl").read_text().splitlines()
+def test_malformed_frame_is_counted_and_the_connection_survives(kraken_data, run_id, store, wait_until):
+    frames = (kraken_data / "captures" / "ws_v2_book_BTCUSD_snapshot_19_updates.jsonl").read_text().splitlines()
     venue = ScriptedVenue(frames)
     try:
         settings = load_settings(env={"KRT_RUNTIME__SYMBOLS": "BTC/USD", "KRT_FEED__IDLE_TIMEOUT_MS": "5000"})
@@ -361,8 +362,8 @@ def ingest_seq(harness: Ingest) -> int:
 def test_market_batch_lost_on_the_way_makes_only_that_symbol_resync(settings, source, run_id, store, monkeypatch, wait_until):
     """A MarketBatch the directory could not deliver (a full mailbox, a restart): the state holder sees the
     hole in the batch numbers, stops trusting its book and rebuilds it; the other symbol is untouched."""
-    from core.kraken.book import BookMessage
-    from core.marketdata import MarketBatch
+    from kraken_runtime.core.kraken.book import BookMessage
+    from kraken_runtime.core.marketdata import MarketBatch
 
     lose = threading.Event()
     lost: list[int] = []

@@ -8,7 +8,7 @@ import random
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from actors.ingest_metrics import INGEST_LATENCY_BUCKETS, BatchedHistogram
+from kraken_runtime.actors.ingest_metrics import INGEST_LATENCY_BUCKETS, BatchedHistogram
 
 
 def samples(registry: CollectorRegistry) -> dict[str, float]:

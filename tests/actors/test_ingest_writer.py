@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from prometheus_client import CollectorRegistry
 
-from actors.base import ChildLink, FaultBudget
-from actors.ingest_metrics import IngestMetrics
-from actors.ingest_writer import IngestWriterActor
-from core.marketdata import FeedTick, MarketRowsReady, StateRowReady
-from storage import repo
-from storage.db import close_database, open_database
+from kraken_runtime.actors.base import ChildLink, FaultBudget
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.actors.ingest_writer import IngestWriterActor
+from kraken_runtime.core.marketdata import FeedTick, MarketRowsReady, StateRowReady
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import close_database, open_database
 
 NS = 1_780_000_000 * 1_000_000_000
 

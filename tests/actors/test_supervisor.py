@@ -12,12 +12,12 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.base import SupervisedActor
-from actors.metrics import RuntimeMetrics
-from actors.supervisor import Directory, SupervisorActor, SupervisorConfig
-from core import control as ctl
-from core.messages import ApplyControl, GetStatus, StartChildren, StopChildren, SupervisorTick
-from core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
+from kraken_runtime.actors.base import SupervisedActor
+from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.supervisor import Directory, SupervisorActor, SupervisorConfig
+from kraken_runtime.core import control as ctl
+from kraken_runtime.core.messages import ApplyControl, GetStatus, StartChildren, StopChildren, SupervisorTick
+from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
 
 TIMEOUT = 5
 

@@ -11,21 +11,21 @@ import urllib.request
 
 import pytest
 
-from actors.http import HttpServer
-from actors.lease import RunLeaseActor
-from actors.metrics import RuntimeMetrics
-from actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
-from core import control as ctl
-from core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
-from core.supervision import ChildSpec
+from kraken_runtime.actors.http import HttpServer
+from kraken_runtime.actors.lease import RunLeaseActor
+from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
+from kraken_runtime.core import control as ctl
+from kraken_runtime.core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
+from kraken_runtime.core.supervision import ChildSpec
 
 TIMEOUT = 5
 
 
 @pytest.fixture
 def database(db_url):
-    from storage.db import close_database, open_database
-    from storage import repo
+    from kraken_runtime.storage.db import close_database, open_database
+    from kraken_runtime.storage import repo
 
     db = open_database(db_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h", pid=1,
@@ -131,15 +131,15 @@ class BackendRecordingStore(DatabaseStore):
 
     def claim_commands(self):
         claimed = super().claim_commands()
-        from storage.models import database_proxy
+        from kraken_runtime.storage.models import database_proxy
         self.backend_pid = database_proxy.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
         return claimed
 
 
 def test_control_when_postgresql_terminates_the_supervisor_backend_then_next_poll_reconnects_and_commands_round_trip(
         pg_url, clock, wait_until):
-    from storage import repo
-    from storage.db import close_database, open_database
+    from kraken_runtime.storage import repo
+    from kraken_runtime.storage.db import close_database, open_database
 
     db = open_database(pg_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h", pid=1,
@@ -287,8 +287,8 @@ def test_daemon_start_when_a_dead_run_left_a_command_applying_then_failed_with_r
     """Fault: the run that claimed `halt` crashed before writing its answer. The next daemon of the shard
     closes the row out as failed (outcome unknown) when it starts, and does not apply it; a command claimed by
     a live run of the shard is left to that run."""
-    from actors.daemon import Daemon, DaemonOptions
-    from core.config import load_settings
+    from kraken_runtime.daemon import Daemon, DaemonOptions
+    from kraken_runtime.core.config import load_settings
 
     repo, live_run = database
     dead_run = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
@@ -326,7 +326,7 @@ def test_control_poll_when_a_killed_run_left_a_command_applying_then_failed_once
     """Fault: kill -9 while `resume` was applying. The run row still says `running` and the next daemon
     started seconds later, so at its start the lease still looks alive; a later poll closes the row out
     once the lease is older than the bound, and the command is not applied."""
-    from core.supervision import SafetyMode
+    from kraken_runtime.core.supervision import SafetyMode
 
     repo, run_id = database
     wall = WallClock()

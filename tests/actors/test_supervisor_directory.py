@@ -9,9 +9,9 @@ from typing import Any
 
 import pykka
 
-import actors.supervisor as supervisor_module
-from actors.base import EMPTY_SLOT, LatestDelivery, LatestSlot
-from actors.supervisor import Directory
+import kraken_runtime.actors.supervisor as supervisor_module
+from kraken_runtime.actors.base import EMPTY_SLOT, LatestDelivery, LatestSlot
+from kraken_runtime.actors.supervisor import Directory
 
 TIMEOUT = 5
 

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from actors import wsreader
-from actors.wsreader import Connection
-from core.feed_policy import IdleWatchdog
-from core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
+from kraken_runtime.actors import wsreader
+from kraken_runtime.actors.wsreader import Connection
+from kraken_runtime.core.feed_policy import IdleWatchdog
+from kraken_runtime.core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
 
 
 class FakeRef:
@@ -129,7 +129,7 @@ class ScriptedWs:
         pass
 
     def recv_many(self):
-        from core.kraken.ws import WsClosed, WsTimeout
+        from kraken_runtime.core.kraken.ws import WsClosed, WsTimeout
 
         if not self.steps:
             self.exhausted.set()

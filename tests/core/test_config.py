@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.config import ConfigError, Settings, load_settings, secrets_from_env
+from kraken_runtime.core.config import ConfigError, Settings, load_settings, secrets_from_env
 
 
 def test_defaults_when_nothing_given_then_paper_on_sim_with_sqlite():

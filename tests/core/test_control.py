@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import control as ctl
+from kraken_runtime.core import control as ctl
 
 
 @pytest.mark.parametrize("command", [

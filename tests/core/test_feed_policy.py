@@ -1,4 +1,4 @@
-from core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
+from kraken_runtime.core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
 
 
 def test_budget_allows_limit_attempts_per_rolling_window_then_waits_for_oldest():

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.recording import RecordedFrame, RecordingError, decode_line, encode_line, is_recording, read_recording
+from kraken_runtime.core.recording import RecordedFrame, RecordingError, decode_line, encode_line, is_recording, read_recording
 
 BOOK = '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[{"price":63005.0,"qty":0.00005100}],"asks":[],"checksum":123,"timestamp":"2024-01-01T00:00:00.000000Z"}]}'
 

@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.kraken.wire import DecodeError
-from core.reference import decode_book_ticker, subscribe_frame, venue_symbol
+from kraken_runtime.core.kraken.wire import DecodeError
+from kraken_runtime.core.reference import decode_book_ticker, subscribe_frame, venue_symbol
 
 WATCHED = {"BTCUSD": "BTC/USD"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.supervision import (
+from kraken_runtime.core.supervision import (
     Backoff,
     ChildSpec,
     ChildState,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import StateSettings
-from core.features import (
+from kraken_runtime.core.config import StateSettings
+from kraken_runtime.core.features import (
     L3QualityInputs,
     RealizedVolatility,
     TradeFlow,
@@ -20,10 +20,10 @@ from core.features import (
     premium_bps,
     spread_bps,
 )
-from core.kraken.codec import decode
-from core.kraken.book import BookMessage
-from core.marketdata import READY, RESYNCING, STALE, WARMING, FeedStatusChanged, MarketBatch, RefQuote
-from core.symbol_state import SymbolState
+from kraken_runtime.core.kraken.codec import decode
+from kraken_runtime.core.kraken.book import BookMessage
+from kraken_runtime.core.marketdata import READY, RESYNCING, STALE, WARMING, FeedStatusChanged, MarketBatch, RefQuote
+from kraken_runtime.core.symbol_state import SymbolState
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -49,8 +49,8 @@ def feed(state: SymbolState, messages, start_ns=T0, step_ns=MS):
 
 
 @pytest.fixture
-def resubscribe_capture(kraken_shared: Path) -> list:
-    return frames(kraken_shared / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl")
+def resubscribe_capture(kraken_data: Path) -> list:
+    return frames(kraken_data / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl")
 
 
 def test_capture_with_resubscribes_then_epoch_counts_every_snapshot_and_no_checksum_fails(resubscribe_capture):
@@ -262,8 +262,8 @@ def test_l3_quality_score():
 # ------------------------------------------------------------------ raw frames and sequenced batches
 
 
-def raw_book_lines(kraken_shared: Path) -> list[str]:
-    path = kraken_shared / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
+def raw_book_lines(kraken_data: Path) -> list[str]:
+    path = kraken_data / "captures" / "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
     return [line for line in path.read_text().splitlines() if line.startswith('{"channel":"book"')]
 
 
@@ -271,8 +271,8 @@ def batch(items, stream=7, seq=1, channel="public") -> MarketBatch:
     return MarketBatch(symbol="BTC/USD", items=tuple(items), stream=stream, seq=seq, channel=channel)
 
 
-def test_raw_book_frames_are_decoded_by_the_state_and_end_in_the_same_book_as_decoded_ones(kraken_shared, resubscribe_capture):
-    lines = raw_book_lines(kraken_shared)
+def test_raw_book_frames_are_decoded_by_the_state_and_end_in_the_same_book_as_decoded_ones(kraken_data, resubscribe_capture):
+    lines = raw_book_lines(kraken_data)
     raw, decoded = make_state(), make_state()
     raw_result = raw.apply_batch(MarketBatch(symbol="BTC/USD", items=tuple((T0 + i, line) for i, line in enumerate(lines))), T0 + 10**6)
     decoded.apply_batch(MarketBatch(symbol="BTC/USD", items=tuple((T0 + i, m) for i, m in enumerate(resubscribe_capture)
@@ -282,8 +282,8 @@ def test_raw_book_frames_are_decoded_by_the_state_and_end_in_the_same_book_as_de
     assert raw.book.bids() == decoded.book.bids() and raw.book.asks() == decoded.book.asks()
 
 
-def test_undecodable_raw_frame_is_counted_and_dropped_and_the_next_update_resyncs_the_book(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_undecodable_raw_frame_is_counted_and_dropped_and_the_next_update_resyncs_the_book(kraken_data):
+    lines = raw_book_lines(kraken_data)
     state = make_state()
     state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0, lines[0]), (T0 + 1, lines[1]))), T0 + 2)
     assert state.status == READY
@@ -295,8 +295,8 @@ def test_undecodable_raw_frame_is_counted_and_dropped_and_the_next_update_resync
     assert [r.channel for r in result.resubscribe] == ["book"]
 
 
-def test_batch_missing_on_its_stream_then_the_book_resyncs_and_is_not_ready_until_a_snapshot(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_batch_missing_on_its_stream_then_the_book_resyncs_and_is_not_ready_until_a_snapshot(kraken_data):
+    lines = raw_book_lines(kraken_data)
     state = make_state()
     state.apply_batch(batch([(T0, lines[0])], seq=1), T0)
     state.apply_batch(batch([(T0 + 1, lines[1])], seq=2), T0 + 1)
@@ -311,18 +311,18 @@ def test_batch_missing_on_its_stream_then_the_book_resyncs_and_is_not_ready_unti
     assert state.status == READY and state.epoch == 2
 
 
-def test_first_batch_of_the_first_stream_must_be_number_one(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_first_batch_of_the_first_stream_must_be_number_one(kraken_data):
+    lines = raw_book_lines(kraken_data)
     state = make_state()
     state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0, lines[0]),)), T0)  # ready on an unsequenced snapshot
     result = state.apply_batch(batch([(T0 + 2, lines[1])], stream=3, seq=3), T0 + 2)  # its first two were lost
     assert result.gaps == 2 and state.status == RESYNCING
 
 
-def test_newer_connection_while_the_book_trusts_the_old_one_waits_for_its_snapshot(kraken_shared):
+def test_newer_connection_while_the_book_trusts_the_old_one_waits_for_its_snapshot(kraken_data):
     """The old connection's "disconnected" never came (dropped on a full mailbox, or the feed was back
     first): the newer connection's data starts from its snapshot, not on the old book."""
-    lines = raw_book_lines(kraken_shared)
+    lines = raw_book_lines(kraken_data)
     snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
     state = make_state()
     state.apply_batch(batch([(T0, lines[0])], stream=1, seq=1), T0)
@@ -333,8 +333,8 @@ def test_newer_connection_while_the_book_trusts_the_old_one_waits_for_its_snapsh
     assert state.status == READY and state.epoch == 2
 
 
-def test_level3_snapshot_overdue_is_asked_for_again_once_per_interval(kraken_shared):
-    l3 = frames(kraken_shared / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl")
+def test_level3_snapshot_overdue_is_asked_for_again_once_per_interval(kraken_data):
+    l3 = frames(kraken_data / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl")
     state = make_state(stale_after_ms=1000)
     # A restarted state holder joins the level3 connection midway: updates only, no snapshot coming.
     state.apply_batch(batch([(T0, l3[1])], stream=4, seq=900, channel="level3"), T0)
@@ -353,8 +353,8 @@ def test_without_level3_data_no_level3_snapshot_is_ever_asked_for():
     assert not [r for t in range(10) for r in state.tick(T0 + t * S) if r.channel == "level3"]
 
 
-def test_gap_resubscribe_is_not_repeated_while_the_snapshot_is_awaited(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_gap_resubscribe_is_not_repeated_while_the_snapshot_is_awaited(kraken_data):
+    lines = raw_book_lines(kraken_data)
     state = make_state(stale_after_ms=5000)
     state.apply_batch(batch([(T0, lines[0])], seq=1), T0)
     first = state.apply_batch(batch([(T0 + MS, lines[1])], seq=3), T0 + MS)
@@ -364,15 +364,15 @@ def test_gap_resubscribe_is_not_repeated_while_the_snapshot_is_awaited(kraken_sh
     assert state.batch_gaps == 3
 
 
-def test_unsequenced_batches_are_never_gaps(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_unsequenced_batches_are_never_gaps(kraken_data):
+    lines = raw_book_lines(kraken_data)
     state = make_state()
     results = [state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0 + i, line),)), T0 + i) for i, line in enumerate(lines[:5])]
     assert sum(r.gaps for r in results) == 0 and state.status == READY
 
 
 def test_snapshot_replacing_a_ready_book_waits_for_the_interval_unless_epochs_run_far_ahead():
-    from core.symbol_state import EPOCH_STORE_STEP
+    from kraken_runtime.core.symbol_state import EPOCH_STORE_STEP
 
     state = make_state(write_interval_ms=250)
     state.status_changed = False
@@ -387,9 +387,9 @@ def test_snapshot_replacing_a_ready_book_waits_for_the_interval_unless_epochs_ru
     assert not state.row_urgent()
 
 
-def test_batch_missing_on_a_level3_stream_resyncs_level3_only(kraken_shared):
-    l3 = frames(kraken_shared / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl")
-    lines = raw_book_lines(kraken_shared)
+def test_batch_missing_on_a_level3_stream_resyncs_level3_only(kraken_data):
+    l3 = frames(kraken_data / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl")
+    lines = raw_book_lines(kraken_data)
     state = make_state()
     state.apply_batch(batch([(T0, lines[0])], stream=1, seq=1), T0)
     state.apply_batch(batch([(T0, l3[0])], stream=2, seq=1, channel="level3"), T0)
@@ -400,8 +400,8 @@ def test_batch_missing_on_a_level3_stream_resyncs_level3_only(kraken_shared):
     assert state.l3_needs_snapshot and state.status == READY  # the L2 book did not miss anything
 
 
-def test_late_batch_of_an_older_or_ended_connection_is_dropped_whole(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_late_batch_of_an_older_or_ended_connection_is_dropped_whole(kraken_data):
+    lines = raw_book_lines(kraken_data)
     snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
     state = make_state()
     state.apply_batch(batch([(T0, lines[0])], stream=5, seq=1), T0)
@@ -415,8 +415,8 @@ def test_late_batch_of_an_older_or_ended_connection_is_dropped_whole(kraken_shar
     assert after.stale_batches == 1 and state.status == STALE and state.epoch == epoch
 
 
-def test_restarted_state_joining_a_connection_midway_counts_nothing_lost(kraken_shared):
-    lines = raw_book_lines(kraken_shared)
+def test_restarted_state_joining_a_connection_midway_counts_nothing_lost(kraken_data):
+    lines = raw_book_lines(kraken_data)
     snapshot_line = next(line for line in lines[1:] if '"type":"snapshot"' in line)
     state = make_state()  # a new instance: warming, awaiting a snapshot
     first = state.apply_batch(batch([(T0, lines[5])], stream=9, seq=50_000), T0)

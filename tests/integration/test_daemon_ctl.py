@@ -187,8 +187,8 @@ def test_run_when_duration_passes_then_exits_zero_and_records_the_run(sqlite_url
         cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    from storage.db import close_database, open_database
-    from storage import repo
+    from kraken_runtime.storage.db import close_database, open_database
+    from kraken_runtime.storage import repo
     db = open_database(sqlite_url)
     run = repo.latest_run()
     close_database(db)
@@ -210,8 +210,8 @@ def test_ctl_when_no_database_exists_then_exit_3(tmp_path):
 
 def _fresh_database(db_url: str) -> int:
     """Create the schema and a run row (a daemon that is not polling); returns the run id."""
-    from storage import repo
-    from storage.db import close_database, open_database
+    from kraken_runtime.storage import repo
+    from kraken_runtime.storage.db import close_database, open_database
 
     db = open_database(db_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
@@ -232,7 +232,7 @@ def _ctl_in_process(db_url: str, tmp_path: Path, monkeypatch, *args: str) -> int
 def test_ctl_when_a_daemon_claimed_the_command_but_wrote_no_result_then_outcome_unknown_not_withdrawn(
         sqlite_url, tmp_path, monkeypatch, capsys):
     from kraken_runtime.commands import ctl as ctl_command
-    from storage import repo
+    from kraken_runtime.storage import repo
 
     run_id = _fresh_database(sqlite_url)
     insert = repo.insert_control_command
@@ -254,7 +254,7 @@ def test_ctl_when_a_daemon_claimed_the_command_but_wrote_no_result_then_outcome_
 
 
 def test_ctl_when_the_daemon_expired_the_command_as_too_old_then_says_why_and_exit_3(sqlite_url, tmp_path, monkeypatch, capsys):
-    from storage import repo
+    from kraken_runtime.storage import repo
 
     run_id = _fresh_database(sqlite_url)
     insert = repo.insert_control_command
@@ -272,8 +272,8 @@ def test_ctl_when_the_daemon_expired_the_command_as_too_old_then_says_why_and_ex
 
 
 def test_ctl_when_interrupted_while_waiting_for_a_daemon_then_exit_130_and_command_withdrawn(sqlite_url, tmp_path):
-    from storage import repo
-    from storage.db import close_database, open_database
+    from kraken_runtime.storage import repo
+    from kraken_runtime.storage.db import close_database, open_database
 
     _fresh_database(sqlite_url)
     proc = subprocess.Popen(

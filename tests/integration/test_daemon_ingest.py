@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from storage import repo
-from storage.db import close_database, open_database
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import close_database, open_database
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import websocket
 
-from core.recording import read_recording
-from core.sim_server.app import start_sim
+from kraken_runtime.core.recording import read_recording
+from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.commands.record import subscriptions
 
 REPO = Path(__file__).resolve().parents[2]

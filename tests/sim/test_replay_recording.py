@@ -7,9 +7,9 @@ from pathlib import Path
 
 import websocket
 
-from core.recording import encode_line
-from core.sim_server.app import start_sim
-from core.sim_server.replay import ReplayHandler, load_capture
+from kraken_runtime.core.recording import encode_line
+from kraken_runtime.sim_server.app import start_sim
+from kraken_runtime.sim_server.replay import ReplayHandler, load_capture
 
 STATUS = '{"channel":"status","type":"update","data":[{"version":"2.0.10","system":"online","api_version":"v2","connection_id":1}]}'
 

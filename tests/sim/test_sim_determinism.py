@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from core.sim_server.app import start_sim
+from kraken_runtime.sim_server.app import start_sim
 
 NS = 1_000_000_000
 START_NS = 1_790_000_000 * NS

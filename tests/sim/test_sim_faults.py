@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 import requests
 
-from core.kraken.ratelimit import RestTier
-from core.sim_server.app import start_sim
+from kraken_runtime.core.kraken.ratelimit import RestTier
+from kraken_runtime.sim_server.app import start_sim
 
 
 @pytest.fixture(scope="module")

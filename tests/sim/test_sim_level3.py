@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from core.kraken import wire
-from core.kraken.l3book import L3Book, decode_level3
-from core.sim.instruments import INSTRUMENTS
+from kraken_runtime.core.kraken import wire
+from kraken_runtime.core.kraken.l3book import L3Book, decode_level3
+from kraken_runtime.core.sim.instruments import INSTRUMENTS
 
 
 @pytest.mark.parametrize("depth", [10, 100, 1000])

@@ -1,5 +1,5 @@
 """Private REST of the local exchange: the project's REST client end to end, response shapes against
-Kraken's recorded responses (../shared/kraken/rest), and authentication failures with Kraken's errors."""
+Kraken's recorded responses (tests/data/kraken/rest), and authentication failures with Kraken's errors."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from core.kraken.errors import KrakenError
-from core.kraken.ratelimit import RestTier
-from core.sim_server.app import start_sim
+from kraken_runtime.core.kraken.errors import KrakenError
+from kraken_runtime.core.kraken.ratelimit import RestTier
+from kraken_runtime.sim_server.app import start_sim
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_authentication_failure_then_kraken_error(sim, case, expected, private):
 
 
 def test_project_client_when_key_unknown_then_typed_kraken_error(sim):
-    from core.kraken.rest import KrakenRestClient
+    from kraken_runtime.core.kraken.rest import KrakenRestClient
 
     client = KrakenRestClient(version="t", base_url=sim.endpoints["rest"], api_key="nobody",
                               api_secret=sim.endpoints["api_secret"], max_attempts=1)

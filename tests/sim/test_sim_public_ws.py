@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from core.kraken import wire
-from core.kraken.book import L2Book, decode_book
-from core.sim.instruments import INSTRUMENTS
+from kraken_runtime.core.kraken import wire
+from kraken_runtime.core.kraken.book import L2Book, decode_book
+from kraken_runtime.core.sim.instruments import INSTRUMENTS
 
 
 def _is_book(m):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import requests
 
-from core.sim_server.app import start_sim
-from core.sim_server.replay import load_capture
+from kraken_runtime.sim_server.app import start_sim
+from kraken_runtime.sim_server.replay import load_capture
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,8 +64,8 @@ def test_admin_post_get_delete_then_fault_listed_and_cleared(sim):
 
 
 def test_corrupt_checksum_then_exactly_count_book_messages_fail(sim, connect):
-    from core.kraken import wire
-    from core.kraken.book import L2Book, decode_book
+    from kraken_runtime.core.kraken import wire
+    from kraken_runtime.core.kraken.book import L2Book, decode_book
 
     client = connect(sim.endpoints["ws_public"])
     client.send({"method": "subscribe", "params": {"channel": "book", "symbol": ["ETH/USD"], "depth": 10}})

@@ -14,11 +14,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from core.kraken import codec
-from core.kraken import messages as m
-from core.kraken.rest import KrakenRestClient
-from core.sim.instruments import INSTRUMENTS
-from core.sim_server.app import start_sim
+from kraken_runtime.core.kraken import codec
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.rest import KrakenRestClient
+from kraken_runtime.core.sim.instruments import INSTRUMENTS
+from kraken_runtime.sim_server.app import start_sim
 
 NS = 1_000_000_000
 KEY_B = "sim-test-key-b"

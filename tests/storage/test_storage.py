@@ -8,10 +8,10 @@ from decimal import Decimal
 import peewee as pw
 import pytest
 
-from storage import repo
-from storage.db import StorageError, close_database, make_database, open_database
-from storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
-from storage.models import (
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import StorageError, close_database, make_database, open_database
+from kraken_runtime.storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
+from kraken_runtime.storage.models import (
     ALL_MODELS,
     ActorEvent,
     ControlCommand,

@@ -10,18 +10,18 @@ import pytest
 
 # ---- books: captures and checksum vectors --------------------------------------------------------------
 
-# Pair precisions (price/qty) of the symbols in ../shared/kraken/captures, from Kraken's instrument channel.
+# Pair precisions (price/qty) of the symbols in tests/data/kraken/captures, from Kraken's instrument channel.
 CAPTURE_PRECISIONS = {"BTC/USD": (1, 8), "ETH/USD": (2, 8), "XRP/USD": (5, 8)}
 
 
 @pytest.fixture(scope="session")
-def captures_dir(kraken_shared: Path) -> Path:
-    return kraken_shared / "captures"
+def captures_dir(kraken_data: Path) -> Path:
+    return kraken_data / "captures"
 
 
 @pytest.fixture(scope="session")
-def checksum_vectors(kraken_shared: Path) -> dict:
-    return json.loads((kraken_shared / "vectors" / "book_checksum_vectors.json").read_text())
+def checksum_vectors(kraken_data: Path) -> dict:
+    return json.loads((kraken_data / "vectors" / "book_checksum_vectors.json").read_text())
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kraken.book import (
+from kraken_runtime.core.kraken.book import (
     CHECKSUM_ABSENT,
     CHECKSUM_MISMATCH,
     CHECKSUM_OK,
@@ -20,12 +20,12 @@ from core.kraken.book import (
     decode_book,
     decode_book_frame,
 )
-from core.kraken.wire import DecodeError, loads
+from kraken_runtime.core.kraken.wire import DecodeError, loads
 
 D = Decimal
 
 L2_CAPTURES = {
-    # file: expected number of checksums (../shared/kraken/README.md)
+    # file: expected number of checksums (tests/data/kraken/README.md)
     "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl": 301,
     "ws_v2_book_BTCUSD_depth25.jsonl": 2052,
     "ws_v2_book_ETHUSD_depth25.jsonl": 1129,
@@ -381,7 +381,7 @@ def test_property_book_stays_sorted_within_depth_and_uncrossed(stream):
 
 
 def test_book_frame_symbol_reads_the_one_symbol_of_a_kraken_layout_frame_and_nothing_else():
-    from core.kraken.book import book_frame_symbol
+    from kraken_runtime.core.kraken.book import book_frame_symbol
 
     update = '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":1}]}'
     snapshot = update.replace('"update"', '"snapshot"')

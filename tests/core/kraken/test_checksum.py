@@ -1,4 +1,4 @@
-"""core.kraken.checksum against Kraken's documented vectors (../shared/kraken/vectors)."""
+"""core.kraken.checksum against Kraken's documented vectors (tests/data/kraken/vectors)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.kraken.checksum import (
+from kraken_runtime.core.kraken.checksum import (
     checksum_input_l2,
     checksum_input_l3,
     crc32_fragments,
@@ -15,7 +15,7 @@ from core.kraken.checksum import (
     level_fragment,
     normalize,
 )
-from core.kraken.wire import format_decimal, loads
+from kraken_runtime.core.kraken.wire import format_decimal, loads
 
 
 def _vector(vectors: dict, name: str) -> dict:

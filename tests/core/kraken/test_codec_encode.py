@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kraken import messages as m
-from core.kraken.codec import decode, decode_request, encode, encode_params
-from core.kraken.wire import DecodeError
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.codec import decode, decode_request, encode, encode_params
+from kraken_runtime.core.kraken.wire import DecodeError
 
 TOKEN = "G38a1tGFzqGiUCmnegBcm8d4nfP3tytiNQz6tkCBYXY"
 D = Decimal

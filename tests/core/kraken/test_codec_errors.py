@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.kraken import messages as m
-from core.kraken.codec import decode, decode_message
-from core.kraken.wire import DecodeError, loads
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.codec import decode, decode_message
+from kraken_runtime.core.kraken.wire import DecodeError, loads
 
 CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "kraken" / "captures"
 

@@ -1,4 +1,4 @@
-"""codec.decode against real recorded Kraken WS v2 frames (../shared/kraken/captures)."""
+"""codec.decode against real recorded Kraken WS v2 frames (tests/data/kraken/captures)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.kraken import messages as m
-from core.kraken.codec import decode, decode_request
-from core.kraken.wire import DecodeError
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.codec import decode, decode_request
+from kraken_runtime.core.kraken.wire import DecodeError
 
 CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "kraken" / "captures"
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kraken import messages as m
-from core.kraken.codec import decode, encode_message, ns_to_rfc3339, rfc3339_to_ns
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.codec import decode, encode_message, ns_to_rfc3339, rfc3339_to_ns
 
 CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "kraken" / "captures"
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.kraken import errors as e
+from kraken_runtime.core.kraken import errors as e
 
 MAPPING = [
     ("EGeneral:Invalid arguments", e.InvalidArguments),

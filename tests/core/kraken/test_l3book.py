@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kraken.book import CHECKSUM_MISMATCH, BookData, BookLevel, L2Book
-from core.kraken.l3book import (
+from kraken_runtime.core.kraken.book import CHECKSUM_MISMATCH, BookData, BookLevel, L2Book
+from kraken_runtime.core.kraken.l3book import (
     L3Book,
     L3Order,
     Level3Data,
@@ -17,7 +17,7 @@ from core.kraken.l3book import (
     decode_level3,
     decode_level3_frame,
 )
-from core.kraken.wire import DecodeError, loads
+from kraken_runtime.core.kraken.wire import DecodeError, loads
 
 D = Decimal
 L3_CAPTURE = "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl"

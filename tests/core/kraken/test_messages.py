@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kraken import messages as m
-from core.kraken.codec import decode, rfc3339_to_ns
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.codec import decode, rfc3339_to_ns
 
 ALL_CLASSES = [getattr(m, name) for name in m.__all__ if dataclasses.is_dataclass(getattr(m, name, None))]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.kraken import ratelimit as rl
-from core.kraken.ratelimit import RestCallCounter, TradingRateCounter
+from kraken_runtime.core.kraken import ratelimit as rl
+from kraken_runtime.core.kraken.ratelimit import RestCallCounter, TradingRateCounter
 
 # ---- REST call counter ---------------------------------------------------------------------------------
 

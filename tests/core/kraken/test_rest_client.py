@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from core.kraken import errors, signing
-from core.kraken.ratelimit import RestCallCounter, TradingRateCounter
-from core.kraken.rest import KrakenRestClient
+from kraken_runtime.core.kraken import errors, signing
+from kraken_runtime.core.kraken.ratelimit import RestCallCounter, TradingRateCounter
+from kraken_runtime.core.kraken.rest import KrakenRestClient
 
 SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 VERSION = "9.9.9-test"

@@ -1,4 +1,4 @@
-"""Recorded Kraken REST responses (../shared/kraken/rest) parsed into typed results with exact Decimals."""
+"""Recorded Kraken REST responses (tests/data/kraken/rest) parsed into typed results with exact Decimals."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from core.kraken import rest
-from core.kraken.errors import InsufficientFunds, InvalidResponse
+from kraken_runtime.core.kraken import rest
+from kraken_runtime.core.kraken.errors import InsufficientFunds, InvalidResponse
 
 
 @pytest.fixture(scope="module")
-def rest_dir(kraken_shared: Path) -> Path:
-    return kraken_shared / "rest"
+def rest_dir(kraken_data: Path) -> Path:
+    return kraken_data / "rest"
 
 
 def _load(path: Path):
@@ -259,7 +259,7 @@ def test_parse_add_order_when_validate_only_then_no_txid_is_fine():
 
 
 def test_recorded_error_body_when_decoded_then_raises_typed():
-    from core.kraken.errors import raise_for_errors
+    from kraken_runtime.core.kraken.errors import raise_for_errors
 
     body = json.dumps({"error": ["EOrder:Insufficient funds"]}).encode()
     with pytest.raises(InsufficientFunds):

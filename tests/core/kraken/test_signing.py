@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from core.kraken import signing
-from core.kraken.signing import NonceSource, decode_secret, sign
+from kraken_runtime.core.kraken import signing
+from kraken_runtime.core.kraken.signing import NonceSource, decode_secret, sign
 
 
-def _spot_vectors(kraken_shared: Path) -> list[dict]:
-    document = json.loads((kraken_shared / "vectors" / "api_sign_vectors.json").read_text())
+def _spot_vectors(kraken_data: Path) -> list[dict]:
+    document = json.loads((kraken_data / "vectors" / "api_sign_vectors.json").read_text())
     return [v for v in document["vectors"] if v["algo"] == "spot"]
 
 
@@ -25,24 +25,24 @@ def _fresh_key() -> str:
     return f"test-key-{uuid.uuid4()}"
 
 
-def test_sign_when_given_each_spot_vector_then_matches_expected_api_sign(kraken_shared):
-    vectors = _spot_vectors(kraken_shared)
+def test_sign_when_given_each_spot_vector_then_matches_expected_api_sign(kraken_data):
+    vectors = _spot_vectors(kraken_data)
     assert len(vectors) == 3, "the vector file changed; review the cases"
     for vector in vectors:
         got = sign(vector["uri_path"], vector["postdata"], vector["nonce"], vector["private_key_b64"])
         assert got == vector["expected_api_sign"], vector["name"]
 
 
-def test_sign_when_nonce_is_int_then_equals_string_nonce(kraken_shared):
-    vector = _spot_vectors(kraken_shared)[0]
+def test_sign_when_nonce_is_int_then_equals_string_nonce(kraken_data):
+    vector = _spot_vectors(kraken_data)[0]
     assert (
         sign(vector["uri_path"], vector["postdata"], int(vector["nonce"]), vector["private_key_b64"])
         == vector["expected_api_sign"]
     )
 
 
-def test_sign_when_any_input_changes_then_signature_changes(kraken_shared):
-    vector = _spot_vectors(kraken_shared)[0]
+def test_sign_when_any_input_changes_then_signature_changes(kraken_data):
+    vector = _spot_vectors(kraken_data)[0]
     args = (vector["uri_path"], vector["postdata"], vector["nonce"], vector["private_key_b64"])
     base = sign(*args)
     assert sign("/0/private/CancelOrder", *args[1:]) != base

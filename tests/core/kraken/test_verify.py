@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.kraken.verify import CaptureError, parse_precision, read_capture, verify_capture_text
+from kraken_runtime.core.kraken.verify import CaptureError, parse_precision, read_capture, verify_capture_text
 from kraken_runtime.commands import verify_capture
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.kraken.verify import CaptureError, read_capture, verify_capture_text
-from core.recording import encode_line
+from kraken_runtime.core.kraken.verify import CaptureError, read_capture, verify_capture_text
+from kraken_runtime.core.recording import encode_line
 
 CAPTURE = "ws_v2_book_BTCUSD_depth10_with_resubscribes.jsonl"
 

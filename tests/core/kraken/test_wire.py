@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.kraken.wire import DecodeError, fast_number_guard, format_decimal, loads
+from kraken_runtime.core.kraken.wire import DecodeError, fast_number_guard, format_decimal, loads
 
 
 def test_loads_when_number_has_trailing_zeros_then_decimal_keeps_them():

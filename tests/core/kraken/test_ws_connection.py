@@ -11,7 +11,7 @@ import time
 import pytest
 from websockets.sync.server import serve
 
-from core.kraken.ws import WsClosed, WsTimeout, connect
+from kraken_runtime.core.kraken.ws import WsClosed, WsTimeout, connect
 
 
 @pytest.fixture

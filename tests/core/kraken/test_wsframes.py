@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from websocket import ABNF
 
-from core.kraken.wsframes import (
+from kraken_runtime.core.kraken.wsframes import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,

@@ -3,14 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from core.sim.exchange import SimExchange, SimModelConfig
+from kraken_runtime.core.sim.exchange import SimExchange, SimModelConfig
 
 T0 = 1_700_000_000 * 1_000_000_000
 SEC = 1_000_000_000
 
 
 @pytest.fixture
-def kraken_shared_dir() -> Path:
+def kraken_data_dir() -> Path:
     here = Path(__file__).resolve()
     for parent in here.parents:
         if (parent / "core").is_dir() and (parent / "tests").is_dir():

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from core.sim.exchange import (
+from kraken_runtime.core.sim.exchange import (
     AddOrderRequest,
     AmendOrderRequest,
     BalanceChanged,

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 T0 = 1_700_000_000 * 1_000_000_000
 SEC = 1_000_000_000
-from core.sim.exchange import BookLevelChanged, L3OrderEvent, TradePrinted
-from core.sim.instruments import DEFAULT_SYMBOLS, INSTRUMENTS
+from kraken_runtime.core.sim.exchange import BookLevelChanged, L3OrderEvent, TradePrinted
+from kraken_runtime.core.sim.instruments import DEFAULT_SYMBOLS, INSTRUMENTS
 
 
 def run(x, seconds, tick_ms=100):

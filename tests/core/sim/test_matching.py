@@ -1,6 +1,6 @@
 import random
 
-from core.sim.matching import ASK, BID, BookOrder, OrderBook
+from kraken_runtime.core.sim.matching import ASK, BID, BookOrder, OrderBook
 
 
 def book_with(*orders):

@@ -15,8 +15,8 @@ import random
 from collections import deque
 from decimal import Decimal
 
-from core.sim_server.jsontext import dumps
-from core.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.jsontext import dumps
+from kraken_runtime.sim_server.transport import WsConnection
 
 NS = 1_000_000_000
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from core.sim_server.faults import FaultError
-from core.sim_server.jsontext import dumps
-from core.sim_server.transport import HttpRequest, HttpResponse
+from kraken_runtime.sim_server.faults import FaultError
+from kraken_runtime.sim_server.jsontext import dumps
+from kraken_runtime.sim_server.transport import HttpRequest, HttpResponse
 
 ADMIN_PREFIX = "/admin"
 

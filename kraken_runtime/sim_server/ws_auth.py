@@ -19,13 +19,13 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from core.kraken import messages as m
-from core.kraken.codec import decode_request, encode_message, ns_to_rfc3339
-from core.kraken.wire import DecodeError
-from core.sim.exchange import AddOrderRequest, AmendOrderRequest, KrakenReject
-from core.sim_server import wsproto
-from core.sim_server.transport import WsConnection
-from core.sim_server.ws_public import PublicHandler
+from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.codec import decode_request, encode_message, ns_to_rfc3339
+from kraken_runtime.core.kraken.wire import DecodeError
+from kraken_runtime.core.sim.exchange import AddOrderRequest, AmendOrderRequest, KrakenReject
+from kraken_runtime.sim_server import wsproto
+from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.ws_public import PublicHandler
 
 ERR_INVALID_TOKEN = "EAPI:Invalid token"
 ERR_INVALID_ARGS = "EGeneral:Invalid arguments"

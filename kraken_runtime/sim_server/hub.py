@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from core.sim_server import bookviews
-from core.sim_server.faults import FaultBoard
-from core.sim_server.jsontext import dumps, num
-from core.sim_server.market import MarketAdapter
-from core.sim_server.transport import WsConnection
-from core.sim_server.wsproto import rfc3339_ns, rfc3339_us
+from kraken_runtime.sim_server import bookviews
+from kraken_runtime.sim_server.faults import FaultBoard
+from kraken_runtime.sim_server.jsontext import dumps, num
+from kraken_runtime.sim_server.market import MarketAdapter
+from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.wsproto import rfc3339_ns, rfc3339_us
 
 log = logging.getLogger(__name__)
 

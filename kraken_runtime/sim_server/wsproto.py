@@ -6,7 +6,7 @@ import json
 import time
 from datetime import datetime, timezone
 
-from core.sim_server.jsontext import dumps
+from kraken_runtime.sim_server.jsontext import dumps
 
 BOOK_DEPTHS = (10, 25, 100, 500, 1000)
 L3_DEPTHS = (10, 100, 1000)

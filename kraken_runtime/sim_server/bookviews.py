@@ -20,8 +20,8 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal
 
-from core.kraken.checksum import crc32_l2, crc32_l3
-from core.sim_server.jsontext import format_decimal
+from kraken_runtime.core.kraken.checksum import crc32_l2, crc32_l3
+from kraken_runtime.sim_server.jsontext import format_decimal
 
 Level = tuple[Decimal, Decimal]
 

@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 
 try:  # the "books" helper's formatter; the fallback below is the same rule.
-    from core.kraken.wire import format_decimal as _format_decimal
+    from kraken_runtime.core.kraken.wire import format_decimal as _format_decimal
 except ImportError:  # pragma: no cover - only while core/kraken/wire.py is missing
     _format_decimal = None
 

@@ -19,10 +19,10 @@ import asyncio
 import json
 from pathlib import Path
 
-from core.recording import RecordingError, is_recording, read_recording
-from core.sim_server import wsproto
-from core.sim_server.jsontext import Num, dumps
-from core.sim_server.transport import WsConnection
+from kraken_runtime.core.recording import RecordingError, is_recording, read_recording
+from kraken_runtime.sim_server import wsproto
+from kraken_runtime.sim_server.jsontext import Num, dumps
+from kraken_runtime.sim_server.transport import WsConnection
 
 
 def _parse_exact(text: str):

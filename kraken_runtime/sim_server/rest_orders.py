@@ -1,7 +1,7 @@
 """Private REST endpoints of the local exchange (`POST /0/private/<Method>`), behind the signature,
 nonce and rate-limit checks in rest.py.
 
-Shapes follow Kraken's recorded responses (../shared/kraken/rest): numbers as strings at the pair's
+Shapes follow Kraken's recorded responses (tests/data/kraken/rest): numbers as strings at the pair's
 precision, times as epoch seconds (JSON numbers), pair names as REST names (XXBTZUSD in trades, the
 altname in `descr`), asset keys as Kraken's legacy codes (XXBT, ZUSD). Every handler returns a result
 object (wrapped by rest.py in `{"error": [], "result": ...}`) or an HttpResponse carrying Kraken's error.
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from core.kraken.codec import ns_to_rfc3339
-from core.sim.exchange import AddOrderRequest, KrakenReject
-from core.sim_server.jsontext import Num, format_decimal
+from kraken_runtime.core.kraken.codec import ns_to_rfc3339
+from kraken_runtime.core.sim.exchange import AddOrderRequest, KrakenReject
+from kraken_runtime.sim_server.jsontext import Num, format_decimal
 
 NS = 1_000_000_000
 ERR_INVALID_ARGS = "EGeneral:Invalid arguments"
@@ -24,7 +24,7 @@ PAGE = 50
 
 
 def _error(error: str):
-    from core.sim_server.rest import envelope
+    from kraken_runtime.sim_server.rest import envelope
 
     return envelope(errors=[error])
 
@@ -103,7 +103,7 @@ def add_order(app, account: str, form: dict):
             or _bool(form.get("reduce_only")) or form.get("trigger"):
         return _error(ERR_INVALID_ARGS)  # what the model does not support (docs/SIM.md)
     if form.get("deadline"):
-        from core.sim_server.wsproto import parse_rfc3339, wall_ns
+        from kraken_runtime.sim_server.wsproto import parse_rfc3339, wall_ns
 
         try:
             if parse_rfc3339(form["deadline"]) < wall_ns():

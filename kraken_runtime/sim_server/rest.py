@@ -11,9 +11,9 @@ import json
 import time
 from decimal import Decimal
 
-from core.sim_server.jsontext import Num, dumps, format_decimal
-from core.sim_server.transport import HttpRequest, HttpResponse
-from core.sim_server.wsproto import rfc3339_s
+from kraken_runtime.sim_server.jsontext import Num, dumps, format_decimal
+from kraken_runtime.sim_server.transport import HttpRequest, HttpResponse
+from kraken_runtime.sim_server.wsproto import rfc3339_s
 
 NS = 1_000_000_000
 ERR_UNKNOWN_METHOD = "EGeneral:Unknown method"
@@ -254,46 +254,46 @@ class RestApi:
         return {"token": token, "expires": int(self.app.trading.tokens.ttl_s)}
 
     def private_Balance(self, account: str, form) -> dict:
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.balance(self.app, account)
 
     def private_AddOrder(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.add_order(self.app, account, form)
 
     def private_CancelOrder(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.cancel_order(self.app, account, form)
 
     def private_CancelAll(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.cancel_all(self.app, account)
 
     def private_CancelAllOrdersAfter(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.cancel_after(self.app, account, form)
 
     def private_OpenOrders(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.open_orders(self.app, account, form)
 
     def private_ClosedOrders(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.closed_orders(self.app, account, form)
 
     def private_QueryOrders(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.query_orders(self.app, account, form)
 
     def private_TradesHistory(self, account: str, form):
-        from core.sim_server import rest_orders
+        from kraken_runtime.sim_server import rest_orders
 
         return rest_orders.trades_history(self.app, account, form)

@@ -21,17 +21,18 @@ from typing import Callable
 
 import pykka
 
-from actors.base import Ticker
-from actors.http import HttpServer
-from actors.ingest import MarketSource, ingest_child_specs, open_market
-from actors.ingest_metrics import IngestMetrics
-from actors.lease import RunLeaseActor
-from actors.metrics import RuntimeMetrics
-from actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
-from core import control as ctl
-from core.config import Secrets, Settings
-from core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
-from core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, SafetyMode
+from kraken_runtime.actors.base import Ticker
+from kraken_runtime.actors.http import HttpServer
+from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
+from kraken_runtime.market import open_market
+from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.actors.lease import RunLeaseActor
+from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
+from kraken_runtime.core import control as ctl
+from kraken_runtime.core.config import Secrets, Settings
+from kraken_runtime.core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
+from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, SafetyMode
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ class Daemon:
         self.request_stop(f"fatal: {reason}")
 
     def run(self) -> int:
-        from storage import repo
-        from storage.db import StorageError, close_database, open_database, redact_url
+        from kraken_runtime.storage import repo
+        from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
         settings = self.settings
         try:

@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
-from core.sim_server.admin import ADMIN_PREFIX, AdminApi
-from core.sim_server.faults import ActiveFault, FaultBoard
-from core.sim_server.hub import Hub
-from core.sim_server.market import MarketAdapter
-from core.sim_server.rest import RestApi
-from core.sim_server.trading import Trading
-from core.sim_server.transport import HttpRequest, HttpResponse, Listener, Router
-from core.sim_server.ws_auth import AuthHandler
-from core.sim_server.ws_public import PublicHandler
+from kraken_runtime.sim_server.admin import ADMIN_PREFIX, AdminApi
+from kraken_runtime.sim_server.faults import ActiveFault, FaultBoard
+from kraken_runtime.sim_server.hub import Hub
+from kraken_runtime.sim_server.market import MarketAdapter
+from kraken_runtime.sim_server.rest import RestApi
+from kraken_runtime.sim_server.trading import Trading
+from kraken_runtime.sim_server.transport import HttpRequest, HttpResponse, Listener, Router
+from kraken_runtime.sim_server.ws_auth import AuthHandler
+from kraken_runtime.sim_server.ws_public import PublicHandler
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def demo_credentials(seed: int) -> tuple[str, str]:
 
 def build_exchange(symbols: tuple[str, ...], seed: int, now_ns: int, model: dict | None):
     """The market model: core.sim's SimExchange, configured by `model` (SimModelConfig fields)."""
-    from core.sim.exchange import SimExchange, SimModelConfig
+    from kraken_runtime.core.sim.exchange import SimExchange, SimModelConfig
 
     return SimExchange(symbols=symbols, seed=seed, now_ns=now_ns, config=SimModelConfig(**(model or {})))
 
@@ -83,7 +83,7 @@ class SimServer:
         self.trading = Trading(self.exchange, self.faults, accounts, rest_tier=rest_tier,
                                trading_tier=trading_tier, token_ttl_s=token_ttl_s, clock=clock)
         self.auth = AuthHandler(self)
-        from core.sim_server.ws_ref import RefFeed
+        from kraken_runtime.sim_server.ws_ref import RefFeed
 
         self.ref = RefFeed(self, basis_bps=ref_basis_bps, lag_ms=ref_lag_ms, seed=seed)
         self.rest = RestApi(self)
@@ -91,7 +91,7 @@ class SimServer:
         self.replay = None
         public: Any = PublicHandler(self.hub)
         if replay is not None:
-            from core.sim_server.replay import ReplayHandler, load_capture
+            from kraken_runtime.sim_server.replay import ReplayHandler, load_capture
 
             self.replay = ReplayHandler(load_capture(replay), speed=speed)
             public = self.replay
@@ -228,7 +228,7 @@ def start_sim(host: str = "127.0.0.1", port: int = 0, symbols: Iterable[str] | N
     `model` holds core.sim.exchange.SimModelConfig fields (e.g. {"rate_scale": 2.0}). `clock` is the
     market's time in epoch ns (the wall clock by default; a test may pass one it advances by hand: the
     market only moves when it does, so two servers with the same seed serve the same data)."""
-    from core.sim.instruments import INSTRUMENTS
+    from kraken_runtime.core.sim.instruments import INSTRUMENTS
 
     chosen = tuple(symbols) if symbols else DEFAULT_SYMBOLS
     for symbol in chosen:

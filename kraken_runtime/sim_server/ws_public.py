@@ -7,11 +7,11 @@ One ack per symbol; Kraken's error strings for bad requests (PROTOCOL.md 1.2).
 
 from __future__ import annotations
 
-from core.sim_server import wsproto
-from core.sim_server.hub import Hub, status_message
-from core.sim_server.jsontext import dumps
-from core.sim_server.transport import WsConnection
-from core.sim_server.wsproto import response, wall_ns
+from kraken_runtime.sim_server import wsproto
+from kraken_runtime.sim_server.hub import Hub, status_message
+from kraken_runtime.sim_server.jsontext import dumps
+from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.wsproto import response, wall_ns
 
 PUBLIC_CHANNELS = ("status", "instrument", "ticker", "trade", "book")
 _ALLOWED = {

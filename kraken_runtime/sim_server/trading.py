@@ -15,14 +15,14 @@ import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.kraken import ratelimit
-from core.kraken.signing import sign
-from core.sim.exchange import (
+from kraken_runtime.core.kraken import ratelimit
+from kraken_runtime.core.kraken.signing import sign
+from kraken_runtime.core.sim.exchange import (
     AddOrderRequest,
     AmendOrderRequest,
     KrakenReject,
 )
-from core.sim_server.faults import FaultBoard
+from kraken_runtime.sim_server.faults import FaultBoard
 
 NS = 1_000_000_000
 ERR_INVALID_KEY = "EAPI:Invalid key"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.sim.instruments import Instrument
+from kraken_runtime.core.sim.instruments import Instrument
 
 
 class MarketAdapter:
     def __init__(self, exchange) -> None:
-        from core.sim.instruments import ASSETS, INSTRUMENTS
+        from kraken_runtime.core.sim.instruments import ASSETS, INSTRUMENTS
 
         self.exchange = exchange
         self.assets = ASSETS
@@ -66,7 +66,7 @@ class MarketAdapter:
                                     "precision_display": asset.display_decimals, "borrowable": False,
                                     "collateral_value": 1.0 if name in ("USD", "BTC", "ETH") else 0.0,
                                     "margin_rate": 0.02}
-        from core.sim_server.jsontext import Num
+        from kraken_runtime.sim_server.jsontext import Num
 
         pairs = []
         for info in self.pairs.values():
