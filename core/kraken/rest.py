@@ -12,7 +12,7 @@ Two halves:
 Behaviour worth knowing (each is tested against a local stub server):
 
 - Signing: ``API-Key`` and ``API-Sign`` exactly per §5.2, over the exact form-encoded body (nonce first).
-  Nonces come from ``signing.NonceSource`` (strictly increasing per key across instances and restarts);
+  Nonces come from ``rest_nonces.NonceSource`` (strictly increasing per key across instances and restarts);
   the process-wide per-key lock is held from taking the nonce until the response arrives, so requests on
   one key reach Kraken in nonce order.
 - Errors: Kraken's ``error`` array becomes a typed exception (``core.kraken.errors``); warnings are logged.
@@ -68,7 +68,8 @@ from kraken_runtime.core.kraken.errors import (
     TransportError,
     raise_for_errors,
 )
-from kraken_runtime.core.kraken.signing import NonceSource, decode_secret, key_fingerprint, key_lock, sign_with_key
+from kraken_runtime.core.kraken.rest_nonces import NonceSource, key_lock
+from kraken_runtime.core.kraken.signing import decode_secret, key_fingerprint, sign_with_key
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from kraken_runtime.core.kraken import errors, signing
+from kraken_runtime.core.kraken import errors, rest_nonces, signing
 from kraken_runtime.core.kraken.ratelimit import RestCallCounter, TradingRateCounter
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 
@@ -729,7 +729,7 @@ def test_nonces_when_client_is_recreated_after_a_restart_then_larger_than_before
     first = KrakenRestClient(version=VERSION, base_url=stub.base_url, api_key=api_key, api_secret=SECRET)
     first.balance()
     first.close()
-    signing._forget_all_for_tests()  # what a process restart loses
+    rest_nonces._forget_all_for_tests()  # what a process restart loses
     second = KrakenRestClient(version=VERSION, base_url=stub.base_url, api_key=api_key, api_secret=SECRET)
     second.balance()
     second.close()
