@@ -1,5 +1,7 @@
-"""SupervisorActor and the Directory: one_for_one supervision of the daemon's children, the name service
-peers send through, and the operator control channel (control_commands rows).
+"""SupervisorActor: one_for_one supervision of the daemon's children and the operator control channel
+(control_commands rows). Its collaborators live beside it: the name directory peers send through
+(actors/directory.py), the database as it sees it (actors/supervisor_store.py; the circuit-breaker policy
+is core/circuit.py) and the health object /healthz and /readyz read (actors/health.py).
 
 Wiring only: every decision (restart or disable, backoff, budget, safety-mode transitions, command
 validation) is made by core/supervision.py and core/control.py; this module starts and stops actors,
@@ -15,18 +17,20 @@ Only the first report per instance (generation) counts; later ones are stale and
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import random as random_module
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import pykka
 
-from kraken_runtime.actors.base import EMPTY_SLOT as _NOTHING
-from kraken_runtime.actors.base import ChildLink, FaultBudget, LatestDelivery, LatestSlot
-from kraken_runtime.actors.metrics import UNKNOWN_ACTOR, RuntimeMetrics
+from kraken_runtime.actors.base import ChildLink, FaultBudget, describe_error
+from kraken_runtime.actors.directory import Directory
+from kraken_runtime.actors.health import SupervisorHealth
+from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.supervisor_store import DatabaseStore, SupervisorStore, first_line
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.messages import (
     ApplyControl,
@@ -50,6 +54,7 @@ from kraken_runtime.core.supervision import (
     HeartbeatTrack,
     IgnoreReport,
     ModeSource,
+    ModeTransition,
     RestartAfter,
     SafetyMode,
     StayStopped,
@@ -68,359 +73,8 @@ from kraken_runtime.core.supervision import (
 
 log = logging.getLogger(__name__)
 
-
-# --- directory ------------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Entry:
-    ref: pykka.ActorRef | None = None
-    state: str = "stopped"  # running | restarting | disabled | stopped
-    mailbox_limit: int = 10_000
-    # Latest-wins slots of the current instance only: `attach` installs a new dict, so a delivery queued to
-    # an instance that was replaced (its mailbox died with it, or is dropped by its abandoned thread) can
-    # never leave a slot of the new instance looking "delivery pending" forever.
-    slots: dict[Any, LatestSlot] = field(default_factory=dict)
-    dropped: int = 0
-
-
-class Directory:
-    """Name -> current instance. Peers send by name (`directory.send("risk", msg)`), so a restart is
-    invisible to them. A send never raises into the sender and never blocks it: a message for a child
-    that is disabled, restarting, stopped, unknown or whose mailbox is at its limit is dropped, counted
-    (krt_messages_dropped_total{actor,reason}) and `send` returns False."""
-
-    def __init__(self, metrics: RuntimeMetrics | None = None) -> None:
-        self._lock = threading.Lock()
-        self._entries: dict[str, _Entry] = {}
-        self._metrics = metrics
-        self._unknown_dropped = 0
-
-    def register(self, name: str, *, mailbox_limit: int = 10_000) -> None:
-        with self._lock:
-            self._entries.setdefault(name, _Entry(mailbox_limit=mailbox_limit))
-
-    def attach(self, name: str, ref: pykka.ActorRef) -> None:
-        with self._lock:
-            entry = self._entries[name]
-            entry.ref, entry.state = ref, "running"
-            entry.slots = {}  # deliveries queued to the old instance died with its mailbox
-
-    def detach(self, name: str, state: str) -> None:
-        with self._lock:
-            entry = self._entries[name]
-            entry.ref, entry.state = None, state
-
-    def lookup(self, name: str) -> pykka.ActorRef | None:
-        """The current instance's ref, for asks at the edges (ctl, health checks, tests); None unless running."""
-        with self._lock:
-            entry = self._entries.get(name)
-            return entry.ref if entry is not None and entry.state == "running" else None
-
-    def names(self) -> tuple[str, ...]:
-        with self._lock:
-            return tuple(self._entries)
-
-    def state(self, name: str) -> str | None:
-        with self._lock:
-            entry = self._entries.get(name)
-            return None if entry is None else entry.state
-
-    def mailbox_depth(self, name: str) -> int:
-        with self._lock:
-            entry = self._entries.get(name)
-            ref = None if entry is None else entry.ref
-        return 0 if ref is None else ref.actor_inbox.qsize()  # type: ignore[attr-defined]
-
-    def dropped(self, name: str | None = None) -> int:
-        with self._lock:
-            if name is None:
-                return self._unknown_dropped + sum(entry.dropped for entry in self._entries.values())
-            entry = self._entries.get(name)
-            return 0 if entry is None else entry.dropped
-
-    def _drop(self, name: str, reason: str) -> bool:
-        known = False
-        with self._lock:
-            entry = self._entries.get(name)
-            if entry is not None:
-                entry.dropped += 1
-                known = True
-            else:
-                self._unknown_dropped += 1
-        if self._metrics is not None:
-            self._metrics.messages_dropped.labels(actor=name if known else UNKNOWN_ACTOR, reason=reason).inc()
-        log.debug("dropped a message for %s (%s)", name, reason)
-        return False
-
-    def _target(self, name: str) -> tuple[pykka.ActorRef | None, str | None, _Entry | None]:
-        with self._lock:
-            entry = self._entries.get(name)
-            if entry is None:
-                return None, "unknown", None
-            if entry.ref is None or entry.state != "running":
-                return None, entry.state, entry
-            if entry.ref.actor_inbox.qsize() >= entry.mailbox_limit:  # type: ignore[attr-defined]
-                return None, "mailbox_full", entry
-            return entry.ref, None, entry
-
-    def send(self, name: str, message: Any) -> bool:
-        ref, reason, _ = self._target(name)
-        if ref is None:
-            return self._drop(name, reason or "unknown")
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            return self._drop(name, "restarting")  # died a moment ago; the supervisor is on it
-        return True
-
-    def send_latest(self, name: str, key: Any, message: Any) -> bool:
-        """Latest-wins send for snapshot-type messages: while an earlier message for (name, key) is still
-        waiting in the mailbox, this one replaces it (krt_messages_coalesced_total) instead of queueing.
-
-        The instance and its slot are looked up together, under the lock, and belong to one generation. If
-        the child is replaced between that lookup and the tell, the delivery went to the old instance's
-        mailbox; the value is then taken back from the orphaned slot (unless the old instance already
-        consumed it) and sent again to the new instance, so a restart never strands the newest value."""
-        for _attempt in range(3):  # a restart per attempt is already far-fetched; bounded all the same
-            with self._lock:
-                entry = self._entries.get(name)
-                if entry is None:
-                    reason: str | None = "unknown"
-                elif entry.ref is None or entry.state != "running":
-                    reason = entry.state
-                elif entry.ref.actor_inbox.qsize() >= entry.mailbox_limit:  # type: ignore[attr-defined]
-                    reason = "mailbox_full"
-                else:
-                    reason = None
-                if reason is not None:
-                    break
-                ref, slots = entry.ref, entry.slots
-                slot = slots.get(key)
-                if slot is None:
-                    if len(slots) >= 4096:  # bounded: keys are symbols; never ids
-                        slots.clear()
-                    slot = slots[key] = LatestSlot()
-            needs_delivery, replaced = slot.put(message)
-            if replaced and self._metrics is not None:
-                self._metrics.messages_coalesced.labels(actor=name).inc()
-            dead = False
-            if needs_delivery:
-                try:
-                    ref.tell(LatestDelivery(slot=slot))
-                except pykka.ActorDeadError:
-                    dead = True  # died a moment ago; the supervisor is on it
-            with self._lock:
-                current = entry.slots is slots
-            if current and not dead:
-                return True
-            value = slot.take()  # take the value back from the slot whose delivery went nowhere
-            if current:
-                return self._drop(name, "restarting")
-            if value is _NOTHING:
-                return True  # the old instance consumed it before it was replaced
-            message = value  # replaced meanwhile: send it again, to the new instance
-        else:
-            reason = "restarting"
-        return self._drop(name, reason or "unknown")
-
-
-# --- storage seen by the supervisor -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PendingCommand:
-    command_id: int
-    command: str
-    args: Mapping[str, Any]
-    issued_by: str
-    created_at_ns: int
-
-
-class SupervisorStore(Protocol):
-    def record_actor_event(self, actor: str, event: str, detail: str) -> None: ...
-    def record_safety_mode(self, mode: str, *, reason: str, source: str) -> None: ...
-    def claim_commands(self) -> Sequence[PendingCommand]: ...
-    def complete_command(self, command_id: int, result: ctl.CommandResult) -> None: ...
-    def set_strategy_enabled(self, name: str, enabled: bool, *, updated_by: str) -> None: ...
-    def close(self) -> None: ...
-
-
-# A run whose lease (runs.heartbeat_at_ns) is older than this is gone, whatever its status column says; the
-# daemon passes run_stale_after_s(settings) instead (actors/daemon.py).
-DEFAULT_RUN_STALE_AFTER_S = 60.0
-
-
-class DatabaseStore:
-    """SupervisorStore on storage/repo.py (the database bound by storage.db.open_database).
-
-    Every call runs on the supervisor's thread, on that thread's connection. peewee never reconnects by
-    itself: after a database restart or a killed backend every later query on the thread would fail with
-    'connection already closed'. So any storage error closes this thread's connection
-    (storage.db.reset_thread_connection) before it is raised, and the next call opens a fresh one."""
-
-    def __init__(self, *, run_id: int, shard: str, command_max_age_s: float = 60.0,
-                 run_stale_after_s: float = DEFAULT_RUN_STALE_AFTER_S,
-                 wall_clock_ns: Callable[[], int] = time.time_ns, clock: Callable[[], float] = time.monotonic) -> None:
-        self.run_id = run_id
-        self.shard = shard
-        self._clock = clock
-        self._outage: _Outage | None = None  # the database was unreachable: calls fail fast until retry_at
-        self.command_max_age_ns = int(command_max_age_s * 1e9)
-        self.run_stale_after_ns = int(run_stale_after_s * 1e9)
-        self._now_ns = wall_clock_ns
-
-    def record_actor_event(self, actor: str, event: str, detail: str) -> None:
-        from kraken_runtime.storage import repo
-        with self._guarded():
-            repo.record_actor_event(self.run_id, actor, event, detail, self._now_ns())
-
-    def record_safety_mode(self, mode: str, *, reason: str, source: str) -> None:
-        from kraken_runtime.storage import repo
-        with self._guarded():
-            repo.record_safety_mode(mode, reason=reason, source=source, run_id=self.run_id, now_ns=self._now_ns())
-
-    def close_out_orphaned_commands(self) -> int:
-        """Commands left `applying` by a dead run of this shard become `failed` (outcome unknown, never
-        re-applied); see repo.fail_orphaned_control_commands. Called when the daemon starts and on every
-        poll (a killed run's lease goes stale only some time after the next daemon started). Returns how many."""
-        from kraken_runtime.storage import repo
-        now_ns = self._now_ns()
-        with self._guarded():
-            closed = repo.fail_orphaned_control_commands(self.run_id, shard=self.shard, now_ns=now_ns,
-                                                         stale_before_ns=now_ns - self.run_stale_after_ns)
-        for record in closed:
-            log.warning("control: #%d %s %s closed out as failed: %s", record.id, record.command, dict(record.args),
-                        (record.result or {}).get("message", ""))
-        return len(closed)
-
-    def claim_commands(self) -> Sequence[PendingCommand]:
-        from kraken_runtime.storage import repo
-        self.close_out_orphaned_commands()
-        with self._guarded():
-            rows = repo.claim_pending_commands(self.run_id, shard=self.shard, now_ns=self._now_ns(),
-                                               max_age_ns=self.command_max_age_ns)
-        return [
-            PendingCommand(command_id=r.id, command=r.command, args=r.args, issued_by=r.issued_by, created_at_ns=r.created_at_ns)
-            for r in rows
-        ]
-
-    def complete_command(self, command_id: int, result: ctl.CommandResult) -> None:
-        from kraken_runtime.storage import repo
-        with self._guarded():
-            repo.complete_control_command(command_id, status=result.status, result=result.to_json(), run_id=self.run_id,
-                                          now_ns=self._now_ns())
-
-    def set_strategy_enabled(self, name: str, enabled: bool, *, updated_by: str) -> None:
-        from kraken_runtime.storage import repo
-        with self._guarded():
-            repo.set_strategy_enabled(name, enabled, updated_by=updated_by, now_ns=self._now_ns())
-
-    def close(self) -> None:
-        from kraken_runtime.storage.db import reset_thread_connection
-        reset_thread_connection()  # this thread's connection only; never raises
-
-    @contextlib.contextmanager
-    def _guarded(self) -> Iterator[None]:
-        """Every call: any storage error closes this thread's connection before it is raised (the next call
-        opens a fresh one). An error that is not about the row itself (the database unreachable, a killed
-        backend) also opens a circuit: calls fail at once with StorageUnavailable until a retry time that
-        backs off (0.5 s doubling, at most 30 s), so an outage costs the supervisor's thread one connect
-        timeout per retry, not one per poll and per event, and supervision keeps its pace."""
-        from kraken_runtime.storage.errors import ROW_REFUSED
-
-        outage = self._outage
-        now = self._clock()
-        if outage is not None and now < outage.retry_at:
-            raise StorageUnavailable(f"database unavailable since {outage.failures} failed attempt(s); next attempt in "
-                                     f"{outage.retry_at - now:.1f}s (last error: {outage.error})")
-        try:
-            yield
-        except ROW_REFUSED:
-            _reset_connection()
-            raise
-        except Exception as exc:
-            _reset_connection()
-            failures = 1 if outage is None else outage.failures + 1
-            self._outage = _Outage(failures=failures, retry_at=self._clock() + min(30.0, 0.5 * 2 ** (failures - 1)),
-                                   error=_first_line(exc))
-            raise
-        else:
-            if outage is not None:
-                log.warning("supervisor: database reachable again after %d failed attempt(s)", outage.failures)
-            self._outage = None
-
-
-class StorageUnavailable(ConnectionError):
-    """The supervisor's store is skipping calls while the database is unreachable (it retries on a backoff)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Outage:
-    failures: int
-    retry_at: float
-    error: str
-
-
-def _reset_connection() -> None:
-    from kraken_runtime.storage.db import reset_thread_connection
-    reset_thread_connection()
-
-
-
-class SupervisorHealth:
-    """What /healthz reads: the supervisor is alive and sweeping, and its control channel works (wall-clock
-    monotonic time). Control polls failing for longer than `max_control_failure_s` (by default a few poll
-    intervals, set by the supervisor) make the daemon unhealthy: an operator could no longer halt it."""
-
-    def __init__(self, *, max_sweep_age_s: float, max_control_failure_s: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_sweep_age_s = max_sweep_age_s
-        self.max_control_failure_s = max_control_failure_s
-        self._clock = clock
-        self.last_sweep_monotonic: float | None = None
-        self.control_failing_since: float | None = None
-        self.control_error = ""
-        self.children_started = threading.Event()
-        self.stopping = threading.Event()
-        self.ref: pykka.ActorRef | None = None
-
-    def swept(self) -> None:
-        self.last_sweep_monotonic = self._clock()
-
-    def control_polled(self) -> None:
-        self.control_failing_since = None
-
-    def control_poll_failed(self, error: str) -> None:
-        self.control_error = error
-        if self.control_failing_since is None:
-            self.control_failing_since = self._clock()
-
-    def healthy(self) -> tuple[bool, str]:
-        if self.ref is None or not self.ref.is_alive():
-            return False, "supervisor not running"
-        last = self.last_sweep_monotonic
-        if last is None:
-            return False, "supervisor has not swept yet"
-        now = self._clock()
-        age = now - last
-        if age > self.max_sweep_age_s:
-            return False, f"supervisor last swept {age:.1f}s ago (limit {self.max_sweep_age_s:g}s)"
-        failing_since, limit = self.control_failing_since, self.max_control_failure_s
-        if failing_since is not None and limit is not None and now - failing_since > limit:
-            return False, (f"control commands unreadable for {now - failing_since:.1f}s (limit {limit:g}s): "
-                           f"{self.control_error}")
-        return True, f"supervisor swept {age:.2f}s ago"
-
-    def ready(self) -> tuple[bool, str]:
-        ok, why = self.healthy()
-        if not ok:
-            return ok, why
-        if self.stopping.is_set():
-            return False, "shutting down"
-        if not self.children_started.is_set():
-            return False, "children starting"
-        return True, "ready"
+# Re-exported: the supervisor's collaborators, for callers that wire it (the daemon, tests, ops/bench).
+__all__ = ["DatabaseStore", "Directory", "SupervisorActor", "SupervisorConfig", "SupervisorHealth", "child_names"]
 
 
 # --- the supervisor ---------------------------------------------------------------------------------------------
@@ -467,7 +121,7 @@ class SupervisorActor(pykka.ThreadingActor):
         metrics: RuntimeMetrics,
         store: SupervisorStore,
         config: SupervisorConfig = SupervisorConfig(),
-        clock: Callable[[], float] = time.monotonic,
+        monotonic_s: Callable[[], float] = time.monotonic,
         random: Callable[[], float] | None = None,
         safety_mode: SafetyMode = SafetyMode.ACTIVE,
         safety_reason: str = "",
@@ -479,15 +133,14 @@ class SupervisorActor(pykka.ThreadingActor):
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"child names must be unique: {names}")
-        import random as _random
         self._children: dict[str, _Child] = {spec.name: _Child(spec=spec, status=ChildStatus(name=spec.name)) for spec in specs}
         self._order = tuple(names)
         self.directory = directory
         self.metrics = metrics
         self.store = store
         self.config = config
-        self._clock = clock
-        self._random = random or _random.Random().random
+        self._monotonic_s = monotonic_s
+        self._random = random or random_module.Random().random
         self.safety_mode = safety_mode
         self.safety_reason = safety_reason
         self.strategies = ctl.strategies_with_defaults(strategies or {})
@@ -544,7 +197,7 @@ class SupervisorActor(pykka.ThreadingActor):
             case Heartbeat():
                 child = self._children.get(message.actor)
                 if child is not None and message.generation == child.status.generation:
-                    child.heartbeat = heartbeat_answered(child.heartbeat, message.seq, self._clock())
+                    child.heartbeat = heartbeat_answered(child.heartbeat, message.seq, self._monotonic_s())
             case SupervisorTick():
                 self._sweep()
             case _:
@@ -572,12 +225,11 @@ class SupervisorActor(pykka.ThreadingActor):
         link = ChildLink(name=spec.name, generation=generation, report=self._report, fault=child.fault)
         child.link = link
         child.heartbeat = HeartbeatTrack()
-        child.started_s = self._clock()
+        child.started_s = self._monotonic_s()
         child.status = child_started(child.status, generation=generation)
         try:
             ref = spec.factory(link)
         except Exception as exc:  # noqa: BLE001 - a constructor error is a start failure
-            from kraken_runtime.actors.base import describe_error
             child.ref = None
             link.started.set()
             self._child_failed(spec.name, generation, "start", describe_error(exc))
@@ -666,7 +318,7 @@ class SupervisorActor(pykka.ThreadingActor):
         if child is None or self._stopping:
             return
         status, decision = child_failed(child.status, child.spec, generation=generation, error=f"{phase}: {error}",
-                                        now_s=self._clock(), random=self._random)
+                                        now_s=self._monotonic_s(), random=self._random)
         if isinstance(decision, IgnoreReport):
             log.debug("supervisor: %s: %s", name, decision.reason)
             return
@@ -703,7 +355,7 @@ class SupervisorActor(pykka.ThreadingActor):
         if child is None or self._stopping:
             return
         status, decision = child_exited_normally(child.status, child.spec, generation=message.generation,
-                                                 now_s=self._clock(), random=self._random)
+                                                 now_s=self._monotonic_s(), random=self._random)
         if isinstance(decision, IgnoreReport):
             return
         child.status = status
@@ -729,7 +381,7 @@ class SupervisorActor(pykka.ThreadingActor):
     def _sweep(self) -> None:
         if self._stopping:
             return
-        now = self._clock()
+        now = self._monotonic_s()
         own_mailbox_empty = self.actor_inbox.qsize() == 0  # type: ignore[attr-defined]
         for name in self._order:
             child = self._children[name]
@@ -778,7 +430,7 @@ class SupervisorActor(pykka.ThreadingActor):
         try:
             pending = self.store.claim_commands()
         except Exception as exc:  # noqa: BLE001 - database unavailable: the store reconnects; try again next poll
-            self._control_failed(f"cannot read control commands: {_first_line(exc)}")
+            self._control_failed(f"cannot read control commands: {first_line(exc)}")
             return
         failed_write = ""
         for row in pending:
@@ -798,7 +450,7 @@ class SupervisorActor(pykka.ThreadingActor):
             try:
                 self.store.complete_command(row.command_id, result)
             except Exception as exc:  # noqa: BLE001 - the row stays 'applying'; ctl reports the outcome unknown
-                failed_write = f"cannot write the result of command #{row.command_id}: {_first_line(exc)}"
+                failed_write = f"cannot write the result of command #{row.command_id}: {first_line(exc)}"
                 log.error("supervisor: %s", failed_write)
         if failed_write:
             self._control_failed(failed_write)
@@ -859,7 +511,7 @@ class SupervisorActor(pykka.ThreadingActor):
         verb = "now" if transition.changed else "already"
         return ctl.applied(f"safety mode {verb} {transition.mode.value}", {"safety_mode": transition.mode.value})
 
-    def _set_mode(self, requested: SafetyMode, *, source: ModeSource, source_name: str, reason: str):
+    def _set_mode(self, requested: SafetyMode, *, source: ModeSource, source_name: str, reason: str) -> ModeTransition:
         transition = request_safety_mode(self.safety_mode, requested, source=source, resume_blockers=self._resume_blockers())
         if not transition.changed:
             return transition
@@ -913,11 +565,6 @@ class SupervisorActor(pykka.ThreadingActor):
             strategies=self.strategies, run_id=self.config.run_id, mode=self.config.runtime_mode,
             shard=self.config.shard, stuck_threads=stuck, dropped_messages=self.directory.dropped(),
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def child_names(specs: Iterable[ChildSpec]) -> tuple[str, ...]:

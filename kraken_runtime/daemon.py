@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import pykka
 
@@ -28,7 +28,10 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.lease import RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
-from kraken_runtime.actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
+from kraken_runtime.actors.directory import Directory
+from kraken_runtime.actors.health import SupervisorHealth
+from kraken_runtime.actors.supervisor import SupervisorActor, SupervisorConfig
+from kraken_runtime.actors.supervisor_store import DatabaseStore
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.config import Secrets, Settings
 from kraken_runtime.core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
@@ -241,9 +244,15 @@ class Daemon:
             if time.monotonic() >= next_status:
                 next_status += interval
                 try:
-                    out(ctl.status_line(self.supervisor.ask(GetStatus(), timeout=ASK_TIMEOUT_S)) + self._ingest_status())
+                    out(ctl.status_line(self._ask(GetStatus(), ASK_TIMEOUT_S)) + self._ingest_status())
                 except pykka.Timeout:
                     out("status: supervisor did not answer within 5s")
+
+    def _ask(self, message: object, timeout_s: float) -> Any:
+        """A blocking ask of the supervisor (the edge: status line, start, stop); raises pykka.Timeout."""
+        if self.supervisor is None:
+            raise pykka.ActorDeadError("the supervisor is not running")
+        return self.supervisor.ask(message, block=True, timeout=timeout_s)
 
     def _ingest_status(self) -> str:
         """' symbols_ready=R/N frames_per_s=F resyncs=K' from the shared registry."""
@@ -265,9 +274,8 @@ class Daemon:
     def _shutdown(self) -> None:
         deadline_s = self.settings.runtime.shutdown_timeout_s
         if self.supervisor is not None and self.supervisor.is_alive():
-            try:
-                outcomes = self.supervisor.ask(StopChildren(deadline_s=deadline_s), timeout=deadline_s + ASK_TIMEOUT_S)
-                log.info("daemon: children stopped: %s", ", ".join(f"{name} ({outcome})" for name, outcome in outcomes))
+            try:  # the supervisor logs the stop listing (once)
+                self._ask(StopChildren(deadline_s=deadline_s), deadline_s + ASK_TIMEOUT_S)
             except pykka.Timeout:
                 log.error("daemon: children did not stop within %.1fs; leaving them", deadline_s)
             try:

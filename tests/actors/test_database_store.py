@@ -7,7 +7,7 @@ from __future__ import annotations
 import peewee as pw
 import pytest
 
-from kraken_runtime.actors.supervisor import DatabaseStore, StorageUnavailable
+from kraken_runtime.actors.supervisor_store import DatabaseStore, StorageUnavailable
 from kraken_runtime.storage import repo
 
 
@@ -29,13 +29,13 @@ def flaky(monkeypatch):
             raise calls["error"]
 
     monkeypatch.setattr(repo, "record_actor_event", record_actor_event)
-    monkeypatch.setattr("storage.db.reset_thread_connection", lambda: None)
+    monkeypatch.setattr("kraken_runtime.actors.supervisor_store.reset_thread_connection", lambda: None)
     return calls
 
 
 def test_outage_opens_a_circuit_that_fails_fast_and_retries_on_a_backoff(flaky):
     clock = Clock()
-    store = DatabaseStore(run_id=1, shard="default", clock=clock)
+    store = DatabaseStore(run_id=1, shard="default", monotonic_s=clock)
     with pytest.raises(pw.OperationalError):
         store.record_actor_event("feed:public", "restarted", "x")
     assert flaky["n"] == 1
@@ -58,7 +58,7 @@ def test_outage_opens_a_circuit_that_fails_fast_and_retries_on_a_backoff(flaky):
 
 def test_backoff_is_capped_at_thirty_seconds(flaky):
     clock = Clock()
-    store = DatabaseStore(run_id=1, shard="default", clock=clock)
+    store = DatabaseStore(run_id=1, shard="default", monotonic_s=clock)
     for _ in range(12):
         with pytest.raises(pw.OperationalError):
             store.record_actor_event("a", "b", "c")
@@ -72,7 +72,7 @@ def test_backoff_is_capped_at_thirty_seconds(flaky):
 
 def test_a_refused_row_does_not_open_the_circuit(flaky):
     flaky["error"] = pw.IntegrityError("value too long")
-    store = DatabaseStore(run_id=1, shard="default", clock=Clock())
+    store = DatabaseStore(run_id=1, shard="default", monotonic_s=Clock())
     for _ in range(3):
         with pytest.raises(pw.IntegrityError):
             store.record_actor_event("a", "b", "c")

@@ -155,7 +155,7 @@ def harness(clock, store):
         ]
         h = Harness(sup=None, directory=directory, metrics=metrics, journal=journal, store=store, clock=clock)  # type: ignore[arg-type]
         h.sup = SupervisorActor.start(
-            specs=specs, directory=directory, metrics=metrics, store=store, clock=clock, random=lambda: 0.5,
+            specs=specs, directory=directory, metrics=metrics, store=store, monotonic_s=clock, random=lambda: 0.5,
             config=SupervisorConfig(heartbeat_interval_s=1, heartbeat_deadline_s=deadline_s, control_poll_interval_s=0,
                                     exit_on_critical_disable=exit_on_critical, runtime_mode=mode),
             on_fatal=h.fatal.append,

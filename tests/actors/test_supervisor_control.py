@@ -14,7 +14,10 @@ import pytest
 from kraken_runtime.actors.http import HttpServer
 from kraken_runtime.actors.lease import RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
-from kraken_runtime.actors.supervisor import DatabaseStore, Directory, SupervisorActor, SupervisorConfig, SupervisorHealth
+from kraken_runtime.actors.directory import Directory
+from kraken_runtime.actors.health import SupervisorHealth
+from kraken_runtime.actors.supervisor import SupervisorActor, SupervisorConfig
+from kraken_runtime.actors.supervisor_store import DatabaseStore
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
 from kraken_runtime.core.supervision import ChildSpec
@@ -43,7 +46,7 @@ def test_every_ctl_command_when_written_as_a_row_then_applied_and_answered(datab
     metrics = RuntimeMetrics()
     sup = SupervisorActor.start(
         specs=[_lease_spec(run_id)], directory=Directory(metrics), metrics=metrics,
-        store=DatabaseStore(run_id=run_id, shard="default"), clock=clock, random=lambda: 0.5,
+        store=DatabaseStore(run_id=run_id, shard="default"), monotonic_s=clock, random=lambda: 0.5,
         config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id),
     )
     sup.ask(StartChildren(), timeout=TIMEOUT)
@@ -98,7 +101,7 @@ def test_http_when_supervisor_sweeps_then_healthz_200_and_metrics_exported_else_
 
     try:
         assert get("/healthz")[0] == 503  # no supervisor yet
-        sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+        sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                     health=health)
         assert get("/readyz")[0] == 503
         sup.ask(StartChildren(), timeout=TIMEOUT)
@@ -146,8 +149,8 @@ def test_control_when_postgresql_terminates_the_supervisor_backend_then_next_pol
                             now_ns=time.time_ns())
     metrics = RuntimeMetrics()
     store = BackendRecordingStore(run_id=run_id, shard="default")
-    health = SupervisorHealth(max_sweep_age_s=60, clock=clock)
-    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+    health = SupervisorHealth(max_sweep_age_s=60, monotonic_s=clock)
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                 config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id), health=health)
     admin = _pg_admin(pg_url)
     try:
@@ -215,9 +218,9 @@ class UnreachableStore:
 
 def test_healthz_when_control_polls_fail_for_longer_than_a_few_intervals_then_503_until_they_work_again(clock):
     metrics = RuntimeMetrics()
-    health = SupervisorHealth(max_sweep_age_s=60, clock=clock)
+    health = SupervisorHealth(max_sweep_age_s=60, monotonic_s=clock)
     store = UnreachableStore()
-    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                 config=SupervisorConfig(control_poll_interval_s=0.25), health=health)
     server = HttpServer("127.0.0.1", 0, registry=metrics.registry, health=health.healthy, ready=health.ready)
     server.start()
@@ -259,7 +262,7 @@ def test_control_when_a_pending_row_is_older_than_the_maximum_age_then_expired_n
     metrics = RuntimeMetrics()
     sup = SupervisorActor.start(
         specs=[], directory=Directory(metrics), metrics=metrics,
-        store=DatabaseStore(run_id=run_id, shard="default", command_max_age_s=60), clock=clock,
+        store=DatabaseStore(run_id=run_id, shard="default", command_max_age_s=60), monotonic_s=clock,
         config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id),
     )
     # A ctl killed an hour ago left its `halt` pending; an operator's fresh `status` came just now.
@@ -313,7 +316,7 @@ def test_daemon_start_when_a_dead_run_left_a_command_applying_then_failed_with_r
 
 
 class WallClock:
-    """Wall-clock nanoseconds that move only when the test says so (the store's `wall_clock_ns`)."""
+    """Wall-clock nanoseconds that move only when the test says so (the store's `clock_ns`)."""
 
     def __init__(self) -> None:
         self.now_ns = time.time_ns()
@@ -334,9 +337,9 @@ def test_control_poll_when_a_killed_run_left_a_command_applying_then_failed_once
                             pid=3, now_ns=wall.now_ns)
     orphan = _claim_for(repo, killed, "resume", {"reason": "before kill -9"})
     repo.heartbeat_run(run_id, wall.now_ns)
-    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, wall_clock_ns=wall)
+    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, clock_ns=wall)
     metrics = RuntimeMetrics()
-    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                 config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id),
                                 safety_mode=SafetyMode.HALTED, safety_reason="drill")
     try:
@@ -364,9 +367,9 @@ def test_control_poll_when_the_claimant_renews_its_lease_then_its_applying_comma
     busy_run = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
                               pid=4, now_ns=wall.now_ns)
     busy = _claim_for(repo, busy_run, "status", {})
-    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, wall_clock_ns=wall)
+    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, clock_ns=wall)
     metrics = RuntimeMetrics()
-    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, clock=clock,
+    sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                 config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id))
     try:
         for _ in range(5):  # four minutes of polls, the claimant renewing its lease throughout
@@ -406,7 +409,7 @@ def test_ctl_when_the_run_that_claimed_its_command_dies_and_the_next_daemon_clos
         claimed = repo.claim_pending_commands(dead_run, shard="default", now_ns=time.time_ns(), max_age_ns=60 * 10**9)
         assert [c.id for c in claimed] == [issued[0].id]
         repo.finish_run(dead_run, status="crashed", now_ns=time.time_ns())
-        sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, clock=clock,
+        sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, monotonic_s=clock,
                                     store=DatabaseStore(run_id=run_id, shard="default"),
                                     config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id))
         sup.ask(SupervisorTick(), timeout=TIMEOUT)

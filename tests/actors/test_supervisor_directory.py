@@ -9,9 +9,9 @@ from typing import Any
 
 import pykka
 
-import kraken_runtime.actors.supervisor as supervisor_module
+import kraken_runtime.actors.directory as directory_module
 from kraken_runtime.actors.base import EMPTY_SLOT, LatestDelivery, LatestSlot
-from kraken_runtime.actors.supervisor import Directory
+from kraken_runtime.actors.directory import Directory
 
 TIMEOUT = 5
 
@@ -78,7 +78,7 @@ def test_send_latest_when_child_is_replaced_between_lookup_and_put_then_new_inst
                 directory.attach("state:BTC/USD", replacement)
             return super().put(value)
 
-    monkeypatch.setattr(supervisor_module, "LatestSlot", ReplacedDuringPut)
+    monkeypatch.setattr(directory_module, "LatestSlot", ReplacedDuringPut)
     try:
         assert directory.send_latest("state:BTC/USD", "book", 1)
         assert replaced.is_set()
