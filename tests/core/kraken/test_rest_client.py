@@ -400,7 +400,7 @@ def test_call_when_response_has_warnings_then_result_returned_and_warning_logged
     stub.script(
         "/0/public/Time", ("json", 200, {"error": ["WGeneral:Deprecated"], "result": {"unixtime": 5, "rfc1123": "x"}})
     )
-    with caplog.at_level(logging.WARNING, logger="core.kraken.rest"):
+    with caplog.at_level(logging.WARNING, logger="kraken_runtime.core.kraken.rest"):
         assert make_client().time().unixtime == 5
     assert "WGeneral:Deprecated" in caplog.text
 
