@@ -123,7 +123,7 @@ class SupervisedActor(pykka.ThreadingActor):
     def __init__(self, *, link: ChildLink) -> None:
         super().__init__()
         self.link = link
-        self._timers: list[Ticker] = []
+        self._timers: list[PeriodicTimer] = []
 
     # --- subclass hooks --------------------------------------------------------------------------------------
 
@@ -142,9 +142,9 @@ class SupervisedActor(pykka.ThreadingActor):
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
-    def every(self, interval_s: float, make_message: Callable[[int], Any], *, name: str | None = None) -> Ticker:
+    def every(self, interval_s: float, make_message: Callable[[int], Any], *, name: str | None = None) -> PeriodicTimer:
         """Tell this actor `make_message(n)` every `interval_s` seconds until it stops."""
-        ticker = Ticker(interval_s, self.actor_ref, make_message, name=name or f"{self.link.name}-timer")
+        ticker = PeriodicTimer(interval_s, self.actor_ref, make_message, name=name or f"{self.link.name}-timer")
         self._timers.append(ticker)
         ticker.start()
         return ticker
@@ -221,10 +221,10 @@ class SupervisedActor(pykka.ThreadingActor):
         self._timers.clear()
 
 
-_ticker_ids = itertools.count(1)
+_timer_ids = itertools.count(1)
 
 
-class Ticker:
+class PeriodicTimer:
     """A daemon thread that tells `target` a message every `interval_s` seconds until stopped or the
     target is gone. Ticks are skipped (not queued) while the target still has `max_pending` or more
     messages waiting, so a slow target never accumulates a backlog of timer messages."""
@@ -238,7 +238,7 @@ class Ticker:
         self._make_message = make_message
         self._max_pending = max_pending
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"{name}-{next(_ticker_ids)}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{name}-{next(_timer_ids)}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -41,7 +41,7 @@ from kraken_runtime.core.kraken import codec
 from kraken_runtime.core.kraken.book import BookMessage, book_frame_symbol, decode_book_frame, decode_canonical_book_frame
 from kraken_runtime.core.kraken.l3book import Level3Message
 from kraken_runtime.core.kraken.messages import (
-    Heartbeat,
+    HeartbeatMessage,
     InstrumentMessage,
     Status,
     SubscribeAck,
@@ -437,7 +437,7 @@ class FeedActor(SupervisedActor):
             for symbol in self.symbols:
                 counts[(symbol, "status")] = counts.get((symbol, "status"), 0) + 1
             self._status_to_states(PUBLIC, "venue_status", str(message.system))
-        elif isinstance(message, Heartbeat):
+        elif isinstance(message, HeartbeatMessage):
             everyone.append((ts, message))
             for symbol in self.symbols:
                 counts[(symbol, "heartbeat")] = counts.get((symbol, "heartbeat"), 0) + 1

@@ -76,16 +76,6 @@ class LeaseTick:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ControlCommand:
-    """An operator command read from a control_commands row."""
-
-    command_id: int
-    command: Command
-    issued_by: str
-    created_at_ns: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class SafetyModeChanged:
     """Broadcast to the children that act on it (risk envelope, executor)."""
 

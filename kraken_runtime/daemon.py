@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pykka
 
-from kraken_runtime.actors.base import Ticker
+from kraken_runtime.actors.base import PeriodicTimer
 from kraken_runtime.actors.http import HttpServer
 from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
 from kraken_runtime.market import open_market
@@ -189,7 +189,7 @@ class Daemon:
             safety_mode=safety_mode, safety_reason=mode_reason, strategies=strategies, health=health, on_fatal=self._fatal,
         )
         exit_status = 0
-        ticker: Ticker | None = None
+        ticker: PeriodicTimer | None = None
         previous_handlers = {}
         try:
             host = self.options.http_host or settings.http.host
@@ -207,7 +207,7 @@ class Daemon:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     previous_handlers[signum] = signal.signal(signum, lambda n, _f: self.request_stop(signal.Signals(n).name))
             self.supervisor.ask(StartChildren(), timeout=sum(s.start_timeout_s for s in specs) + ASK_TIMEOUT_S)
-            ticker = Ticker(SWEEP_INTERVAL_S, self.supervisor, lambda _n: SupervisorTick(), name="supervisor-sweep", max_pending=3)
+            ticker = PeriodicTimer(SWEEP_INTERVAL_S, self.supervisor, lambda _n: SupervisorTick(), name="supervisor-sweep", max_pending=3)
             ticker.start()
             self._main_loop()
             if self.fatal_reason is not None:

@@ -243,8 +243,8 @@ def _frame_type(obj: dict, channel: str) -> m.FrameType:
     return _enum(obj, "type", channel, m.FrameType)
 
 
-def _decode_heartbeat(obj: dict) -> m.Heartbeat:
-    return m.Heartbeat()
+def _decode_heartbeat(obj: dict) -> m.HeartbeatMessage:
+    return m.HeartbeatMessage()
 
 
 def _decode_status(obj: dict) -> m.Status:
@@ -1074,7 +1074,7 @@ def _add_order_result_json(order: m.AddOrderAck) -> dict[str, Any]:
 def message_frame(message: Any) -> dict[str, Any]:
     """An inbound message (as ``decode`` returns it) back in Kraken's JSON shape (Decimals kept)."""
     match message:
-        case m.Heartbeat():
+        case m.HeartbeatMessage():
             return {"channel": "heartbeat"}
         case m.Status():
             data = {"api_version": message.api_version, "connection_id": message.connection_id,

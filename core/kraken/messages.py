@@ -24,7 +24,7 @@ __all__ = [
     "Side", "SystemState", "ExecType", "OrderStatus", "OrderType", "TimeInForce", "PriceType",
     "TriggerReference", "StpType", "FeePreference", "LiquidityIndicator", "FrameType",
     # public channels
-    "Heartbeat", "Status", "Ticker", "TickerMessage", "Trade", "TradeMessage", "Candle", "OhlcMessage",
+    "HeartbeatMessage", "Status", "Ticker", "TickerMessage", "Trade", "TradeMessage", "Candle", "OhlcMessage",
     "InstrumentAsset", "InstrumentPair", "InstrumentMessage",
     # private channels
     "Fee", "ExecutionTriggers", "Contingent", "Execution", "ExecutionsMessage",
@@ -156,7 +156,7 @@ TRIGGERED_ORDER_TYPES = frozenset({
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Heartbeat:
+class HeartbeatMessage:
     """``{"channel": "heartbeat"}``: about once a second when no other channel has data."""
 
 
@@ -1063,5 +1063,5 @@ class BatchCancel:
 Request = (Subscribe | Unsubscribe | Ping | AddOrder | AmendOrder | CancelOrder | CancelAll
            | CancelAllOrdersAfter | BatchAdd | BatchCancel)
 
-InboundMessage = (Heartbeat | Status | TickerMessage | TradeMessage | OhlcMessage | InstrumentMessage
+InboundMessage = (HeartbeatMessage | Status | TickerMessage | TradeMessage | OhlcMessage | InstrumentMessage
                   | ExecutionsMessage | BalancesSnapshot | BalancesUpdate | MethodResponse | ServerError)

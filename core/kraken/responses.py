@@ -26,7 +26,7 @@ __all__ = [
     "SystemStatus",
     "FeeTier",
     "AssetPair",
-    "Ticker",
+    "TickerInfo",
     "DepthLevel",
     "Depth",
     "PublicTrade",
@@ -207,7 +207,7 @@ class AssetPair:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Ticker:
+class TickerInfo:
     pair: str
     ask: Decimal
     ask_whole_lot_volume: Decimal
@@ -418,12 +418,12 @@ def parse_asset_pairs(result: Any) -> dict[str, AssetPair]:
 
 
 @_shape
-def parse_ticker(result: Any) -> dict[str, Ticker]:
-    tickers: dict[str, Ticker] = {}
+def parse_ticker(result: Any) -> dict[str, TickerInfo]:
+    tickers: dict[str, TickerInfo] = {}
     for pair, raw in _obj(result, "Ticker").items():
         raw = _obj(raw, pair)
         a, b, c, v, p, t, lo, hi = (_list(raw[k], k) for k in ("a", "b", "c", "v", "p", "t", "l", "h"))
-        tickers[pair] = Ticker(
+        tickers[pair] = TickerInfo(
             pair=pair,
             ask=_dec(a[0], "a"),
             ask_whole_lot_volume=_dec(a[1], "a"),

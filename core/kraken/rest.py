@@ -71,7 +71,7 @@ from kraken_runtime.core.kraken.responses import (
     OrderInfo,
     ServerTime,
     SystemStatus,
-    Ticker,
+    TickerInfo,
     Trades,
     TradesHistory,
     WebSocketsToken,
@@ -267,7 +267,7 @@ class KrakenRestClient:
     def asset_pairs(self, pairs: Sequence[str] | None = None) -> dict[str, AssetPair]:
         return parse_asset_pairs(self._public("AssetPairs", _params([("pair", list(pairs) if pairs else None)])))
 
-    def ticker(self, pairs: Sequence[str] | None = None) -> dict[str, Ticker]:
+    def ticker(self, pairs: Sequence[str] | None = None) -> dict[str, TickerInfo]:
         return parse_ticker(self._public("Ticker", _params([("pair", list(pairs) if pairs else None)])))
 
     def depth(self, pair: str, count: int | None = None) -> Depth:

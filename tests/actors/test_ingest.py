@@ -13,7 +13,7 @@ import orjson
 import pykka
 import pytest
 
-from kraken_runtime.actors.base import LatestDelivery, Ticker
+from kraken_runtime.actors.base import LatestDelivery, PeriodicTimer
 from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
 from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
@@ -82,7 +82,7 @@ class Ingest:
             config=SupervisorConfig(heartbeat_interval_s=0.5, heartbeat_deadline_s=10, run_id=run_id),
         )
         self.supervisor.ask(StartChildren(), timeout=30)
-        self.sweeper = Ticker(0.05, self.supervisor, lambda _n: SupervisorTick(), name="test-sweep", max_pending=3)
+        self.sweeper = PeriodicTimer(0.05, self.supervisor, lambda _n: SupervisorTick(), name="test-sweep", max_pending=3)
         self.sweeper.start()
 
     def stop(self) -> None:

@@ -154,7 +154,7 @@ def test_encode_when_float_price_given_then_refused_before_anything_is_written()
 
 def test_encode_when_not_a_request_then_type_error():
     with pytest.raises(TypeError, match="not a Kraken request"):
-        encode(m.Heartbeat())
+        encode(m.HeartbeatMessage())
 
 
 # ---------------------------------------------------------------------------------------- validation

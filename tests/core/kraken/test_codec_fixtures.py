@@ -39,7 +39,7 @@ LIFECYCLE = (CAPTURES / "ws_v2_executions_lifecycle_docs.jsonl").read_text(encod
 
 # The type each assorted frame must decode to, in file order (48 frames).
 ASSORTED_TYPES = [
-    m.Heartbeat, m.Status, m.MethodError, m.SubscribeError, m.MethodError, m.MethodError, m.MethodError,
+    m.HeartbeatMessage, m.Status, m.MethodError, m.SubscribeError, m.MethodError, m.MethodError, m.MethodError,
     m.MethodError, m.TickerMessage, m.TickerMessage, "BookMessage", "BookMessage", "Level3Message",
     "Level3Message", m.OhlcMessage, m.TradeMessage, m.TradeMessage, m.InstrumentMessage, m.AddOrderAck,
     m.AmendOrderAck, "request", m.AmendOrderAck, m.MethodError, m.EditOrderAck, m.CancelOrderAck,
@@ -277,7 +277,7 @@ def test_decode_when_given_every_line_of_every_capture_then_each_is_typed_withou
         except DecodeError as error:  # pragma: no cover - the failure message is the point
             pytest.fail(f"{name}:{number}: {error.reason}")
         counts[type(message).__name__] = counts.get(type(message).__name__, 0) + 1
-    assert counts["Status"] == 4 and counts["Heartbeat"] > 0
+    assert counts["Status"] == 4 and counts["HeartbeatMessage"] > 0
     assert counts["SubscribeAck"] >= 12 and counts["UnsubscribeAck"] >= 7
     assert counts["BookMessage"] == 301 + 2052 + 1129 + 1147 + 20 + 3 and counts["Level3Message"] == 4
 
