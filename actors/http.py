@@ -1,4 +1,5 @@
-"""The daemon's one HTTP listener (127.0.0.1:9464 by default): /metrics, /healthz, /readyz.
+"""The daemon's one HTTP listener (127.0.0.1:9464 by default): /metrics, /healthz, /readyz; read-only
+(GET and HEAD; any other method answers 405).
 
 Routes are a table, so later issues add /snapshot.json and the Tier 1 page at / with `add_route`.
 The server runs in its own daemon threads (ThreadingHTTPServer); a handler only reads thread-safe
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -34,6 +35,27 @@ class HttpServer:
             server_version = "kraken-runtime"
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._serve(head=False)
+
+            def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+                self._serve(head=True)
+
+            def __getattr__(self, name: str) -> Any:
+                # Read-only listener: any other method (POST, PUT, DELETE, OPTIONS, ...) is 405, not 501.
+                if name.startswith("do_"):
+                    return self._not_allowed
+                raise AttributeError(name)
+
+            def _not_allowed(self) -> None:
+                body = b"method not allowed: this listener is read-only (GET, HEAD)\n"
+                self.send_response(405)
+                self.send_header("Allow", "GET, HEAD")
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _serve(self, *, head: bool) -> None:
                 route = routes.get(self.path.split("?", 1)[0])
                 if route is None:
                     status, ctype, body = 404, "text/plain; charset=utf-8", b"not found\n"
@@ -48,7 +70,8 @@ class HttpServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
-                self.wfile.write(body)
+                if not head:
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
                 log.debug("http: " + format, *args)

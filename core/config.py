@@ -100,6 +100,11 @@ class HttpSettings(_Section):
     port: int = Field(9464, ge=0, le=65535)
 
 
+class ObserverSettings(_Section):
+    interval_s: float = Field(15.0, ge=1, le=3600)
+    demo_trades: int = Field(5, ge=0, le=50)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dir: str = "logs"
@@ -244,6 +249,7 @@ class Settings(_Section):
     runtime: RuntimeSettings = RuntimeSettings()
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
+    observer: ObserverSettings = ObserverSettings()
     logging: LoggingSettings = LoggingSettings()
     kraken: KrakenSettings = KrakenSettings()
     reference: ReferenceSettings = ReferenceSettings()

@@ -14,6 +14,7 @@ from kraken_runtime import exitcodes
 COMMANDS: tuple[str, ...] = (
     "run",
     "ctl",
+    "snapshot",
     "sim",
     "verify-capture",
     "record",

@@ -28,6 +28,7 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.lease import RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.observer import ObserverMetrics, SnapshotBoard, observer_child_spec
 from kraken_runtime.actors.directory import Directory
 from kraken_runtime.actors.health import SupervisorHealth
 from kraken_runtime.actors.supervisor import SupervisorActor, SupervisorConfig
@@ -178,6 +179,11 @@ class Daemon:
         self.ingest_metrics = IngestMetrics(self.metrics.registry)
         specs = build_child_specs(settings, run_id=run_id, directory=directory, market=self.market,
                                   ingest_metrics=self.ingest_metrics, version=self.options.version)
+        # The observer last: it only reads the database, so it starts after and stops before the rest.
+        snapshot_board = SnapshotBoard(refresh_s=max(5, int(settings.observer.interval_s)))
+        budget, backoff = supervision_defaults(settings)
+        specs = (*specs, observer_child_spec(settings, board=snapshot_board, metrics=ObserverMetrics(self.metrics.registry),
+                                             budget=budget, backoff=backoff))
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=directory, metrics=self.metrics,
             store=store,
@@ -200,9 +206,11 @@ class Daemon:
                 print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
                 exit_status = 1
                 return exit_status
+            self.http.add_route("/snapshot.json", snapshot_board.snapshot_json)
+            self.http.add_route("/", snapshot_board.status_page)
             self.http.start()
             bound_host, bound_port = self.http.address
-            log.info("daemon: http listening on http://%s:%d (/metrics /healthz /readyz)", bound_host, bound_port)
+            log.info("daemon: http listening on http://%s:%d (/metrics /healthz /readyz /snapshot.json /)", bound_host, bound_port)
             if self.options.install_signal_handlers and threading.current_thread() is threading.main_thread():
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     previous_handlers[signum] = signal.signal(signum, lambda n, _f: self.request_stop(signal.Signals(n).name))
