@@ -70,22 +70,22 @@ TICK_S = 0.25
 class SharedConnectionBudget:
     """The process-wide connection budget (core.feed_policy.ConnectionBudget) behind a lock."""
 
-    def __init__(self, limit: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: int, window_s: float, monotonic_s: Callable[[], float] = time.monotonic) -> None:
         self._budget = ConnectionBudget(limit, window_s)
         self._lock = threading.Lock()
-        self._clock = clock
+        self._monotonic_s = monotonic_s
 
     def try_acquire(self) -> tuple[bool, float]:
         """(allowed, seconds to wait when not)."""
         with self._lock:
-            now = self._clock()
+            now = self._monotonic_s()
             if self._budget.try_acquire(now):
                 return True, 0.0
             return False, self._budget.wait_s(now)
 
     def used(self) -> int:
         with self._lock:
-            return self._budget.used(self._clock())
+            return self._budget.used(self._monotonic_s())
 
 
 class FrameBacklog:
@@ -127,8 +127,8 @@ class FeedActor(SupervisedActor):
         metrics: IngestMetrics,
         precisions: dict[str, tuple[int, int]] | None = None,
         backlogs: dict[str, FrameBacklog] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_ns: Callable[[], int] = time.time_ns,
+        monotonic_s: Callable[[], float] = time.monotonic,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__(link=link)
         self.symbols = tuple(symbols)
@@ -138,8 +138,8 @@ class FeedActor(SupervisedActor):
         self.budget = budget
         self.metrics = metrics
         self.precisions = dict(precisions or {})
-        self.clock = clock
-        self.wall_ns = wall_ns
+        self.monotonic_s = monotonic_s
+        self.clock_ns = clock_ns
         self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
@@ -212,7 +212,7 @@ class FeedActor(SupervisedActor):
         allowed, wait_s = self.budget.try_acquire()
         self.metrics.connection_budget_used.set(self.budget.used())
         if not allowed:
-            conn.next_attempt_s = self.clock() + max(wait_s, TICK_S)
+            conn.next_attempt_s = self.monotonic_s() + max(wait_s, TICK_S)
             log.warning("%s: connection budget spent; next %s attempt in %.1fs", self.link.name, conn.channel, wait_s)
             return
         if conn.attempts > 0:
@@ -224,22 +224,22 @@ class FeedActor(SupervisedActor):
             ref=self.actor_ref, conn_id=conn_id,
             url=self.endpoints.ws_public_url if conn.channel == PUBLIC else self.endpoints.ws_l3_url,
             subscriptions=lambda channel=conn.channel: self._subscriptions(channel), connect_timeout_s=self.settings.connect_timeout_s,
-            watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
+            watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.monotonic_s()),
             thread_name=f"{self.link.name}-{conn.channel}-reader-{conn_id}",
             deliver=lambda frames, channel=conn.channel: self._deliver(channel, conn_id, batch_seqs, frames),
-            clock=self.clock, alive=self._alive,
+            monotonic_s=self.monotonic_s, alive=self._alive,
         )
 
     def _ws_token(self) -> str:
         """A WS token, fetched again after feed.token_refresh_s (Kraken's expire 15 minutes after issue
         unless used to connect). Called from the level3 reader thread only."""
         cached = self._token
-        if cached and self.clock() - cached[1] < self.settings.token_refresh_s:
+        if cached and self.monotonic_s() - cached[1] < self.settings.token_refresh_s:
             return cached[0]
         if self.endpoints.token_provider is None:
             raise RuntimeError("no token provider")
         token = self.endpoints.token_provider()
-        self._token = (token, self.clock())
+        self._token = (token, self.monotonic_s())
         return token
 
     def _opened(self, message: ConnectionOpened) -> None:
@@ -248,7 +248,7 @@ class FeedActor(SupervisedActor):
             return
         conn.open = True
         conn.failures = 0  # backoff starts over after a successful connect
-        conn.watchdog.frame(self.clock())
+        conn.watchdog.frame(self.monotonic_s())
         log.info("%s: %s connected (attempt %d)", self.link.name, conn.channel, conn.attempts)
         self._status_to_states(conn.channel, "connected", "")
 
@@ -264,7 +264,7 @@ class FeedActor(SupervisedActor):
         conn.close()
         conn.failures += 1
         delay = reconnect_delay_s(self.backoff, conn.failures, self.rng.random())
-        conn.next_attempt_s = self.clock() + delay
+        conn.next_attempt_s = self.monotonic_s() + delay
         if conn.channel == PUBLIC:
             for symbol in self.symbols:
                 self.metrics.feed_connected.labels(symbol=symbol).set(0)
@@ -274,7 +274,7 @@ class FeedActor(SupervisedActor):
         self._status_to_states(conn.channel, status, reason, stream=stream)
 
     def _tick(self) -> None:
-        now = self.clock()
+        now = self.monotonic_s()
         for conn in self.conns.values():
             if conn.open and conn.watchdog is not None and conn.watchdog.stalled(now):
                 for symbol in self.symbols:
@@ -285,7 +285,7 @@ class FeedActor(SupervisedActor):
         self.metrics.connection_budget_used.set(self.budget.used())
 
     def _status_to_states(self, channel: str, status: str, detail: str, *, stream: int = 0) -> None:
-        now = self.wall_ns()
+        now = self.clock_ns()
         for symbol in self.symbols:
             self.send(f"state:{symbol}", FeedStatusChanged(symbol=symbol, channel=channel, status=status, detail=detail, ts_ns=now,
                                                            stream=stream))
@@ -380,7 +380,7 @@ class FeedActor(SupervisedActor):
                 self.metrics.feed_decode_errors.labels(symbol=symbol).inc()
             if len(self.symbols) != 1:
                 self.metrics.feed_decode_errors.labels(symbol="shared").inc()
-            now = self.clock()
+            now = self.monotonic_s()
             if now - self._decode_warned > 5:
                 self._decode_warned = now
                 log.warning("%s: undecodable frame dropped: %s", self.link.name, exc)

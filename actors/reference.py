@@ -30,7 +30,7 @@ TICK_S = 0.25
 class RefFeedActor(SupervisedActor):
     def __init__(self, *, link: ChildLink, symbols: Sequence[str], url: str, settings: FeedSettings,
                  send: Callable[[str, Any], bool], budget: SharedConnectionBudget,
-                 clock: Callable[[], float] = time.monotonic, wall_ns: Callable[[], int] = time.time_ns) -> None:
+                 monotonic_s: Callable[[], float] = time.monotonic, clock_ns: Callable[[], int] = time.time_ns) -> None:
         super().__init__(link=link)
         self.symbols = tuple(symbols)
         self.by_venue_symbol = {venue_symbol(symbol): symbol for symbol in self.symbols}
@@ -38,8 +38,8 @@ class RefFeedActor(SupervisedActor):
         self.settings = settings
         self.send = send
         self.budget = budget
-        self.clock = clock
-        self.wall_ns = wall_ns
+        self.monotonic_s = monotonic_s
+        self.clock_ns = clock_ns
         self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
@@ -76,12 +76,12 @@ class RefFeedActor(SupervisedActor):
     def _connect(self) -> None:
         allowed, wait_s = self.budget.try_acquire()
         if not allowed:
-            self.conn.next_attempt_s = self.clock() + max(wait_s, TICK_S)
+            self.conn.next_attempt_s = self.monotonic_s() + max(wait_s, TICK_S)
             return
         conn_id = next_connection_id()
         self.conn.start(ref=self.actor_ref, conn_id=conn_id, url=self.url, subscriptions=lambda: [subscribe_frame(self.symbols)],
                         connect_timeout_s=self.settings.connect_timeout_s,
-                        watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.clock()),
+                        watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.monotonic_s()),
                         thread_name=f"{self.link.name}-reader-{conn_id}",
                         alive=lambda: self.actor_ref.is_alive() and not self.link.abandoned.is_set())
 
@@ -90,14 +90,14 @@ class RefFeedActor(SupervisedActor):
         conn.close()
         conn.failures += 1
         delay = reconnect_delay_s(self.backoff, conn.failures, self.rng.random())
-        conn.next_attempt_s = self.clock() + delay
+        conn.next_attempt_s = self.monotonic_s() + delay
         log.warning("%s: reference %s (%s); reconnecting in %.2fs", self.link.name, status, reason, delay)
-        now = self.wall_ns()
+        now = self.clock_ns()
         for symbol in self.symbols:
             self.send(f"state:{symbol}", FeedStatusChanged(symbol=symbol, channel=CHANNEL, status=status, detail=reason, ts_ns=now))
 
     def _tick(self) -> None:
-        now = self.clock()
+        now = self.monotonic_s()
         conn = self.conn
         if conn.open and conn.watchdog is not None and conn.watchdog.stalled(now):
             self._drop("stalled", f"no frame for {self.settings.idle_timeout_ms} ms")
@@ -108,7 +108,7 @@ class RefFeedActor(SupervisedActor):
         frames = self.conn.take_frames()
         if not frames:
             return
-        self.conn.watchdog.frame(self.clock())
+        self.conn.watchdog.frame(self.monotonic_s())
         latest = {}
         for ts, payload in frames:
             try:

@@ -18,12 +18,12 @@ DAY_NS = 86_400 * 1_000_000_000
 
 class RetentionActor(SupervisedActor):
     def __init__(self, *, link: ChildLink, retention_days: int, interval_s: float, metrics: IngestMetrics,
-                 wall_ns: Callable[[], int] = time.time_ns) -> None:
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
         super().__init__(link=link)
         self.retention_days = retention_days
         self.interval_s = interval_s
         self.metrics = metrics
-        self.wall_ns = wall_ns
+        self.clock_ns = clock_ns
         self.removed_total = 0
 
     def on_supervised_start(self) -> None:
@@ -45,7 +45,7 @@ class RetentionActor(SupervisedActor):
                 raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
 
     def prune(self) -> int:
-        cutoff = self.wall_ns() - self.retention_days * DAY_NS
+        cutoff = self.clock_ns() - self.retention_days * DAY_NS
         try:
             removed = repo.prune_market_data(older_than_ns=cutoff)
         except Exception as exc:  # noqa: BLE001 - try again next interval, on a fresh connection

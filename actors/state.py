@@ -61,7 +61,7 @@ class SymbolStateActor(SupervisedActor):
         precision: tuple[int, int] | None = None,
         peer_state: Callable[[str], str | None] | None = None,
         backlog: FrameBacklog | None = None,
-        wall_ns: Callable[[], int] = time.time_ns,
+        clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         super().__init__(link=link)
         self.symbol = symbol
@@ -74,7 +74,7 @@ class SymbolStateActor(SupervisedActor):
         self.scanner_name = scanner_name
         self.writer_name = writer_name
         self._l3_gauge = metrics.l3_quality.labels(symbol=symbol)
-        self.wall_ns = wall_ns
+        self.clock_ns = clock_ns
         self.peer_state = peer_state  # the supervisor directory's view of a child: running | disabled | ...
         self.backlog = backlog if backlog is not None else FrameBacklog()  # frames the feed handed us, not yet applied
         self._ready_gauge = metrics.state_ready.labels(symbol=symbol)
@@ -105,13 +105,13 @@ class SymbolStateActor(SupervisedActor):
             self.send(self.feed_name, ResubscribeBook(symbol=self.symbol, channel="book", reason="state holder restarted"))
             # (ignored by a feed without a level3 connection)
             self.send(self.feed_name, ResubscribeBook(symbol=self.symbol, channel="level3", reason="state holder restarted"))
-        self.last_market_flush_ns = self.wall_ns()
-        self._write_row(self.wall_ns())
+        self.last_market_flush_ns = self.clock_ns()
+        self._write_row(self.clock_ns())
         self.every(TICK_S, lambda n: FeedTick(n=n), name=f"{self.link.name}-tick")
 
     def on_supervised_stop(self) -> None:
-        self._flush_market(self.wall_ns(), force=True)
-        self._write_row(self.wall_ns(), force=True)
+        self._flush_market(self.clock_ns(), force=True)
+        self._write_row(self.clock_ns(), force=True)
 
     # ------------------------------------------------------------------------------------------ messages
 
@@ -121,11 +121,11 @@ class SymbolStateActor(SupervisedActor):
                 self._apply(message)
             case FeedStatusChanged():
                 self.state.on_feed_status(message)
-                self._after(self.wall_ns())
+                self._after(self.clock_ns())
             case RefQuote():
                 self.state.on_ref_quote(message)
             case FeedTick():
-                now = self.wall_ns()
+                now = self.clock_ns()
                 self._follow_feed(now)
                 stalls = self.state.stalls
                 for resubscribe in self.state.tick(now):
@@ -156,7 +156,7 @@ class SymbolStateActor(SupervisedActor):
                                                         detail=f"{self.feed_name} restarting", ts_ns=now))
 
     def _apply(self, batch: MarketBatch) -> None:
-        now = self.wall_ns()
+        now = self.clock_ns()
         result = self.state.apply_batch(batch, now)
         self.backlog.applied += len(batch.items)
         if result.decode_errors:

@@ -59,7 +59,7 @@ class Connection:
 
     def start(self, *, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]], connect_timeout_s: float,
               watchdog: IdleWatchdog, thread_name: str, deliver: Callable[[list[tuple[int, Any]]], None] | None = None,
-              clock: Callable[[], float] = time.monotonic, alive: Callable[[], bool] | None = None) -> None:
+              monotonic_s: Callable[[], float] = time.monotonic, alive: Callable[[], bool] | None = None) -> None:
         self.conn_id = conn_id
         self.stop = threading.Event()
         self.frames = deque()
@@ -68,7 +68,7 @@ class Connection:
         self.watchdog = watchdog
         self.attempts += 1
         self.thread = threading.Thread(
-            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop, deliver, clock,
+            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop, deliver, monotonic_s,
                                 alive or ref.is_alive),
             name=thread_name, daemon=True,
         )
@@ -117,11 +117,11 @@ def _tell(ref: Any, message: Any) -> bool:
 
 
 def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
-          connect_timeout_s: float, stop: threading.Event, deliver: Any, clock: Callable[[], float],
+          connect_timeout_s: float, stop: threading.Event, deliver: Any, monotonic_s: Callable[[], float],
           alive: Callable[[], bool]) -> None:
     """The reader thread's body: whatever ends it unexpectedly is reported, so the actor reconnects."""
     try:
-        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop, deliver, clock, alive)
+        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop, deliver, monotonic_s, alive)
     except BaseException as exc:  # noqa: BLE001 - a reader must never die silently
         if not stop.is_set():
             _tell(ref, ConnectionLost(channel=conn.channel, conn_id=conn_id, reason=f"reader failed: {type(exc).__name__}: {exc}"))
@@ -131,7 +131,7 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
 
 
 def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
-               connect_timeout_s: float, stop: threading.Event, deliver: Any, clock: Callable[[], float],
+               connect_timeout_s: float, stop: threading.Event, deliver: Any, monotonic_s: Callable[[], float],
                alive: Callable[[], bool]) -> None:
     """`subscriptions()` runs here, off the actor (it may fetch a WS token over REST, with retries)."""
     channel = conn.channel
@@ -179,7 +179,7 @@ def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions
         except WsClosed as exc:
             reason = str(exc)
             if batch and not stop.is_set() and alive():
-                watchdog.frame(clock())
+                watchdog.frame(monotonic_s())
                 deliver(batch)  # received before the connection ended: still valid
             break
         if deliver is not None:
@@ -193,7 +193,7 @@ def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions
                 if stop.is_set() or not alive():  # closed, or the actor crashed or was replaced: never deliver
                     reason = "actor gone" if not stop.is_set() else reason
                     break
-                watchdog.frame(clock())
+                watchdog.frame(monotonic_s())
                 deliver(batch)
                 batch = []
             continue

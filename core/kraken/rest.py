@@ -179,7 +179,7 @@ class KrakenRestClient:
 
     ``base_url`` is the scheme and host (``https://api.kraken.com``; a trailing ``/0`` is accepted).
     ``version`` goes into the ``User-Agent: kraken-runtime/<version>``. ``timeout_s`` is ``(connect, read)``.
-    ``clock`` is a monotonic clock in seconds, ``sleep`` waits, ``rng`` jitters backoff: inject fakes in
+    ``monotonic_s`` is a monotonic clock in seconds, ``sleep`` waits, ``rng`` jitters backoff: inject fakes in
     tests. Without ``api_key``/``api_secret`` only public calls work.
     """
 
@@ -201,7 +201,7 @@ class KrakenRestClient:
         order_lookup_attempts: int = 3,
         nonce_source: NonceSource | None = None,
         session: requests.Session | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic_s: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -231,7 +231,7 @@ class KrakenRestClient:
         self._rate_limit_max_wait_s = rate_limit_max_wait_s
         self._order_lookup_attempts = order_lookup_attempts
         self._nonces = nonce_source or NonceSource()
-        self._clock = clock
+        self._monotonic_s = monotonic_s
         self._sleep = sleep
         self._rng = rng or random.Random()
         # Waiting for the key lock is bounded: one in-flight call plus its rate-limit wait, with margin.
@@ -348,7 +348,7 @@ class KrakenRestClient:
             raise ValueError("pass exactly one of txid and cl_ord_id")
         if self._trading_counter is not None and pair is not None and order_age_s is not None:
             with self._counter_lock:
-                self._trading_counter.charge(pair, ratelimit.cancel_order_cost(order_age_s), self._clock())
+                self._trading_counter.charge(pair, ratelimit.cancel_order_cost(order_age_s), self._monotonic_s())
         params = _params([("txid", txid), ("cl_ord_id", cl_ord_id)])
         return parse_cancel_order(self._private("CancelOrder", params, retry=True))
 
@@ -530,12 +530,12 @@ class KrakenRestClient:
             except ApiRateLimited:
                 if self._rest_counter is not None:
                     with self._counter_lock:
-                        self._rest_counter.saturate(self._clock())
+                        self._rest_counter.saturate(self._monotonic_s())
                 raise
             except OrderRateLimited:
                 if self._trading_counter is not None and pair is not None:
                     with self._counter_lock:
-                        self._trading_counter.saturate(pair, self._clock())
+                        self._trading_counter.saturate(pair, self._monotonic_s())
                 raise
 
         return self._with_retries(endpoint, retry, once)
@@ -548,7 +548,7 @@ class KrakenRestClient:
         charge: Callable[[float], None],
     ) -> None:
         """Wait until the counter admits the call (up to the configured wait) or raise LocalRateLimited."""
-        now = self._clock()
+        now = self._monotonic_s()
         if endpoint in _NEVER_HELD_BACK:
             with self._counter_lock:
                 charge(now)
@@ -570,7 +570,7 @@ class KrakenRestClient:
                     endpoint=endpoint,
                 )
             self._sleep(wait)
-            now = self._clock()
+            now = self._monotonic_s()
 
     def _admit_rest(self, endpoint: str) -> None:
         counter = self._rest_counter

@@ -103,7 +103,7 @@ def test_deliver_mode_hands_every_frame_on_in_order_from_the_reader_thread_and_f
         conn, ref = Connection("public"), FakeRef()
         watchdog = IdleWatchdog(timeout_s=10, last_frame_s=0)
         conn.start(ref=ref, conn_id=9, url=f"ws://127.0.0.1:{server.socket.getsockname()[1]}/v2", subscriptions=lambda: [],
-                   connect_timeout_s=2, watchdog=watchdog, thread_name="test-deliver-reader", deliver=deliver, clock=lambda: clock[0])
+                   connect_timeout_s=2, watchdog=watchdog, thread_name="test-deliver-reader", deliver=deliver, monotonic_s=lambda: clock[0])
         assert got_all.wait(5)
         assert [payload for _, payload in delivered] == [f'{{"channel":"heartbeat","n":{i}}}' for i in range(500)]
         assert all(isinstance(ts, int) for ts, _ in delivered) and threads == {"test-deliver-reader"}

@@ -224,7 +224,7 @@ def make_client(stub, fake_time, api_key):
             api_key=api_key,
             api_secret=SECRET,
             timeout_s=(2.0, 2.0),
-            clock=fake_time.clock,
+            monotonic_s=fake_time.clock,
             sleep=fake_time.sleep,
             rng=random.Random(7),
         )
