@@ -283,7 +283,7 @@ class SymbolFlow:
         low = fair - self.blowout_half_ticks
         high = fair + self.blowout_half_ticks
         for side in (BID, ASK):
-            victims = []
+            victims: list[str] = []
             for level in book.iter_levels(side):
                 if (side == BID and level.price < low) or (side == ASK and level.price > high):
                     break
@@ -312,6 +312,8 @@ class SymbolFlow:
             ops.flow_take(side, qty, None, ts, False)
         else:
             touch = ask if side == BID else bid
+            if touch is None:  # not reached: a missing side makes the taker hit the other one
+                return
             through = int(rng.expovariate(1.0 / (2.0 * self.gap_ticks)))
             limit = touch + through if side == BID else max(1, touch - through)
             ops.flow_take(side, qty, limit, ts, True)
@@ -328,6 +330,8 @@ class SymbolFlow:
         else:
             index = rng.randrange(n)
         level = book.level(side, book.price_at(side, index))
+        if level is None:  # not reached: price_at names an existing level
+            return
         orders = level.orders
         pick = next(islice(orders.values(), rng.randrange(len(orders)), None))
         if pick.owner is None:
@@ -374,6 +378,8 @@ class SymbolFlow:
         if book.crosses(side, price):
             if self.mode == "post_only" or self.blowout_half_ticks:
                 other = book.best(1 - side)
+                if other is None:  # not reached: crossing needs an opposite side
+                    return
                 price = other - 1 if side == BID else other + 1
                 if price < 1:
                     return
@@ -404,6 +410,8 @@ class SymbolFlow:
             elif n > self.levels_max:
                 for _ in range(n - self.levels_max):
                     worst = book.worst(side)
+                    if worst is None:
+                        break
                     orders = book.level_orders(side, worst)
                     if any(o.owner is not None for o in orders):
                         break

@@ -12,7 +12,7 @@ ordered dict (FIFO queue with O(1) removal by id).
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from typing import Iterator, NamedTuple
+from typing import Hashable, Iterator, NamedTuple
 
 __all__ = ["BID", "ASK", "BookOrder", "PriceLevel", "Fill", "MatchResult", "OrderBook", "opposite"]
 
@@ -31,7 +31,8 @@ class BookOrder:
 
     __slots__ = ("order_id", "side", "price", "qty", "ts_ns", "owner", "ref")
 
-    def __init__(self, order_id: str, side: int, price: int, qty: int, ts_ns: int, owner=None, ref=None):
+    def __init__(self, order_id: str, side: int, price: int, qty: int, ts_ns: int, owner: Hashable | None = None,
+                 ref: object = None) -> None:
         self.order_id = order_id
         self.side = side
         self.price = price
@@ -48,7 +49,7 @@ class BookOrder:
 class PriceLevel:
     __slots__ = ("price", "qty", "orders")
 
-    def __init__(self, price: int):
+    def __init__(self, price: int) -> None:
         self.price = price
         self.qty = 0
         self.orders: dict[str, BookOrder] = {}
@@ -136,7 +137,7 @@ class OrderBook:
         chosen = prices[: -n - 1 : -1] if side == BID else prices[:n]
         return [(p, levels[p].qty) for p in chosen]
 
-    def fillable_qty(self, taker_side: int, limit: int | None, cap: int, owner=None) -> int:
+    def fillable_qty(self, taker_side: int, limit: int | None, cap: int, owner: Hashable | None = None) -> int:
         """How much a taker on taker_side could fill now up to limit (None = any price), at most cap,
         stopping at the first resting order of the same owner (self-trade prevention)."""
         total = 0
@@ -223,7 +224,8 @@ class OrderBook:
         order.qty = new_qty
         return level.qty
 
-    def match(self, taker_side: int, qty: int, limit: int | None = None, owner=None) -> MatchResult:
+    def match(self, taker_side: int, qty: int, limit: int | None = None,
+              owner: Hashable | None = None) -> MatchResult:
         """Match a taker of qty lots against the opposite side in price-time priority, at the makers'
         prices, up to limit (None = market). Filled makers leave the book; partially filled ones keep
         their place with maker.qty reduced. Matching stops before a resting order with the same

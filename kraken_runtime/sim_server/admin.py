@@ -38,7 +38,7 @@ class AdminApi:
                     return _json(400, {"error": str(exc)})
                 return _json(200, {"id": fault.id, "fault": fault.name, **fault.params})
             if request.method == "GET":
-                return _json(200, {"faults": self.app.faults.listing(self.app.clock())})
+                return _json(200, {"faults": self.app.faults.listing(self.app.clock_ns())})
             if request.method == "DELETE":
                 return _json(200, {"cleared": self.app.faults.clear()})
             return _json(405, {"error": "use GET, POST or DELETE"})

@@ -22,15 +22,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+from kraken_runtime.core.sim.api import SimModelConfig
+from kraken_runtime.core.sim.exchange import SimExchange
+from kraken_runtime.core.sim.instruments import INSTRUMENTS
 from kraken_runtime.sim_server.admin import ADMIN_PREFIX, AdminApi
 from kraken_runtime.sim_server.faults import ActiveFault, FaultBoard
 from kraken_runtime.sim_server.hub import Hub
 from kraken_runtime.sim_server.market import MarketAdapter
+from kraken_runtime.sim_server.replay import ReplayHandler, load_capture
 from kraken_runtime.sim_server.rest import RestApi
 from kraken_runtime.sim_server.trading import Trading
 from kraken_runtime.sim_server.transport import HttpRequest, HttpResponse, Listener, Router
 from kraken_runtime.sim_server.ws_auth import AuthHandler
 from kraken_runtime.sim_server.ws_public import PublicHandler
+from kraken_runtime.sim_server.ws_ref import RefFeed
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,8 @@ def demo_credentials(seed: int) -> tuple[str, str]:
     return key, base64.b64encode(digest).decode()
 
 
-def build_exchange(symbols: tuple[str, ...], seed: int, now_ns: int, model: dict | None):
+def build_exchange(symbols: tuple[str, ...], seed: int, now_ns: int, model: dict[str, Any] | None) -> SimExchange:
     """The market model: core.sim's SimExchange, configured by `model` (SimModelConfig fields)."""
-    from kraken_runtime.core.sim.exchange import SimExchange, SimModelConfig
-
     return SimExchange(symbols=symbols, seed=seed, now_ns=now_ns, config=SimModelConfig(**(model or {})))
 
 
@@ -67,32 +70,28 @@ class SimServer:
     def __init__(self, *, symbols: tuple[str, ...], seed: int, accounts: dict[str, str],
                  balances: dict[str, Decimal], replay: str | None, speed: float, tick_s: float,
                  token_ttl_s: float, rest_tier: Any, trading_tier: str, model: dict | None,
-                 ref_basis_bps: float, ref_lag_ms: float, clock: Callable[[], int] = time.time_ns) -> None:
-        self.clock = clock
+                 ref_basis_bps: float, ref_lag_ms: float, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        self.clock_ns = clock_ns
         self.symbols = symbols
         self.seed = seed
         self.accounts = accounts
-        self.exchange = build_exchange(symbols, seed, clock(), model)
+        self.exchange = build_exchange(symbols, seed, clock_ns(), model)
         self.market = MarketAdapter(self.exchange)
         self.faults = FaultBoard(symbols=symbols)
         self.faults.on_inject.append(self._apply_fault)
         self.faults.on_clear.append(self._clear_fault)
-        self.hub = Hub(self.market, self.faults, tick_s=tick_s, clock=clock)
+        self.hub = Hub(self.market, self.faults, tick_s=tick_s, clock_ns=clock_ns)
         for api_key in accounts:
             self.exchange.create_account(api_key, balances)
         self.trading = Trading(self.exchange, self.faults, accounts, rest_tier=rest_tier,
-                               trading_tier=trading_tier, token_ttl_s=token_ttl_s, clock=clock)
+                               trading_tier=trading_tier, token_ttl_s=token_ttl_s, clock_ns=clock_ns)
         self.auth = AuthHandler(self)
-        from kraken_runtime.sim_server.ws_ref import RefFeed
-
         self.ref = RefFeed(self, basis_bps=ref_basis_bps, lag_ms=ref_lag_ms, seed=seed)
         self.rest = RestApi(self)
         self.admin = AdminApi(self)
         self.replay = None
         public: Any = PublicHandler(self.hub)
         if replay is not None:
-            from kraken_runtime.sim_server.replay import ReplayHandler, load_capture
-
             self.replay = ReplayHandler(load_capture(replay), speed=speed)
             public = self.replay
         level3 = PublicHandler(self.hub, level3=True, tokens=self.trading.tokens)
@@ -121,7 +120,7 @@ class SimServer:
     # ------------------------------------------------------------------ faults
 
     def inject_fault(self, spec: dict) -> ActiveFault:
-        return self.faults.inject(spec, self.clock())
+        return self.faults.inject(spec, self.clock_ns())
 
     def _apply_fault(self, fault: ActiveFault) -> None:
         if fault.name == "drop_connections":
@@ -222,14 +221,12 @@ def start_sim(host: str = "127.0.0.1", port: int = 0, symbols: Iterable[str] | N
               rest_tier: Any = "intermediate", trading_tier: str = "intermediate", model: dict | None = None,
               ref_basis_bps: float = 2.0, ref_lag_ms: float = 150.0,
               startup_deadline_s: float = STARTUP_DEADLINE_S,
-              clock: Callable[[], int] = time.time_ns) -> SimHandle:
+              clock_ns: Callable[[], int] = time.time_ns) -> SimHandle:
     """Start the local exchange in a background thread; returns once it accepts connections.
 
-    `model` holds core.sim.exchange.SimModelConfig fields (e.g. {"rate_scale": 2.0}). `clock` is the
+    `model` holds core.sim.exchange.SimModelConfig fields (e.g. {"rate_scale": 2.0}). `clock_ns` is the
     market's time in epoch ns (the wall clock by default; a test may pass one it advances by hand: the
     market only moves when it does, so two servers with the same seed serve the same data)."""
-    from kraken_runtime.core.sim.instruments import INSTRUMENTS
-
     chosen = tuple(symbols) if symbols else DEFAULT_SYMBOLS
     for symbol in chosen:
         if symbol not in INSTRUMENTS:
@@ -252,7 +249,7 @@ def start_sim(host: str = "127.0.0.1", port: int = 0, symbols: Iterable[str] | N
             server = SimServer(symbols=chosen, seed=seed, accounts=dict(accounts), balances=all_balances,
                                replay=replay, speed=speed, tick_s=tick_s, token_ttl_s=token_ttl_s,
                                rest_tier=rest_tier, trading_tier=trading_tier, model=model,
-                               ref_basis_bps=ref_basis_bps, ref_lag_ms=ref_lag_ms, clock=clock)
+                               ref_basis_bps=ref_basis_bps, ref_lag_ms=ref_lag_ms, clock_ns=clock_ns)
             await server.start(host, port)
             box["server"] = server
 

@@ -19,7 +19,7 @@ from kraken_runtime.sim_server import bookviews
 from kraken_runtime.sim_server.faults import FaultBoard
 from kraken_runtime.sim_server.jsontext import dumps, num
 from kraken_runtime.sim_server.market import MarketAdapter
-from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.transport import ServerWsConnection
 from kraken_runtime.sim_server.wsproto import rfc3339_ns, rfc3339_us
 
 log = logging.getLogger(__name__)
@@ -49,18 +49,18 @@ class L3Group:
 
 class Hub:
     def __init__(self, market: MarketAdapter, faults: FaultBoard, tick_s: float = 0.05,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.market = market
         self.faults = faults
         self.tick_s = tick_s
-        self.clock = clock
+        self.clock_ns = clock_ns
         self.book_groups: dict[tuple[str, int], BookGroup] = {}
         self.l3_groups: dict[tuple[str, int], L3Group] = {}
-        self.ticker_subs: dict[tuple[str, str], set[WsConnection]] = {}  # (symbol, trigger)
-        self.trade_subs: dict[str, set[WsConnection]] = {}
-        self.instrument_subs: set[WsConnection] = set()
-        self.status_conns: set[WsConnection] = set()  # every public/l3/auth connection (status pushes)
-        self.subscribed_conns: set[WsConnection] = set()
+        self.ticker_subs: dict[tuple[str, str], set[ServerWsConnection]] = {}  # (symbol, trigger)
+        self.trade_subs: dict[str, set[ServerWsConnection]] = {}
+        self.instrument_subs: set[ServerWsConnection] = set()
+        self.status_conns: set[ServerWsConnection] = set()  # every public/l3/auth connection (status pushes)
+        self.subscribed_conns: set[ServerWsConnection] = set()
         self.private_listeners: list[Callable[[list], None]] = []  # auth side: receives account events
         self.tick_listeners: list[Callable[[int], None]] = []  # ref feed, dead man's switch, ...
         self.last_bbo: dict[str, tuple] = {}
@@ -89,7 +89,7 @@ class Hub:
         while True:
             next_at += self.tick_s
             try:
-                self.tick(self.clock())
+                self.tick(self.clock_ns())
             except Exception:  # noqa: BLE001 - the market must keep running; the error is logged
                 log.exception("market tick failed")
             delay = next_at - loop.time()
@@ -116,7 +116,7 @@ class Hub:
         if not events:
             return
         if now_ns is None:
-            now_ns = self.clock()
+            now_ns = self.clock_ns()
         touched: set[str] = set()
         trades: dict[str, list] = {}
         private: list = []
@@ -158,13 +158,13 @@ class Hub:
                 continue
             self.send(conn, '{"channel":"heartbeat"}')
 
-    def conn_is_stalled(self, conn: WsConnection, now_ns: int) -> bool:
+    def conn_is_stalled(self, conn: ServerWsConnection, now_ns: int) -> bool:
         symbols = conn.state.get("symbols")
         if not symbols:
             return self.faults.is_stalled(None, now_ns) if conn.state.get("subs") else False
         return any(self.faults.is_stalled(s, now_ns) for s in symbols)
 
-    def send(self, conn: WsConnection, text: str) -> None:
+    def send(self, conn: ServerWsConnection, text: str) -> None:
         if conn.send(text):
             conn.state["last_send_ns"] = time.monotonic_ns()
 
@@ -179,7 +179,7 @@ class Hub:
             self.book_groups[key] = group
         return group
 
-    def book_snapshot(self, conn: WsConnection, symbol: str, depth: int, now_ns: int) -> None:
+    def book_snapshot(self, conn: ServerWsConnection, symbol: str, depth: int, now_ns: int) -> None:
         group = self._book_group(symbol, depth)
         group.conns.add(conn)
         inst = self.market.instrument(symbol)
@@ -187,11 +187,11 @@ class Hub:
         self.book_messages += 1
         self.send(conn, self._book_message("snapshot", symbol, group.bids, group.asks, checksum, inst, now_ns))
 
-    def book_subscribe_only(self, conn: WsConnection, symbol: str, depth: int) -> None:
+    def book_subscribe_only(self, conn: ServerWsConnection, symbol: str, depth: int) -> None:
         """snapshot=false: join the stream at the current view without a snapshot."""
         self._book_group(symbol, depth).conns.add(conn)
 
-    def book_unsubscribe(self, conn: WsConnection, symbol: str, depth: int) -> None:
+    def book_unsubscribe(self, conn: ServerWsConnection, symbol: str, depth: int) -> None:
         group = self.book_groups.get((symbol, depth))
         if group is not None:
             group.conns.discard(conn)
@@ -238,7 +238,7 @@ class Hub:
 
     # ------------------------------------------------------------------ level3
 
-    def l3_snapshot(self, conn: WsConnection, symbol: str, depth: int, now_ns: int, snapshot: bool) -> None:
+    def l3_snapshot(self, conn: ServerWsConnection, symbol: str, depth: int, now_ns: int, snapshot: bool) -> None:
         key = (symbol, depth)
         group = self.l3_groups.get(key)
         if group is None:
@@ -261,7 +261,7 @@ class Hub:
             "bids": [order(o) for o in group.bids], "asks": [order(o) for o in group.asks],
             "timestamp": rfc3339_ns(now_ns)}]}))
 
-    def l3_unsubscribe(self, conn: WsConnection, symbol: str, depth: int) -> None:
+    def l3_unsubscribe(self, conn: ServerWsConnection, symbol: str, depth: int) -> None:
         group = self.l3_groups.get((symbol, depth))
         if group is not None:
             group.conns.discard(conn)
@@ -314,7 +314,7 @@ class Hub:
             "last": num(t.last, pp), "volume": num(t.volume, qp), "vwap": num(t.vwap, pp),
             "low": num(t.low, pp), "high": num(t.high, pp),
             "change": num(t.change, pp), "change_pct": num(t.change_pct, 2),
-            "timestamp": rfc3339_us(self.clock())}]})
+            "timestamp": rfc3339_us(self.clock_ns())}]})
 
     def _publish_bbo(self, symbol: str, now_ns: int) -> None:
         subs = self.ticker_subs.get((symbol, "bbo"))
@@ -350,15 +350,15 @@ class Hub:
 
     # ------------------------------------------------------------------ connection bookkeeping
 
-    def forget(self, conn: WsConnection) -> None:
+    def forget(self, conn: ServerWsConnection) -> None:
         for key, group in list(self.book_groups.items()):
             group.conns.discard(conn)
             if not group.conns:
                 del self.book_groups[key]
-        for key, group in list(self.l3_groups.items()):
-            group.conns.discard(conn)
-            if not group.conns:
-                del self.l3_groups[key]
+        for l3_key, l3_group in list(self.l3_groups.items()):
+            l3_group.conns.discard(conn)
+            if not l3_group.conns:
+                del self.l3_groups[l3_key]
         for subs in self.ticker_subs.values():
             subs.discard(conn)
         for subs in self.trade_subs.values():

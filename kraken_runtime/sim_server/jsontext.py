@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any, Callable
 
-try:  # the "books" helper's formatter; the fallback below is the same rule.
-    from kraken_runtime.core.kraken.wire import format_decimal as _format_decimal
-except ImportError:  # pragma: no cover - only while core/kraken/wire.py is missing
-    _format_decimal = None
+from kraken_runtime.core.kraken.wire import format_decimal as _format_decimal
 
 
 def format_decimal(value: Decimal | int | str, places: int) -> str:
     """`value` printed with exactly `places` decimals (no exponent, no rounding surprises)."""
-    if _format_decimal is not None:
-        return _format_decimal(Decimal(value), places)
-    quantum = Decimal(1).scaleb(-places)
-    return f"{Decimal(value).quantize(quantum):f}"
+    return _format_decimal(Decimal(value), places)
 
 
 class Num(str):
@@ -34,16 +29,16 @@ def num(value: Decimal | int | str, places: int) -> Num:
     return Num(format_decimal(value, places))
 
 
-_encode_string = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
-def dumps(obj) -> str:
+def dumps(obj: Any) -> str:
     parts: list[str] = []
     _write(obj, parts.append)
     return "".join(parts)
 
 
-def _write(obj, out) -> None:
+def _write(obj: Any, out: Callable[[str], Any]) -> None:
     if isinstance(obj, Num):
         out(str.__str__(obj))
     elif isinstance(obj, str):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from kraken_runtime.core.sim.instruments import Instrument
+from typing import Any
+
+from kraken_runtime.core.sim.exchange import SimExchange
+from kraken_runtime.core.sim.instruments import ASSETS, INSTRUMENTS, Instrument
+from kraken_runtime.sim_server.jsontext import Num
 
 
 class MarketAdapter:
-    def __init__(self, exchange) -> None:
-        from kraken_runtime.core.sim.instruments import ASSETS, INSTRUMENTS
-
+    def __init__(self, exchange: SimExchange) -> None:
         self.exchange = exchange
         self.assets = ASSETS
         self.symbols: tuple[str, ...] = tuple(exchange.symbols)
@@ -66,8 +68,6 @@ class MarketAdapter:
                                     "precision_display": asset.display_decimals, "borrowable": False,
                                     "collateral_value": 1.0 if name in ("USD", "BTC", "ETH") else 0.0,
                                     "margin_rate": 0.02}
-        from kraken_runtime.sim_server.jsontext import Num
-
         pairs = []
         for info in self.pairs.values():
             pairs.append({

@@ -22,7 +22,7 @@ from pathlib import Path
 from kraken_runtime.core.recording import RecordingError, is_recording, read_recording
 from kraken_runtime.sim_server import wsproto
 from kraken_runtime.sim_server.jsontext import Num, dumps
-from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.transport import ServerWsConnection
 
 
 def _parse_exact(text: str):
@@ -114,16 +114,16 @@ class ReplayHandler:
         self.tasks: dict[int, asyncio.Task] = {}
         self.sent_total = 0
 
-    def on_open(self, conn: WsConnection) -> None:
+    def on_open(self, conn: ServerWsConnection) -> None:
         for frame in self.frames[: self.lead]:
             conn.send(frame)
 
-    def on_close(self, conn: WsConnection) -> None:
+    def on_close(self, conn: ServerWsConnection) -> None:
         task = self.tasks.pop(conn.id, None)
         if task is not None:
             task.cancel()
 
-    def on_message(self, conn: WsConnection, text: str) -> None:
+    def on_message(self, conn: ServerWsConnection, text: str) -> None:
         time_in = wsproto.wall_ns()
         message, error = wsproto.parse_request(text)
         if message is None:
@@ -136,7 +136,8 @@ class ReplayHandler:
             return
         if message.get("method") == "subscribe" and conn.id not in self.tasks:
             if not self.has_acks:
-                params = message.get("params") if isinstance(message.get("params"), dict) else {}
+                raw_params = message.get("params")
+                params: dict = raw_params if isinstance(raw_params, dict) else {}
                 for symbol in params.get("symbol") or []:
                     result = {"channel": params.get("channel"), "depth": params.get("depth", 10),
                               "snapshot": params.get("snapshot", True), "symbol": symbol}
@@ -144,7 +145,7 @@ class ReplayHandler:
                                                time_out=wsproto.wall_ns()))
             self.tasks[conn.id] = asyncio.get_running_loop().create_task(self._stream(conn))
 
-    async def _stream(self, conn: WsConnection) -> None:
+    async def _stream(self, conn: ServerWsConnection) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         first = next((t for t in self.times[self.lead:] if t is not None), None)

@@ -10,23 +10,20 @@ import asyncio
 import json
 import time
 from decimal import Decimal
+from typing import Any
 
+from kraken_runtime.sim_server import rest_orders
 from kraken_runtime.sim_server.jsontext import Num, dumps, format_decimal
+from kraken_runtime.sim_server.rest_common import (
+    ERR_INVALID_ARGS,
+    ERR_UNKNOWN_ASSET,
+    ERR_UNKNOWN_METHOD,
+    ERR_UNKNOWN_PAIR,
+    NS,
+    envelope,
+)
 from kraken_runtime.sim_server.transport import HttpRequest, HttpResponse
 from kraken_runtime.sim_server.wsproto import rfc3339_s
-
-NS = 1_000_000_000
-ERR_UNKNOWN_METHOD = "EGeneral:Unknown method"
-ERR_INVALID_ARGS = "EGeneral:Invalid arguments"
-ERR_UNKNOWN_PAIR = "EQuery:Unknown asset pair"
-ERR_UNKNOWN_ASSET = "EQuery:Unknown asset"
-
-
-def envelope(result=None, errors: list[str] | None = None) -> HttpResponse:
-    body: dict = {"error": errors or []}
-    if result is not None and not errors:
-        body["result"] = result
-    return HttpResponse(200, dumps(body).encode())
 
 
 def _private_params(request: HttpRequest) -> dict[str, str] | None:
@@ -55,7 +52,7 @@ def _vol(value: Decimal, places: int) -> str:
 
 class RestApi:
     def __init__(self, app) -> None:
-        self.app = app  # the SimServer: .market, .trading, .faults, .clock
+        self.app = app  # the SimServer: .market, .trading, .faults, .clock_ns
 
     # ------------------------------------------------------------------ routing
 
@@ -84,7 +81,7 @@ class RestApi:
             api_key, error = trading.authenticate_rest(path, request.headers, request.body, form)
             if error:
                 return envelope(errors=[error])
-            now = self.app.clock()
+            now = self.app.clock_ns()
             error = trading.charge_rest(api_key, name, now)
             if error:
                 return envelope(errors=[error])
@@ -114,12 +111,12 @@ class RestApi:
         return out, None
 
     def public_Time(self, params) -> HttpResponse:
-        now = self.app.clock()
+        now = self.app.clock_ns()
         return envelope({"unixtime": now // NS,
                          "rfc1123": time.strftime("%a, %d %b %y %H:%M:%S +0000", time.gmtime(now // NS))})
 
     def public_SystemStatus(self, params) -> HttpResponse:
-        return envelope({"status": self.app.faults.venue_status(), "timestamp": rfc3339_s(self.app.clock())})
+        return envelope({"status": self.app.faults.venue_status(), "timestamp": rfc3339_s(self.app.clock_ns())})
 
     def public_Assets(self, params) -> HttpResponse:
         market = self.app.market
@@ -142,11 +139,11 @@ class RestApi:
 
     def public_AssetPairs(self, params) -> HttpResponse:
         symbols, error = self._pairs(params)
-        if error:
-            return envelope(errors=[error])
+        if symbols is None:
+            return envelope(errors=[error or ERR_UNKNOWN_PAIR])
         market = self.app.market
         info_kind = params.get("info", "info")
-        result = {}
+        result: dict[str, Any] = {}
         for symbol in symbols:
             p = market.pairs[symbol]
             fees = [[Num(f"{v:f}"), Num(f"{pct:f}")] for v, pct in p.fees]
@@ -180,8 +177,8 @@ class RestApi:
 
     def public_Ticker(self, params) -> HttpResponse:
         symbols, error = self._pairs(params)
-        if error:
-            return envelope(errors=[error])
+        if symbols is None:
+            return envelope(errors=[error or ERR_UNKNOWN_PAIR])
         market = self.app.market
         result = {}
         for symbol in symbols:
@@ -208,7 +205,7 @@ class RestApi:
         if not params.get("pair"):
             return envelope(errors=[ERR_INVALID_ARGS])
         symbols, error = self._pairs(params)
-        if error or len(symbols) != 1:
+        if symbols is None or len(symbols) != 1:
             return envelope(errors=[error or ERR_INVALID_ARGS])
         try:
             count = int(params.get("count", "100"))
@@ -219,7 +216,7 @@ class RestApi:
         symbol = symbols[0]
         p = market.pairs[symbol]
         bids, asks = market.book(symbol, count)
-        stamp = self.app.clock() // NS
+        stamp = self.app.clock_ns() // NS
         pp, qp = self._price_places(p), p.qty_precision
         return envelope({p.rest_name: {
             "asks": [[_fmt(price, pp), _vol(qty, qp), stamp] for price, qty in asks],
@@ -229,7 +226,7 @@ class RestApi:
         if not params.get("pair"):
             return envelope(errors=[ERR_INVALID_ARGS])
         symbols, error = self._pairs(params)
-        if error or len(symbols) != 1:
+        if symbols is None or len(symbols) != 1:
             return envelope(errors=[error or ERR_INVALID_ARGS])
         market = self.app.market
         symbol = symbols[0]
@@ -250,50 +247,32 @@ class RestApi:
     # ------------------------------------------------------------------ private
 
     def private_GetWebSocketsToken(self, account: str, form) -> dict:
-        token = self.app.trading.tokens.issue(account, self.app.clock())
+        token = self.app.trading.tokens.issue(account, self.app.clock_ns())
         return {"token": token, "expires": int(self.app.trading.tokens.ttl_s)}
 
     def private_Balance(self, account: str, form) -> dict:
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.balance(self.app, account)
 
     def private_AddOrder(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.add_order(self.app, account, form)
 
     def private_CancelOrder(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.cancel_order(self.app, account, form)
 
     def private_CancelAll(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.cancel_all(self.app, account)
 
     def private_CancelAllOrdersAfter(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.cancel_after(self.app, account, form)
 
     def private_OpenOrders(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.open_orders(self.app, account, form)
 
     def private_ClosedOrders(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.closed_orders(self.app, account, form)
 
     def private_QueryOrders(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.query_orders(self.app, account, form)
 
     def private_TradesHistory(self, account: str, form):
-        from kraken_runtime.sim_server import rest_orders
-
         return rest_orders.trades_history(self.app, account, form)

@@ -14,24 +14,22 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from kraken_runtime.core.kraken.codec import ns_to_rfc3339
-from kraken_runtime.core.sim.exchange import AddOrderRequest, KrakenReject
+from kraken_runtime.core.sim.api import AddOrderRequest, KrakenReject
 from kraken_runtime.sim_server.jsontext import Num, format_decimal
+from kraken_runtime.sim_server.rest_common import ERR_INVALID_ARGS, ERR_UNKNOWN_PAIR, NS, envelope
+from kraken_runtime.sim_server.transport import HttpResponse
+from kraken_runtime.sim_server.wsproto import parse_rfc3339, wall_ns
 
-NS = 1_000_000_000
-ERR_INVALID_ARGS = "EGeneral:Invalid arguments"
-ERR_UNKNOWN_PAIR = "EQuery:Unknown asset pair"
 PAGE = 50
 
 
-def _error(error: str):
-    from kraken_runtime.sim_server.rest import envelope
-
+def _error(error: str) -> HttpResponse:
     return envelope(errors=[error])
 
 
 def _publish(app, events) -> None:
     if events:
-        app.hub.absorb(events, app.clock())
+        app.hub.absorb(events, app.clock_ns())
 
 
 def _time(ns: int | None) -> Num:
@@ -103,8 +101,6 @@ def add_order(app, account: str, form: dict):
             or _bool(form.get("reduce_only")) or form.get("trigger"):
         return _error(ERR_INVALID_ARGS)  # what the model does not support (docs/SIM.md)
     if form.get("deadline"):
-        from kraken_runtime.sim_server.wsproto import parse_rfc3339, wall_ns
-
         try:
             if parse_rfc3339(form["deadline"]) < wall_ns():
                 return _error("EService:Deadline elapsed")
@@ -114,7 +110,7 @@ def add_order(app, account: str, form: dict):
     request = AddOrderRequest(symbol=symbol, side=side, order_type=ordertype, order_qty=volume, limit_price=price,
                               time_in_force=tif, post_only="post" in oflags, cl_ord_id=form.get("cl_ord_id") or None,
                               order_userref=userref, validate=validate)
-    result, events = app.trading.add_order(account, request, app.clock())
+    result, events = app.trading.add_order(account, request, app.clock_ns())
     _publish(app, events)
     if isinstance(result, KrakenReject):
         return _error(result.error)
@@ -130,9 +126,9 @@ def cancel_order(app, account: str, form: dict):
     if (txid is None) == (cl_ord_id is None):
         return _error(ERR_INVALID_ARGS)
     if txid is not None and txid.lstrip("-").isdigit():
-        results, events = app.trading.cancel_order(account, app.clock(), order_userref=int(txid))
+        results, events = app.trading.cancel_order(account, app.clock_ns(), order_userref=int(txid))
     else:
-        results, events = app.trading.cancel_order(account, app.clock(), order_id=txid, cl_ord_id=cl_ord_id)
+        results, events = app.trading.cancel_order(account, app.clock_ns(), order_id=txid, cl_ord_id=cl_ord_id)
     _publish(app, events)
     done = [r for r in results if not isinstance(r, KrakenReject)]
     if not done:
@@ -141,7 +137,7 @@ def cancel_order(app, account: str, form: dict):
 
 
 def cancel_all(app, account: str):
-    result, events = app.trading.cancel_all(account, app.clock())
+    result, events = app.trading.cancel_all(account, app.clock_ns())
     _publish(app, events)
     if isinstance(result, KrakenReject):
         return _error(result.error)
@@ -153,7 +149,7 @@ def cancel_after(app, account: str, form: dict):
         timeout = int(form.get("timeout", ""))
     except ValueError:
         return _error(ERR_INVALID_ARGS)
-    result, events = app.trading.cancel_after(account, timeout, app.clock())
+    result, events = app.trading.cancel_after(account, timeout, app.clock_ns())
     _publish(app, events)
     if isinstance(result, KrakenReject):
         return _error(result.error)

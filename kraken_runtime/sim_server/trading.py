@@ -12,16 +12,19 @@ import base64
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Callable
 
 from kraken_runtime.core.kraken import ratelimit
 from kraken_runtime.core.kraken.signing import sign
-from kraken_runtime.core.sim.exchange import (
+from kraken_runtime.core.sim.api import (
     AddOrderRequest,
     AmendOrderRequest,
     KrakenReject,
 )
+from kraken_runtime.core.sim.exchange import SimExchange
 from kraken_runtime.sim_server.faults import FaultBoard
 
 NS = 1_000_000_000
@@ -49,8 +52,8 @@ def new_api_secret() -> str:
 class Credentials:
     api_key: str
     api_secret: str  # base64, as Kraken hands it out
+    rest_counter: ratelimit.RestCallCounter
     last_nonce: int = 0
-    rest_counter: ratelimit.RestCallCounter | None = None
 
 
 @dataclass
@@ -96,15 +99,13 @@ class Trading:
     balances and the public book go out at once.
     """
 
-    def __init__(self, exchange, faults: FaultBoard, credentials: dict[str, str], *,
+    def __init__(self, exchange: SimExchange, faults: FaultBoard, credentials: dict[str, str], *,
                  rest_tier: "str | ratelimit.RestTier" = "intermediate", trading_tier: str = "intermediate",
-                 token_ttl_s: float = 900.0, clock=None) -> None:
-        import time as _time
-
+                 token_ttl_s: float = 900.0, clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.exchange = exchange
         self.faults = faults
-        self.clock = clock or _time.time_ns
-        self.credentials = {key: Credentials(key, secret, 0, ratelimit.RestCallCounter(rest_tier))
+        self.clock_ns = clock_ns
+        self.credentials = {key: Credentials(key, secret, ratelimit.RestCallCounter(rest_tier))
                             for key, secret in credentials.items()}
         self.trading_tier = trading_tier
         self.trade_counters: dict[str, ratelimit.TradingRateCounter] = {}
@@ -213,7 +214,7 @@ class Trading:
     def batch_add(self, account: str, symbol: str, requests: list[AddOrderRequest], validate: bool,
                   now_ns: int) -> Outcome:
         """All validated first; one failure rejects the batch. Result: a tuple of per-order results
-        (AddOrderResult or KrakenReject for a funding failure), or one KrakenReject."""
+        (EngineAddOrderResult or KrakenReject for a funding failure), or one KrakenReject."""
         served = self._served(symbol)
         if served is None:
             return KrakenReject(error=ERR_UNKNOWN_PAIR), []
@@ -264,7 +265,7 @@ class Trading:
 
     def cancel_order(self, account: str, now_ns: int, *, order_id: str | None = None,
                      cl_ord_id: str | None = None, order_userref: int | None = None) -> tuple[list, list]:
-        """Cancel the matching open orders: ([CancelOrderResult | KrakenReject, ...], events).
+        """Cancel the matching open orders: ([EngineCancelOrderResult | KrakenReject, ...], events).
         A userref may match several orders; an id that matches none gives one EOrder:Unknown order."""
         if self.faults.take_rate_limit():
             return [KrakenReject(error=ERR_TRADE_RATE)], []

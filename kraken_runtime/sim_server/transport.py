@@ -4,7 +4,7 @@ auth, reference) on the same port, routed by path.
 Thin I/O adapter. HTTP is parsed here (keep-alive, Content-Length and chunked bodies); a request that
 asks for a WebSocket upgrade is handed to the `websockets` package's sans-I/O ServerProtocol, which
 does the handshake, framing, ping/pong and the close handshake. Sending never blocks the market loop:
-`WsConnection.send` frames the text and writes it to the transport; a client whose unsent bytes exceed
+`ServerWsConnection.send` frames the text and writes it to the transport; a client whose unsent bytes exceed
 `max_buffer_bytes` is dropped (Kraken drops slow consumers too).
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.frames import Opcode
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -63,12 +63,12 @@ HttpHandler = Callable[[HttpRequest], Awaitable[HttpResponse]]
 
 
 class WsHandler(Protocol):
-    def on_open(self, conn: "WsConnection") -> None: ...
-    def on_message(self, conn: "WsConnection", text: str) -> Awaitable[None] | None: ...
-    def on_close(self, conn: "WsConnection") -> None: ...
+    def on_open(self, conn: "ServerWsConnection") -> None: ...
+    def on_message(self, conn: "ServerWsConnection", text: str) -> Awaitable[None] | None: ...
+    def on_close(self, conn: "ServerWsConnection") -> None: ...
 
 
-class WsConnection:
+class ServerWsConnection:
     """One accepted WebSocket. `send` is synchronous and bounded; `close` starts the close handshake."""
 
     _next_id = 1
@@ -81,8 +81,8 @@ class WsConnection:
         self.max_buffer_bytes = max_buffer_bytes
         self.closed = False
         self.dropped_slow = False
-        self.id = WsConnection._next_id
-        WsConnection._next_id += 1
+        self.id = ServerWsConnection._next_id
+        ServerWsConnection._next_id += 1
         self.state: dict = {}  # per-session data owned by the route handler
         self.sent_messages = 0
 
@@ -149,7 +149,7 @@ class Listener:
         self.router = router
         self.max_buffer_bytes = max_buffer_bytes
         self.server: asyncio.base_events.Server | None = None
-        self.connections: set[WsConnection] = set()
+        self.connections: set[ServerWsConnection] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str, port: int) -> int:
@@ -270,7 +270,7 @@ class Listener:
             finally:
                 writer.transport.close()
             return
-        conn = WsConnection(protocol, writer, path, self.max_buffer_bytes)
+        conn = ServerWsConnection(protocol, writer, path, self.max_buffer_bytes)
         self.connections.add(conn)
         fragments: list[bytes] = []
         try:
@@ -282,21 +282,23 @@ class Listener:
                     break
                 protocol.receive_data(data)
                 for event in protocol.events_received():
-                    opcode = getattr(event, "opcode", None)
+                    if not isinstance(event, Frame):
+                        continue
+                    opcode = event.opcode
                     if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                         if event.fin:
-                            text = event.data.decode("utf-8", "replace")
+                            text = bytes(event.data).decode("utf-8", "replace")
                             await _maybe_await(handler.on_message(conn, text))
                         else:
-                            fragments = [event.data]
+                            fragments = [bytes(event.data)]
                     elif opcode is Opcode.CONT:
-                        fragments.append(event.data)
+                        fragments.append(bytes(event.data))
                         if event.fin:
                             text = b"".join(fragments).decode("utf-8", "replace")
                             fragments = []
                             await _maybe_await(handler.on_message(conn, text))
                 conn._flush()  # pongs and close replies produced by the protocol
-                if protocol.state is State.CLOSED or protocol.close_expected():
+                if protocol.state is State.CLOSED or protocol.close_expected():  # type: ignore[comparison-overlap]  # state changes inside receive_data; mypy narrowed it at the loop's test
                     break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import overload
 
 from kraken_runtime.core.kraken import messages as m
 from kraken_runtime.core.kraken.codec import decode_request, encode_message, ns_to_rfc3339
 from kraken_runtime.core.kraken.wire import DecodeError
-from kraken_runtime.core.sim.exchange import AddOrderRequest, AmendOrderRequest, KrakenReject
+from kraken_runtime.core.sim.api import AddOrderRequest, AmendOrderRequest, KrakenReject
 from kraken_runtime.sim_server import wsproto
-from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.transport import ServerWsConnection
 from kraken_runtime.sim_server.ws_public import PublicHandler
 
 ERR_INVALID_TOKEN = "EAPI:Invalid token"
@@ -37,6 +38,10 @@ _TRADING = {"add_order", "amend_order", "cancel_order", "cancel_all", "cancel_al
             "batch_cancel"}
 
 
+@overload
+def wire_decimal(value: Decimal) -> Decimal: ...
+@overload
+def wire_decimal(value: None) -> None: ...
 def wire_decimal(value: Decimal | None) -> Decimal | None:
     """A Decimal as Kraken writes floats on this endpoint: no trailing zeros, at least one decimal
     (`0.005`, `26500.0`, `132.9995`)."""
@@ -59,16 +64,16 @@ class AuthHandler:
         self.trading = server.trading
         self.exchange = server.exchange
         self.public = PublicHandler(server.hub)
-        self.executions: dict[str, set[WsConnection]] = {}  # account -> subscribed connections
-        self.balances: dict[str, set[WsConnection]] = {}
+        self.executions: dict[str, set[ServerWsConnection]] = {}  # account -> subscribed connections
+        self.balances: dict[str, set[ServerWsConnection]] = {}
         self.hub.private_listeners.append(self.on_private_events)
 
     # ------------------------------------------------------------------ transport callbacks
 
-    def on_open(self, conn: WsConnection) -> None:
+    def on_open(self, conn: ServerWsConnection) -> None:
         self.public.on_open(conn)  # status frame, public bookkeeping
 
-    def on_close(self, conn: WsConnection) -> None:
+    def on_close(self, conn: ServerWsConnection) -> None:
         self.hub.forget(conn)
         for table in (self.executions, self.balances):
             for account, conns in list(table.items()):
@@ -76,11 +81,11 @@ class AuthHandler:
                 if not conns:
                     del table[account]
 
-    async def on_message(self, conn: WsConnection, text: str) -> None:
+    async def on_message(self, conn: ServerWsConnection, text: str) -> None:
         time_in = wsproto.wall_ns()
         raw, error = wsproto.parse_request(text)
         if raw is None:
-            self._send_error(conn, "", None, error, time_in)
+            self._send_error(conn, "", None, error or wsproto.ERR_MALFORMED, time_in)
             return
         method = raw.get("method")
         params = raw.get("params")
@@ -95,14 +100,15 @@ class AuthHandler:
             return
         name = str(method)
         if name in _TRADING:
-            account = self.trading.account_for_token(getattr(request, "token", None), self.server.clock())
+            account = self.trading.account_for_token(getattr(request, "token", None), self.server.clock_ns())
             if account is None:
                 self._send_error(conn, name, req_id, ERR_INVALID_TOKEN, time_in)
                 return
-            delay = self.server.faults.ack_delay_s(self.server.clock())
+            delay = self.server.faults.ack_delay_s(self.server.clock_ns())
             if delay:
                 await asyncio.sleep(delay)
-            if getattr(request, "deadline", None) and wsproto.parse_rfc3339(request.deadline) < wsproto.wall_ns():
+            deadline = getattr(request, "deadline", None)
+            if isinstance(deadline, str) and wsproto.parse_rfc3339(deadline) < wsproto.wall_ns():
                 self._send_error(conn, name, req_id, ERR_DEADLINE, time_in)
                 return
             getattr(self, "_" + name)(conn, account, request, time_in)
@@ -115,7 +121,7 @@ class AuthHandler:
 
     # ------------------------------------------------------------------ helpers
 
-    def _send(self, conn: WsConnection, message) -> None:
+    def _send(self, conn: ServerWsConnection, message) -> None:
         self.hub.send(conn, encode_message(message))
 
     def _send_error(self, conn, method: str, req_id, error: str, time_in: int) -> None:
@@ -126,11 +132,11 @@ class AuthHandler:
         return {"time_in": _t(time_in), "time_out": _t(wsproto.wall_ns())}
 
     def _now(self) -> int:
-        return self.server.clock()
+        return self.server.clock_ns()
 
     # ------------------------------------------------------------------ subscriptions
 
-    def _subscribe(self, conn: WsConnection, request: m.Subscribe, time_in: int) -> None:
+    def _subscribe(self, conn: ServerWsConnection, request: m.Subscribe, time_in: int) -> None:
         account = self.trading.account_for_token(request.token, self._now())
         if account is None:
             self._send(conn, m.SubscribeError(method="subscribe", req_id=request.req_id, error=ERR_INVALID_TOKEN,
@@ -161,7 +167,7 @@ class AuthHandler:
             if snapshot:
                 self._balances_snapshot(conn, account)
 
-    def _unsubscribe(self, conn: WsConnection, request: m.Unsubscribe, time_in: int) -> None:
+    def _unsubscribe(self, conn: ServerWsConnection, request: m.Unsubscribe, time_in: int) -> None:
         subs = conn.state.setdefault("private", {})
         entry = subs.pop(request.channel, None)
         if entry is None:
@@ -176,12 +182,12 @@ class AuthHandler:
         self._send(conn, m.UnsubscribeAck(method="unsubscribe", req_id=request.req_id, channel=request.channel,
                                           **self._times(time_in)))
 
-    def _next_seq(self, conn: WsConnection, channel: str) -> int:
+    def _next_seq(self, conn: ServerWsConnection, channel: str) -> int:
         entry = conn.state["private"][channel]
         entry["seq"] += 1
         return entry["seq"]
 
-    def _executions_snapshot(self, conn: WsConnection, account: str, snap_orders: bool, snap_trades: bool) -> None:
+    def _executions_snapshot(self, conn: ServerWsConnection, account: str, snap_orders: bool, snap_trades: bool) -> None:
         reports: list[m.Execution] = []
         if snap_orders:
             for order in self.exchange.open_orders(account):
@@ -207,7 +213,7 @@ class AuthHandler:
         self._send(conn, m.ExecutionsMessage(type=m.FrameType.SNAPSHOT, sequence=self._next_seq(conn, "executions"),
                                              executions=tuple(reports)))
 
-    def _balances_snapshot(self, conn: WsConnection, account: str) -> None:
+    def _balances_snapshot(self, conn: ServerWsConnection, account: str) -> None:
         balances = tuple(
             m.AssetBalance(asset=asset, asset_class="currency", balance=wire_decimal(amount),
                            wallets=(m.Wallet(type="spot", id="main", balance=wire_decimal(amount)),))
@@ -377,8 +383,8 @@ def _order_request(order: m.AddOrder | m.BatchOrder, symbol: str, validate: bool
 
 def execution_report(event) -> m.Execution:
     """An exchange-model ExecutionEvent as Kraken's execution report (fields left None are not sent)."""
-    fees = ()
-    if event.fee is not None:
+    fees: tuple[m.Fee, ...] = ()
+    if event.fee is not None and event.fee_asset is not None:
         fees = (m.Fee(asset=event.fee_asset, qty=wire_decimal(event.fee)),)
     return m.Execution(
         order_id=event.order_id, exec_type=m.ExecType(event.exec_type), order_status=m.OrderStatus(event.order_status),

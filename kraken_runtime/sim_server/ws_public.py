@@ -10,7 +10,7 @@ from __future__ import annotations
 from kraken_runtime.sim_server import wsproto
 from kraken_runtime.sim_server.hub import Hub, status_message
 from kraken_runtime.sim_server.jsontext import dumps
-from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.transport import ServerWsConnection
 from kraken_runtime.sim_server.wsproto import response, wall_ns
 
 PUBLIC_CHANNELS = ("status", "instrument", "ticker", "trade", "book")
@@ -34,16 +34,16 @@ class PublicHandler:
 
     # ------------------------------------------------------------------ transport callbacks
 
-    def on_open(self, conn: WsConnection) -> None:
+    def on_open(self, conn: ServerWsConnection) -> None:
         conn.state["subs"] = {}
         conn.state["symbols"] = set()
         self.hub.status_conns.add(conn)
         self.hub.send(conn, status_message(self.hub.faults.venue_status(), conn.id))
 
-    def on_close(self, conn: WsConnection) -> None:
+    def on_close(self, conn: ServerWsConnection) -> None:
         self.hub.forget(conn)
 
-    def on_message(self, conn: WsConnection, text: str) -> None:
+    def on_message(self, conn: ServerWsConnection, text: str) -> None:
         time_in = wall_ns()
         message, error = wsproto.parse_request(text)
         if message is None:
@@ -66,7 +66,7 @@ class PublicHandler:
             return
         channel = params.get("channel")
         allowed = ("level3",) if self.level3 else PUBLIC_CHANNELS
-        if channel not in allowed:
+        if not isinstance(channel, str) or channel not in allowed:
             self._error(conn, method, req_id, wsproto.ERR_BAD_CHANNEL, time_in)
             return
         for name in params:
@@ -82,7 +82,7 @@ class PublicHandler:
             return
         if channel == "level3":
             token = params.get("token")
-            if not isinstance(token, str) or self.tokens is None or not self.tokens.use(token, self.hub.clock()):
+            if not isinstance(token, str) or self.tokens is None or not self.tokens.use(token, self.hub.clock_ns()):
                 self._error(conn, method, req_id, wsproto.ERR_INVALID_TOKEN, time_in)
                 return
         symbols = params.get("symbol")

@@ -16,7 +16,7 @@ from collections import deque
 from decimal import Decimal
 
 from kraken_runtime.sim_server.jsontext import dumps
-from kraken_runtime.sim_server.transport import WsConnection
+from kraken_runtime.sim_server.transport import ServerWsConnection
 
 NS = 1_000_000_000
 
@@ -35,22 +35,22 @@ class RefFeed:
         self.last_sent: dict[str, tuple] = {}
         self.last_text: dict[str, str] = {}  # the latest quote per symbol, sent to a connection when it opens
         self.update_id = 400_900_000
-        self.conns: set[WsConnection] = set()
+        self.conns: set[ServerWsConnection] = set()
         self.by_ref_name = {ref_name(s).lower(): s for s in server.symbols}
         server.hub.tick_listeners.append(self.on_tick)
 
     # ------------------------------------------------------------------ transport callbacks
 
-    def on_open(self, conn: WsConnection) -> None:
+    def on_open(self, conn: ServerWsConnection) -> None:
         conn.state["ref_symbols"] = set(self.server.symbols)
         self.conns.add(conn)
         for text in self.last_text.values():  # a live venue's quotes flow at once; ours change only on ticks
             conn.send(text)
 
-    def on_close(self, conn: WsConnection) -> None:
+    def on_close(self, conn: ServerWsConnection) -> None:
         self.conns.discard(conn)
 
-    def on_message(self, conn: WsConnection, text: str) -> None:
+    def on_message(self, conn: ServerWsConnection, text: str) -> None:
         try:
             message = json.loads(text)
         except ValueError:

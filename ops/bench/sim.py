@@ -21,15 +21,14 @@ import json
 import multiprocessing as mp
 import time
 
+import websocket
+
+from kraken_runtime.core.kraken.codec import rfc3339_to_ns
 from kraken_runtime.core.sim.instruments import DEFAULT_SYMBOLS
 from kraken_runtime.sim_server.app import start_sim
 
 
 def _client(url: str, symbols: list[str], depth: int, seconds: float, start_at: float, out) -> None:
-    import websocket
-
-    from kraken_runtime.core.kraken.codec import rfc3339_to_ns
-
     ws = websocket.create_connection(url, timeout=5)
     ws.send(json.dumps({"method": "subscribe", "params": {"channel": "book", "symbol": symbols, "depth": depth}}))
     count = 0

@@ -18,17 +18,10 @@ import websocket
 from kraken_runtime.sim_server.app import start_sim
 
 
-def _shared_kraken() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "setup.cfg").exists():
-            return parent.parent / "shared" / "kraken"
-    raise RuntimeError("repo root not found")
-
-
 @pytest.fixture(scope="session")
-def shared_kraken() -> Path:
-    return _shared_kraken()
+def shared_kraken(kraken_data: Path) -> Path:
+    """Kraken's recorded traffic and REST responses, copied into the repository (tests/data/kraken)."""
+    return kraken_data
 
 
 class WsClient:

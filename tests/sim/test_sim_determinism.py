@@ -55,7 +55,7 @@ def test_same_seed_then_same_snapshots_and_updates_and_other_seed_differs():
     runs = []
     for seed in (5, 5, 6):
         clock = Clock()
-        handle = start_sim(symbols=("BTC/USD", "ETH/USD"), seed=seed, clock=clock)
+        handle = start_sim(symbols=("BTC/USD", "ETH/USD"), seed=seed, clock_ns=clock)
         try:
             runs.append(_book_frames(handle, clock, steps=3))
         finally:

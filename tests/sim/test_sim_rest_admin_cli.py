@@ -11,6 +11,9 @@ from pathlib import Path
 
 import requests
 
+from kraken_runtime.commands.sim import DEFAULT_SEED
+from kraken_runtime.commands.sim import main as sim_command
+from kraken_runtime.core.config import SimSettings
 from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.sim_server.replay import load_capture
 
@@ -169,3 +172,14 @@ def test_cli_when_args_bad_then_exit_2():
     proc = subprocess.run([sys.executable, "-m", "kraken_runtime.commands.sim", "--balance", "USD"], cwd=REPO,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cli_when_symbol_unknown_then_exit_2_listing_the_valid_symbols(capsys):
+    assert sim_command(["--symbols", "BTC/USD,FOO/BAR"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "does not list FOO/BAR" in err[0] and "BTC/USD" in err[0] and "ETH/USD" in err[0]
+
+
+def test_cli_default_seed_is_the_one_run_market_sim_uses():
+    assert DEFAULT_SEED == SimSettings().seed

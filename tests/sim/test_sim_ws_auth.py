@@ -43,7 +43,7 @@ def clock():
 
 @pytest.fixture(scope="module")
 def market(clock):
-    handle = start_sim(symbols=("BTC/USD", "ETH/USD"), seed=21, clock=clock, rest_tier="pro",
+    handle = start_sim(symbols=("BTC/USD", "ETH/USD"), seed=21, clock_ns=clock, rest_tier="pro",
                        accounts={"sim-test-key-a": base64.b64encode(hashlib.sha512(b"a").digest()).decode(),
                                  KEY_B: SECRET_B},
                        balances={"USD": Decimal("50000000"), "BTC": Decimal("100"), "ETH": Decimal("1000")})

@@ -1,21 +1,12 @@
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from kraken_runtime.core.sim.exchange import SimExchange, SimModelConfig
+from kraken_runtime.core.sim.api import SimModelConfig
+from kraken_runtime.core.sim.exchange import SimExchange
 
 T0 = 1_700_000_000 * 1_000_000_000
 SEC = 1_000_000_000
-
-
-@pytest.fixture
-def kraken_data_dir() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "core").is_dir() and (parent / "tests").is_dir():
-            return parent.parent / "shared" / "kraken"
-    raise RuntimeError("repo root not found")
 
 
 @pytest.fixture

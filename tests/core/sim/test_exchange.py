@@ -2,16 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from kraken_runtime.core.sim.exchange import (
-    AddOrderRequest,
-    AmendOrderRequest,
-    BalanceChanged,
-    BookLevelChanged,
-    ExecutionEvent,
-    KrakenReject,
-    L3OrderEvent,
-    TradePrinted,
-)
+from kraken_runtime.core.sim.api import AddOrderRequest, AmendOrderRequest, KrakenReject
+from kraken_runtime.core.sim.events import BalanceChanged, BookLevelChanged, ExecutionEvent, L3OrderEvent, TradePrinted
 
 T0 = 1_700_000_000 * 1_000_000_000
 SEC = 1_000_000_000

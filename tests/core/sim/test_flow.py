@@ -4,7 +4,7 @@ from decimal import Decimal
 
 T0 = 1_700_000_000 * 1_000_000_000
 SEC = 1_000_000_000
-from kraken_runtime.core.sim.exchange import BookLevelChanged, L3OrderEvent, TradePrinted
+from kraken_runtime.core.sim.events import BookLevelChanged, L3OrderEvent, TradePrinted
 from kraken_runtime.core.sim.instruments import DEFAULT_SYMBOLS, INSTRUMENTS
 
 

@@ -38,10 +38,10 @@ def _check_against(inst, recorded, assets=None):
     assert [(v, p) for v, p in inst.fees_maker] == [(Decimal(str(v)), Decimal(str(p))) for v, p in recorded["fees_maker"]]
 
 
-def test_pairs_agree_with_recorded_asset_pairs(kraken_data_dir):
-    public = json.loads((kraken_data_dir / "rest" / "public_asset_pairs.json").read_text())["result"]
+def test_pairs_agree_with_recorded_asset_pairs(kraken_data):
+    public = json.loads((kraken_data / "rest" / "public_asset_pairs.json").read_text())["result"]
     _check_against(instrument_for("XBTUSDT"), public["XBTUSDT"])
-    assorted = json.loads((kraken_data_dir / "rest" / "rest_responses_assorted.json").read_text())
+    assorted = json.loads((kraken_data / "rest" / "rest_responses_assorted.json").read_text())
     pairs = assorted["responses"]["public_response_json.rs"]["get_tradable_asset_pairs_json"]["result"]
     for rest_name, recorded in pairs.items():
         _check_against(instrument_for(rest_name), recorded)
