@@ -49,6 +49,7 @@ from kraken_runtime.core.kraken.book import (
     _converter_for,
     _exact_number,
     _Inexact,
+    _Irregular,
 )
 from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
 
@@ -66,6 +67,7 @@ __all__ = [
 
 EVENTS = ("add", "modify", "delete")
 _ZERO = Decimal(0)
+_FRAGMENT_CACHE = 4096
 
 
 class L3Order(NamedTuple):
@@ -201,19 +203,95 @@ def decode_level3_frame(
 ) -> Level3Message:
     """Decode a raw ``level3`` frame; the orjson fast path when both precisions are known (see book.py)."""
     if price_precision is not None and qty_precision is not None:
-        if fast_number_guard(frame.encode() if frame.__class__ is str else frame):
+        if fast_number_guard(frame.encode() if isinstance(frame, str) else bytes(frame)):
             try:
                 msg = orjson.loads(frame)
             except orjson.JSONDecodeError:
                 msg = None
             if msg is not None:
+                price_convert = _converter_for(price_precision, False)
+                qty_convert = _converter_for(qty_precision, True)
                 try:
-                    return _decode_level3_parsed(
-                        msg, frame, _converter_for(price_precision, False), _converter_for(qty_precision, True)
-                    )
-                except (_Inexact, TypeError, OverflowError):
+                    return _decode_level3_fast(msg, price_convert, qty_convert)
+                except _Inexact:
                     pass
+                except (_Irregular, TypeError, OverflowError, ValueError):
+                    # The checked decoder names what is wrong, or accepts what was merely unusual.
+                    try:
+                        return _decode_level3_parsed(msg, frame, price_convert, qty_convert)
+                    except (_Inexact, TypeError, OverflowError):
+                        pass
     return _decode_level3_parsed(loads(frame), frame, _exact_number, _exact_number)
+
+
+_new_tuple = tuple.__new__
+_KINDS = frozenset(("snapshot", "update"))
+_EVENT_SET = frozenset(EVENTS)
+
+
+def _fast_orders(raw: Any, snapshot: bool, price_convert: Any, qty_convert: Any) -> tuple[L3Order, ...]:
+    if raw.__class__ is not list:
+        raise _Irregular
+    orders: list[L3Order] = []
+    append = orders.append
+    for entry in raw:
+        if entry.__class__ is not dict:
+            raise _Irregular
+        order_id = entry.get("order_id")
+        price = price_convert(entry.get("limit_price"))  # None: absent, not a number, or not > 0
+        qty = qty_convert(entry.get("order_qty"))  # None: absent, not a number, or < 0
+        timestamp = entry.get("timestamp")
+        event = entry.get("event")
+        if (
+            order_id.__class__ is not str
+            or not order_id
+            or price is None
+            or qty is None
+            or (timestamp is not None and timestamp.__class__ is not str)
+            or (event is not None if snapshot else event not in _EVENT_SET)
+        ):
+            raise _Irregular
+        append(_new_tuple(L3Order, (order_id, price, qty, timestamp, event)))
+    return tuple(orders)
+
+
+def _decode_level3_fast(msg: Any, price_convert: Any, qty_convert: Any) -> Level3Message:
+    """The common case without error bookkeeping (as book.py's ``_decode_book_fast``); raises ``_Irregular``
+    for anything unusual, and the checked ``_decode_level3_parsed`` then decides and names the error."""
+    if msg.__class__ is not dict:
+        raise _Irregular
+    kind = msg.get("type")
+    raw_data = msg.get("data")
+    if msg.get("channel") != "level3" or kind not in _KINDS or raw_data.__class__ is not list or not raw_data:
+        raise _Irregular
+    snapshot = kind == "snapshot"
+    items = []
+    for item in raw_data:
+        if item.__class__ is not dict:
+            raise _Irregular
+        symbol = item.get("symbol")
+        checksum = item.get("checksum")
+        timestamp = item.get("timestamp")
+        if (
+            symbol.__class__ is not str
+            or not symbol
+            or (checksum is not None and (checksum.__class__ is not int or not 0 <= checksum <= 0xFFFFFFFF))
+            or (timestamp is not None and timestamp.__class__ is not str)
+        ):
+            raise _Irregular
+        items.append(
+            Level3Data(
+                symbol=symbol,
+                bids=_fast_orders(item.get("bids", _EMPTY), snapshot, price_convert, qty_convert),
+                asks=_fast_orders(item.get("asks", _EMPTY), snapshot, price_convert, qty_convert),
+                checksum=checksum,
+                timestamp=timestamp,
+            )
+        )
+    return Level3Message(type=kind, data=tuple(items))
+
+
+_EMPTY: list[Any] = []
 
 
 # ------------------------------------------------------------------------------------------------ book
@@ -227,18 +305,52 @@ class _Resting(NamedTuple):
 
 
 class _Side:
-    """Price levels sorted ascending (bids read from the end); each level an insertion-ordered queue."""
+    """Price levels sorted ascending (bids read from the end); each level an insertion-ordered queue.
 
-    __slots__ = ("name", "prices", "levels")
+    ``texts`` caches each level's checksum text (its orders' fragments joined, in queue order) and ``top``
+    the side's part of the checksum text (None when stale), ``crc`` its CRC32: ``touch(price)`` before a
+    change at ``price`` drops that level's text, and the side's when the level is at or better than the
+    10th best (only those count in the checksum)."""
+
+    __slots__ = ("name", "prices", "levels", "texts", "top", "crc")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.prices: list[Decimal] = []
         self.levels: dict[Decimal, dict[str, _Resting]] = {}
+        self.texts: dict[Decimal, str] = {}
+        self.top: str | None = None
+        self.crc = 0
 
     def clear(self) -> None:
         self.prices.clear()
         self.levels.clear()
+        self.texts.clear()
+        self.top = None
+
+    def touch(self, price: Decimal) -> None:
+        self.texts.pop(price, None)
+        if self.top is not None and self.in_top(price):
+            self.top = None
+
+    def in_top(self, price: Decimal) -> bool:
+        prices = self.prices
+        if len(prices) < 10:
+            return True
+        return price >= prices[-10] if self.name == "bid" else price <= prices[9]
+
+    def top_text(self) -> str:
+        """The checksum text of this side: every order of the 10 best levels, best level first."""
+        prices = self.prices[:-11:-1] if self.name == "bid" else self.prices[:10]
+        texts = self.texts
+        levels = self.levels
+        parts = []
+        for price in prices:
+            text = texts.get(price)
+            if text is None:
+                text = texts[price] = "".join([resting.fragment for resting in levels[price].values()])
+            parts.append(text)
+        return "".join(parts)
 
     def best_first(self) -> list[Decimal]:
         return self.prices[::-1] if self.name == "bid" else list(self.prices)
@@ -254,6 +366,8 @@ class L3Book:
         "qty_precision",
         "_price_spec",
         "_qty_spec",
+        "_price_fragments",
+        "_qty_fragments",
         "_bids",
         "_asks",
         "_where",
@@ -277,6 +391,10 @@ class L3Book:
         self.qty_precision: int | None = None
         self._price_spec = "f"
         self._qty_spec = "f"
+        # value -> checksum text, precision mode only (in wire-text mode equal values may be written
+        # differently); bounded, cleared when full or when the precision changes.
+        self._price_fragments: dict[Decimal, str] = {}
+        self._qty_fragments: dict[Decimal, str] = {}
         self.set_precision(price_precision, qty_precision)
 
     # ----------------------------------------------------------------------------------- maintenance
@@ -287,16 +405,36 @@ class L3Book:
         self.qty_precision = qty_precision
         self._price_spec = f".{price_precision}f" if price_precision is not None else "f"
         self._qty_spec = f".{qty_precision}f" if qty_precision is not None else "f"
+        self._price_fragments.clear()
+        self._qty_fragments.clear()
         for side in (self._bids, self._asks):
+            side.texts.clear()
+            side.top = None
             for level in side.levels.values():
                 for order_id, resting in level.items():
                     level[order_id] = resting._replace(fragment=self._fragment(resting.price, resting.qty))
 
     def _fragment(self, price: Decimal, qty: Decimal) -> str:
-        return (
-            format(price, self._price_spec).replace(".", "").lstrip("0")
-            + format(qty, self._qty_spec).replace(".", "").lstrip("0")
-        )
+        if self.price_precision is None or self.qty_precision is None:
+            return (
+                format(price, self._price_spec).replace(".", "").lstrip("0")
+                + format(qty, self._qty_spec).replace(".", "").lstrip("0")
+            )
+        prices = self._price_fragments
+        price_text = prices.get(price)
+        if price_text is None:
+            price_text = format(price, self._price_spec).replace(".", "").lstrip("0")
+            if len(prices) >= _FRAGMENT_CACHE:
+                prices.clear()
+            prices[price] = price_text
+        qtys = self._qty_fragments
+        qty_text = qtys.get(qty)
+        if qty_text is None:
+            qty_text = format(qty, self._qty_spec).replace(".", "").lstrip("0")
+            if len(qtys) >= _FRAGMENT_CACHE:
+                qtys.clear()
+            qtys[qty] = qty_text
+        return price_text + qty_text
 
     def clear(self) -> None:
         self._bids.clear()
@@ -305,6 +443,7 @@ class L3Book:
 
     def _append(self, side: _Side, order: L3Order) -> None:
         price = order.limit_price
+        side.touch(price)
         level = side.levels.get(price)
         if level is None:
             level = side.levels[price] = {}
@@ -328,6 +467,7 @@ class L3Book:
                     self._drop(order_id)
                     return
                 price = where[1]
+                side.touch(price)
                 # In place: a dict keeps a key's position when its value is replaced.
                 side.levels[price][order_id] = _Resting(
                     price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp
@@ -354,6 +494,7 @@ class L3Book:
         if where is None:
             return
         side, price = where
+        side.touch(price)
         level = side.levels[price]
         del level[order_id]
         if not level:
@@ -374,8 +515,12 @@ class L3Book:
             else:
                 dropped = prices[depth:]
                 del prices[depth:]
+            if depth < 10:  # a dropped level was among the 10 best
+                side.top = None
             where = self._where
+            texts = side.texts
             for price in dropped:
+                texts.pop(price, None)
                 for order_id in side.levels.pop(price):
                     where.pop(order_id, None)
 
@@ -417,19 +562,20 @@ class L3Book:
 
     # --------------------------------------------------------------------------------------- reading
 
-    def _side_text(self, side: _Side, prices: list[Decimal]) -> str:
-        levels = side.levels
-        return "".join(resting.fragment for price in prices for resting in levels[price].values())
-
     def checksum_input(self) -> str:
         """The exact string hashed by ``checksum()``."""
-        return self._side_text(self._asks, self._asks.prices[:10]) + self._side_text(
-            self._bids, self._bids.prices[:-11:-1]
-        )
+        return self._asks.top_text() + self._bids.top_text()
 
     def checksum(self) -> int:
-        """Kraken's level3 CRC32: every order, in queue order, in the top 10 price levels per side."""
-        return zlib.crc32(self.checksum_input().encode()) & 0xFFFFFFFF
+        """Kraken's level3 CRC32: every order, in queue order, in the top 10 price levels per side (cached
+        until a change touches one of those levels; each level's text cached until that level changes)."""
+        asks, bids = self._asks, self._bids
+        if asks.top is None:
+            asks.top = asks.top_text()
+            asks.crc = zlib.crc32(asks.top.encode())
+        if bids.top is None:
+            bids.top = bids.top_text()
+        return zlib.crc32(bids.top.encode(), asks.crc) & 0xFFFFFFFF
 
     def _aggregate(self, side: _Side, prices: list[Decimal]) -> tuple[BookLevel, ...]:
         levels = side.levels

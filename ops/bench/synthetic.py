@@ -2,6 +2,7 @@
 few thousand updates; the l2book and replay rows want hundreds of thousands).
 
     python ops/bench/synthetic.py --updates 200000 --depth 10 OUT.jsonl
+    python ops/bench/synthetic.py --level3 --updates 20000 --depth 100 OUT.jsonl
 
 Frames are in Kraken's own layout (key order, no spaces, every number with the pair's full precision:
 BTC/USD, price 1 decimal, qty 8), first a subscribe ack naming the depth, then one snapshot, then updates
@@ -159,14 +160,150 @@ def book_capture(updates: int, depth: int = 10, seed: int = 7) -> list[str]:
     return lines
 
 
+class _L3Book:
+    """An order-by-order book for the level3 generator: per side, ascending price ticks and per price an
+    insertion-ordered dict order_id -> qty (queue order). Truncated to ``depth`` levels like Kraken's feed."""
+
+    def __init__(self, rng: random.Random, depth: int) -> None:
+        self.rng = rng
+        self.depth = depth
+        self.prices: dict[str, list[int]] = {"bid": [], "ask": []}
+        self.levels: dict[str, dict[int, dict[str, int]]] = {"bid": {}, "ask": {}}
+        self.where: dict[str, tuple[str, int]] = {}
+        self.serial = 0
+        for i in range(depth):
+            for side, price in (("bid", MID_TICKS - 1 - 2 * i), ("ask", MID_TICKS + 1 + 2 * i)):
+                for _ in range(rng.randint(1, 4)):
+                    self.add(side, price, self.qty())
+
+    def qty(self) -> int:
+        return self.rng.choice((self.rng.randint(1, 10**6), self.rng.randint(10**6, 5 * 10**8)))
+
+    def new_id(self) -> str:
+        self.serial += 1
+        text = f"{self.serial:015d}"
+        return f"O{text[:5]}-{text[5:10]}-{text[10:]}"
+
+    def add(self, side: str, price: int, qty: int) -> str:
+        order_id = self.new_id()
+        level = self.levels[side].get(price)
+        if level is None:
+            level = self.levels[side][price] = {}
+            insort(self.prices[side], price)
+        level[order_id] = qty
+        self.where[order_id] = (side, price)
+        return order_id
+
+    def delete(self, order_id: str) -> None:
+        side, price = self.where.pop(order_id)
+        level = self.levels[side][price]
+        del level[order_id]
+        if not level:
+            del self.levels[side][price]
+            prices = self.prices[side]
+            del prices[bisect_left(prices, price)]
+
+    def best(self, side: str, n: int) -> list[int]:
+        prices = self.prices[side]
+        return prices[: -n - 1 : -1] if side == "bid" else prices[:n]
+
+    def truncate(self) -> None:
+        for side in ("bid", "ask"):
+            prices = self.prices[side]
+            while len(prices) > self.depth:
+                price = prices.pop(0) if side == "bid" else prices.pop()
+                for order_id in self.levels[side].pop(price):
+                    del self.where[order_id]
+
+    def checksum(self) -> int:
+        text = "".join(
+            _fragment(_text(price, PRICE_PLACES)) + _fragment(_text(qty, QTY_PLACES))
+            for side in ("ask", "bid")
+            for price in self.best(side, 10)
+            for qty in self.levels[side][price].values()
+        )
+        return zlib.crc32(text.encode())
+
+    def order(self, event: str | None, order_id: str, side: str, price: int, qty: int, stamp: str) -> str:
+        head = f'{{"event":"{event}",' if event else "{"
+        return (f'{head}"order_id":"{order_id}","limit_price":{_text(price, PRICE_PLACES)},'
+                f'"order_qty":{_text(qty, QTY_PLACES)},"timestamp":"{stamp}"}}')
+
+    def step(self, side: str, stamp: str) -> list[str]:
+        """One to three order events on one side, as the level3 feed would send them."""
+        rng = self.rng
+        events = []
+        for _ in range(rng.choice((1, 1, 1, 2, 3))):
+            visible = self.best(side, self.depth)
+            roll = rng.random()
+            if roll < 0.35 or not self.where:  # add: mostly at an existing level, sometimes a new price
+                if rng.random() < 0.8 and visible:
+                    price = visible[min(int(rng.expovariate(0.2)), len(visible) - 1)]
+                else:
+                    other = self.best("ask" if side == "bid" else "bid", 1)
+                    low, high = (visible[-1], visible[0] + 3) if side == "bid" else (visible[0] - 3, visible[-1])
+                    if other:
+                        high, low = (min(high, other[0] - 1), low) if side == "bid" else (high, max(low, other[0] + 1))
+                    price = rng.randint(low, high)
+                qty = self.qty()
+                events.append(self.order("add", self.add(side, price, qty), side, price, qty, stamp))
+                continue
+            level_price = visible[min(int(rng.expovariate(0.2)), len(visible) - 1)]
+            order_id = rng.choice(list(self.levels[side][level_price]))
+            qty = self.levels[side][level_price][order_id]
+            if roll < 0.65 and qty > 1:  # a partial fill: same price, smaller qty, keeps its queue place
+                qty = rng.randint(1, qty - 1)
+                self.levels[side][level_price][order_id] = qty
+                events.append(self.order("modify", order_id, side, level_price, qty, stamp))
+                continue
+            self.delete(order_id)
+            events.append(self.order("delete", order_id, side, level_price, qty, stamp))
+            if len(self.prices[side]) < self.depth:  # the level entering the depth, sent as adds
+                prices = self.prices[side]
+                far = prices[0] - rng.randint(1, 3) if side == "bid" else prices[-1] + rng.randint(1, 3)
+                for _ in range(rng.randint(1, 3)):
+                    qty = self.qty()
+                    events.append(self.order("add", self.add(side, far, qty), side, far, qty, stamp))
+        self.truncate()
+        return events
+
+
+def level3_capture(updates: int, depth: int = 100, seed: int = 7) -> list[str]:
+    """A level3 capture's lines: one snapshot at ``depth`` price levels per side, then ``updates`` update
+    frames of one to three order events each (add / modify as a partial fill / delete), in Kraken's level3
+    layout, with checksums computed over every order of the top 10 levels per side."""
+    rng = random.Random(seed)
+    book = _L3Book(rng, depth)
+    stamp = "2026-08-01T00:00:00.000000001Z"
+    sides = {
+        side: ",".join(book.order(None, oid, side, price, qty, stamp)
+                       for price in book.best(side, depth) for oid, qty in book.levels[side][price].items())
+        for side in ("bid", "ask")
+    }
+    lines = [f'{{"channel":"level3","type":"snapshot","data":[{{"symbol":"{SYMBOL}","checksum":{book.checksum()},'
+             f'"bids":[{sides["bid"]}],"asks":[{sides["ask"]}]}}]}}']
+    micros = 0
+    for _ in range(updates):
+        micros += rng.randint(50, 5000)
+        stamp = _timestamp(micros)[:-1] + "123Z"
+        roll = rng.random()
+        bids = book.step("bid", stamp) if roll < 0.55 else []
+        asks = book.step("ask", stamp) if roll >= 0.45 else []
+        lines.append(f'{{"channel":"level3","type":"update","data":[{{"checksum":{book.checksum()},'
+                     f'"symbol":"{SYMBOL}","timestamp":"{stamp}","bids":[{",".join(bids)}],"asks":[{",".join(asks)}]}}]}}')
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="where to write the JSON lines")
     parser.add_argument("--updates", type=int, default=200_000)
     parser.add_argument("--depth", type=int, default=10, choices=(10, 25, 100, 500, 1000))
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--level3", action="store_true", help="a level3 capture (order events) instead of book")
     args = parser.parse_args(argv)
-    args.out.write_text("\n".join(book_capture(args.updates, args.depth, args.seed)) + "\n")
+    make = level3_capture if args.level3 else book_capture
+    args.out.write_text("\n".join(make(args.updates, args.depth, args.seed)) + "\n")
     return 0
 
 
