@@ -21,7 +21,7 @@ from typing import Any
 
 from kraken_runtime.actors.base import ChildLink, SupervisedActor
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
-from kraken_runtime.core.marketdata import FeedTick, MarketRowsReady, StateRowReady
+from kraken_runtime.core.marketdata import FeedTick, MarketRowsReady, StateRowReady, SymbolStateRow
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import reset_thread_connection
 from kraken_runtime.storage.errors import ROW_REFUSED
@@ -37,7 +37,7 @@ class IngestWriterActor(SupervisedActor):
         self.run_id = run_id
         self.interval_s = interval_s
         self.metrics = metrics
-        self.pending_state: dict[str, dict[str, Any]] = {}
+        self.pending_state: dict[str, SymbolStateRow] = {}  # latest wins per symbol
         self.pending_tickers: list[dict[str, Any]] = []
         self.pending_trades: list[dict[str, Any]] = []
         self.dropped_rows = 0  # dropped because the database refused writes too long (oldest first)
@@ -52,7 +52,7 @@ class IngestWriterActor(SupervisedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case StateRowReady():
-                self.pending_state[message.symbol] = dict(message.row)
+                self.pending_state[message.row.symbol] = message.row
                 if message.urgent:
                     self.flush()
             case MarketRowsReady():
@@ -83,7 +83,7 @@ class IngestWriterActor(SupervisedActor):
                             type(exc).__name__, _first_line(exc))
             else:
                 for row in rows:
-                    self.metrics.state_writes.labels(symbol=row["symbol"]).inc()
+                    self.metrics.state_writes.labels(symbol=row.symbol).inc()
                 self.pending_state.clear()
         for pending, insert, table in ((self.pending_tickers, repo.insert_market_tickers, "market_ticker"),
                                        (self.pending_trades, repo.insert_market_trades, "market_trade")):

@@ -206,9 +206,9 @@ class SymbolStateActor(SupervisedActor):
         row = self.state.row(now) if force else self.state.due_row(now)
         if row is None:
             return
-        quality = row.get("l3_quality")
+        quality = row.l3_quality
         self._l3_gauge.set(float("nan") if quality is None else float(quality))
-        self.send_latest(self.writer_name, self.symbol, StateRowReady(symbol=self.symbol, row=tuple(row.items()), urgent=urgent))
+        self.send_latest(self.writer_name, self.symbol, StateRowReady(row=row, urgent=urgent))
 
     def _flush_market(self, now: int, *, force: bool = False) -> None:
         pending = len(self.pending_tickers) + len(self.pending_trades)

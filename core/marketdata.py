@@ -152,11 +152,55 @@ class FeedTick:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolStateRow:
+    """One symbol's run_symbol_state row, as the state holder hands it out and storage stores it: the same
+    typed record from core/symbol_state.py through the ingest writer to storage/repo.py.
+
+    The scalar fields are the table's columns of the same names. `volatility_bps`, `venue_status`,
+    `l3_checksum_failures`, `l3_resyncs` and `last_trade_side` go into its JSON `features` column
+    (storage/repo.py builds it). `volatility` is the realised volatility of the first configured window.
+    Defaults are the table's, so a row for a symbol that has seen nothing yet names only `symbol` and
+    `updated_at_ns`.
+    """
+
+    symbol: str
+    updated_at_ns: int
+    status: str = WARMING
+    epoch: int = 0
+    seq: int = 0
+    best_bid: Decimal | None = None
+    best_bid_qty: Decimal | None = None
+    best_ask: Decimal | None = None
+    best_ask_qty: Decimal | None = None
+    mid: Decimal | None = None
+    spread_bps: Decimal | None = None
+    microprice: Decimal | None = None
+    depth_bid: Decimal | None = None
+    depth_ask: Decimal | None = None
+    imbalance: Decimal | None = None
+    trade_imbalance: Decimal | None = None
+    last_trade_price: Decimal | None = None
+    last_trade_qty: Decimal | None = None
+    last_trade_ns: int | None = None
+    volatility: Decimal | None = None
+    l3_quality: Decimal | None = None
+    ref_price: Decimal | None = None
+    premium_bps: Decimal | None = None
+    checksum_failures: int = 0  # L2 + L3
+    resyncs: int = 0
+    # stored in the `features` JSON column
+    volatility_bps: tuple[tuple[int, Decimal | None], ...] = ()  # (window seconds, realised vol in bps)
+    venue_status: str = "unknown"
+    l3_checksum_failures: int = 0
+    l3_resyncs: int = 0
+    last_trade_side: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StateRowReady:
     """A run_symbol_state row to store (latest wins per symbol). `urgent`: a status change, stored at once."""
 
-    symbol: str
-    row: tuple[tuple[str, Any], ...]
+    row: SymbolStateRow
     urgent: bool = False
 
 

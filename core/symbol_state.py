@@ -58,6 +58,7 @@ from kraken_runtime.core.marketdata import (
     RefQuote,
     ResubscribeBook,
     StateSnapshot,
+    SymbolStateRow,
 )
 
 TOP_LEVELS = 10  # levels per side carried in a snapshot
@@ -489,7 +490,7 @@ class SymbolState:
         """The next row must be stored at once: the status changed, or the epoch ran EPOCH_STORE_STEP ahead."""
         return self.status_changed or self.epoch - self._row_epoch >= EPOCH_STORE_STEP
 
-    def due_row(self, now_ns: int) -> dict[str, Any] | None:
+    def due_row(self, now_ns: int) -> SymbolStateRow | None:
         """The run_symbol_state row, at most once per write interval, and at once when urgent."""
         interval = self.settings.write_interval_ms * 1_000_000
         urgent = self.row_urgent()
@@ -502,43 +503,40 @@ class SymbolState:
         self._written_seq = self.seq
         return self.row(now_ns)
 
-    def row(self, now_ns: int) -> dict[str, Any]:
+    def row(self, now_ns: int) -> SymbolStateRow:
         """The run_symbol_state row as of now (handed out for storage)."""
         self._row_epoch = self.epoch
         snap = self.snapshot(now_ns)
-        vol = dict(snap.volatility_bps)
         first_window = self.settings.volatility_windows_s[0]
-        return {
-            "symbol": self.symbol,
-            "status": self.status,
-            "epoch": self.epoch,
-            "seq": self.seq,
-            "best_bid": snap.best_bid,
-            "best_bid_qty": snap.best_bid_qty,
-            "best_ask": snap.best_ask,
-            "best_ask_qty": snap.best_ask_qty,
-            "mid": snap.mid,
-            "spread_bps": snap.spread_bps,
-            "microprice": snap.microprice,
-            "depth_bid": snap.depth_bid,
-            "depth_ask": snap.depth_ask,
-            "imbalance": snap.imbalance,
-            "trade_imbalance": snap.trade_imbalance,
-            "last_trade_price": snap.last_trade_price,
-            "last_trade_qty": snap.last_trade_qty,
-            "last_trade_ns": snap.last_trade_ns,
-            "volatility": vol.get(first_window),
-            "l3_quality": snap.l3_quality,
-            "ref_price": snap.ref_price,
-            "premium_bps": snap.premium_bps,
-            "checksum_failures": self.checksum_failures["l2"] + self.checksum_failures["l3"],
-            "resyncs": self.resyncs,
-            "features": {
-                "volatility_bps": {str(window): value for window, value in snap.volatility_bps},
-                "venue_status": self.venue_status,
-                "l3_checksum_failures": self.checksum_failures["l3"],
-                "l3_resyncs": self.l3_resyncs,
-                "last_trade_side": snap.last_trade_side,
-            },
-            "updated_at_ns": now_ns,
-        }
+        return SymbolStateRow(
+            symbol=self.symbol,
+            status=self.status,
+            epoch=self.epoch,
+            seq=self.seq,
+            best_bid=snap.best_bid,
+            best_bid_qty=snap.best_bid_qty,
+            best_ask=snap.best_ask,
+            best_ask_qty=snap.best_ask_qty,
+            mid=snap.mid,
+            spread_bps=snap.spread_bps,
+            microprice=snap.microprice,
+            depth_bid=snap.depth_bid,
+            depth_ask=snap.depth_ask,
+            imbalance=snap.imbalance,
+            trade_imbalance=snap.trade_imbalance,
+            last_trade_price=snap.last_trade_price,
+            last_trade_qty=snap.last_trade_qty,
+            last_trade_ns=snap.last_trade_ns,
+            volatility=dict(snap.volatility_bps).get(first_window),
+            l3_quality=snap.l3_quality,
+            ref_price=snap.ref_price,
+            premium_bps=snap.premium_bps,
+            checksum_failures=self.checksum_failures["l2"] + self.checksum_failures["l3"],
+            resyncs=self.resyncs,
+            volatility_bps=snap.volatility_bps,
+            venue_status=self.venue_status,
+            l3_checksum_failures=self.checksum_failures["l3"],
+            l3_resyncs=self.l3_resyncs,
+            last_trade_side=snap.last_trade_side,
+            updated_at_ns=now_ns,
+        )

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from kraken_runtime.actors.base import ChildLink, FaultBudget
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.ingest_writer import IngestWriterActor
-from kraken_runtime.core.marketdata import FeedTick, MarketRowsReady, StateRowReady
+from kraken_runtime.core.marketdata import FeedTick, MarketRowsReady, StateRowReady, SymbolStateRow
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
 
@@ -34,15 +34,15 @@ def writer_setup(db_url):
     close_database(db)
 
 
-def row(symbol: str, seq: int, status: str = "ready") -> tuple:
-    return tuple({"symbol": symbol, "status": status, "epoch": 1, "seq": seq, "best_bid": Decimal("1.5"), "updated_at_ns": NS + seq}.items())
+def row(symbol: str, seq: int, status: str = "ready") -> SymbolStateRow:
+    return SymbolStateRow(symbol=symbol, status=status, epoch=1, seq=seq, best_bid=Decimal("1.5"), updated_at_ns=NS + seq)
 
 
 def test_rows_of_every_symbol_are_stored_latest_wins_on_flush(writer_setup):
     ref, run_id, metrics = writer_setup
     for seq in range(1, 4):
-        ref.tell(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", seq)))
-    ref.tell(StateRowReady(symbol="ETH/USD", row=row("ETH/USD", 7)))
+        ref.tell(StateRowReady(row=row("BTC/USD", seq)))
+    ref.tell(StateRowReady(row=row("ETH/USD", 7)))
     ref.tell(MarketRowsReady(tickers=(tuple({"symbol": "BTC/USD", "bid": Decimal("1"), "ts_recv_ns": NS}.items()),),
                              trades=(tuple({"symbol": "BTC/USD", "side": "buy", "price": Decimal("2"), "qty": Decimal("0.1"),
                                             "ts_recv_ns": NS}.items()),)))
@@ -55,7 +55,7 @@ def test_rows_of_every_symbol_are_stored_latest_wins_on_flush(writer_setup):
 
 def test_urgent_row_is_stored_at_once(writer_setup):
     ref, run_id, _ = writer_setup
-    ref.ask(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", 1, "resyncing"), urgent=True), timeout=5)
+    ref.ask(StateRowReady(row=row("BTC/USD", 1, "resyncing"), urgent=True), timeout=5)
     assert repo.symbol_states(run_id)[0]["status"] == "resyncing"
 
 
@@ -73,7 +73,7 @@ def test_database_failure_is_counted_and_pending_rows_survive_to_the_next_flush(
 
     monkeypatch.setattr(repo, "upsert_symbol_states", failing(real_upsert))
     monkeypatch.setattr(repo, "insert_market_trades", failing(real_insert))
-    ref.tell(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", 5)))
+    ref.tell(StateRowReady(row=row("BTC/USD", 5)))
     ref.tell(MarketRowsReady(tickers=(), trades=(tuple({"symbol": "BTC/USD", "side": "sell", "price": Decimal("3"),
                                                          "qty": Decimal("1"), "ts_recv_ns": NS}.items()),)))
     ref.ask(FeedTick(n=1), timeout=5)
@@ -115,13 +115,13 @@ def test_writer_recovers_after_its_postgresql_connection_is_killed(pg_url):
         with admin.cursor() as cur:
             cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
             before = {pid for (pid,) in cur.fetchall()}
-            ref.ask(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", 1), urgent=True), timeout=5)  # opens its connection
+            ref.ask(StateRowReady(row=row("BTC/USD", 1), urgent=True), timeout=5)  # opens its connection
             cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
             writer_pids = {pid for (pid,) in cur.fetchall()} - before
             assert writer_pids, "the writer's connection was not found"
             for pid in writer_pids:
                 cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        ref.ask(StateRowReady(symbol="BTC/USD", row=row("BTC/USD", 2), urgent=True), timeout=5)  # fails: connection gone
+        ref.ask(StateRowReady(row=row("BTC/USD", 2), urgent=True), timeout=5)  # fails: connection gone
         ref.ask(FeedTick(n=1), timeout=5)  # retried on a fresh connection
         db.connect(reuse_if_open=True)
         assert [r["seq"] for r in repo.symbol_states(run_id)] == [2]

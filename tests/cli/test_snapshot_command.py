@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from kraken_runtime.cli import main
+from kraken_runtime.core.marketdata import SymbolStateRow
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
 
@@ -25,7 +26,7 @@ def filled_db(tmp_path):
                               order_type="limit", price=Decimal("1"), qty=Decimal("1"), status="filled", created_at_ns=now,
                               updated_at_ns=now)
     repo.insert_fill(run_id, order, exec_id="e", symbol="BTC/USD", side="sell", price=Decimal("1"), qty=Decimal("1"), created_at_ns=now)
-    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "status": "ready", "epoch": 2, "updated_at_ns": now}])
+    repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol="BTC/USD", status="ready", epoch=2, updated_at_ns=now)])
     close_database(db)
     return url
 

@@ -188,7 +188,7 @@ def test_rows_are_coalesced_to_one_per_interval_plus_status_changes(resubscribe_
     status_changes = 1  # warming -> ready
     assert len(rows) <= elapsed_ms // 250 + 1 + status_changes + 1
     assert len(rows) >= elapsed_ms // 250 - 1
-    assert rows[-1]["seq"] <= state.seq and rows[0]["status"] == WARMING
+    assert rows[-1].seq <= state.seq and rows[0].status == WARMING
 
 
 def test_snapshot_features_match_the_book(resubscribe_capture):

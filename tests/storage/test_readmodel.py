@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from kraken_runtime.core.marketdata import SymbolStateRow
 from kraken_runtime.core.snapshot import WINDOW_NS, build_tier1, build_tier2, utc_window
 from kraken_runtime.storage import readmodel, repo
 from kraken_runtime.storage.db import close_database, open_database
@@ -112,13 +113,13 @@ def test_production_notes_come_from_the_audit_tables_inside_the_window(db):
 
 def test_tier2_reads_the_latest_run_of_each_shard_and_aggregates_in_decimal(db):
     old = _run("a", at=NOW - 1000)
-    repo.upsert_symbol_states(old, [{"symbol": "BTC/USD", "status": "stale", "epoch": 1, "updated_at_ns": NOW - 1000}])
+    repo.upsert_symbol_states(old, [SymbolStateRow(symbol="BTC/USD", status="stale", epoch=1, updated_at_ns=NOW - 1000)])
     run_a = _run("a", at=NOW - 100)
     run_b = _run("b", at=NOW - 100)
-    repo.upsert_symbol_states(run_a, [{"symbol": "BTC/USD", "status": "ready", "epoch": 3, "resyncs": 2, "checksum_failures": 1,
-                                       "mid": Decimal("101"), "spread_bps": Decimal("1.5"), "l3_quality": Decimal("0.9"),
-                                       "regime": "calm", "updated_at_ns": NOW - 10}])
-    repo.upsert_symbol_states(run_b, [{"symbol": "ETH/USD", "status": "warming", "epoch": 1, "updated_at_ns": NOW - 10}])
+    repo.upsert_symbol_states(run_a, [SymbolStateRow(symbol="BTC/USD", status="ready", epoch=3, resyncs=2, checksum_failures=1,
+                                                     mid=Decimal("101"), spread_bps=Decimal("1.5"), l3_quality=Decimal("0.9"),
+                                                     updated_at_ns=NOW - 10)])
+    repo.upsert_symbol_states(run_b, [SymbolStateRow(symbol="ETH/USD", status="warming", epoch=1, updated_at_ns=NOW - 10)])
     for event in ("started", "failed", "restarted", "failed", "restarted"):
         repo.record_actor_event(run_a, "feed:public", event, "", NOW - 50)
     repo.record_actor_event(run_a, "feed:public", "disabled", "", NOW - 40)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from decimal import Decimal
 
 import peewee as pw
 import pytest
 
+from kraken_runtime.core.marketdata import SymbolStateRow
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import StorageError, close_database, make_database, open_database
 from kraken_runtime.storage.migrations import LATEST_VERSION, current_version, table_exists, upgrade
@@ -62,13 +64,11 @@ def test_every_table_create_read_update(db):
     repo.finish_run(run_id, status="stopped", now_ns=NS + 10)
     assert Run.get_by_id(run_id).status == "stopped" and Run.get_by_id(run_id).heartbeat_at_ns == NS + 5
 
-    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "status": "warming", "epoch": 1, "seq": 0, "updated_at_ns": NS}])
-    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "status": "ready", "epoch": 1, "seq": 42,
-                                        "best_bid": Decimal("64525.0"), "best_ask": Decimal("64525.1"), "updated_at_ns": NS + 1}])
+    repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol="BTC/USD", status="warming", epoch=1, seq=0, updated_at_ns=NS)])
+    repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol="BTC/USD", status="ready", epoch=1, seq=42, best_bid=Decimal("64525.0"),
+                                                      best_ask=Decimal("64525.1"), updated_at_ns=NS + 1)])
     (state,) = repo.symbol_states(run_id)
     assert (state["status"], state["seq"], state["best_ask"]) == ("ready", 42, Decimal("64525.1"))
-    with pytest.raises(ValueError, match="no column"):
-        repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "bogus": 1, "updated_at_ns": NS}])
 
     assert repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "bid": Decimal("1.5"), "ts_recv_ns": NS + i} for i in range(3)]) == 3
     assert repo.insert_market_trades(run_id, [{"symbol": "BTC/USD", "side": "buy", "price": Decimal("2"), "qty": Decimal("0.1"),
@@ -112,23 +112,35 @@ def test_every_table_create_read_update(db):
     assert ActorEvent.select().count() == 1 and ControlCommand.select().count() == 1 and RunSymbolState.select().count() == 1
 
 
-def test_state_upsert_updates_only_the_named_columns_and_many_rows_go_in_one_call(db):
+def test_state_upsert_stores_every_field_of_the_record_and_many_rows_go_in_one_call(db):
     run_id = _run()
-    full = {"symbol": "BTC/USD", "status": "ready", "epoch": 3, "seq": 10, "best_bid": Decimal("64525.0"),
-            "features": {"venue_status": "online"}, "checksum_failures": 2, "updated_at_ns": NS}
-    repo.upsert_symbol_states(run_id, [full] + [{**full, "symbol": f"S{i:03d}/USD", "seq": i} for i in range(120)])
-    repo.upsert_symbol_states(run_id, [{"symbol": "BTC/USD", "seq": 11, "updated_at_ns": NS + 1},  # a row naming fewer columns
-                                       {**full, "symbol": "S005/USD", "status": "stale", "best_bid": None}])
+    full = SymbolStateRow(symbol="BTC/USD", status="ready", epoch=3, seq=10, best_bid=Decimal("64525.0"),
+                          volatility=Decimal("12.5"), volatility_bps=((60, Decimal("12.5")), (300, None)),
+                          venue_status="online", l3_checksum_failures=1, l3_resyncs=1, last_trade_side="buy",
+                          checksum_failures=2, resyncs=3, updated_at_ns=NS)
+    repo.upsert_symbol_states(run_id, [full] + [replace(full, symbol=f"S{i:03d}/USD", seq=i) for i in range(120)])
+    RunSymbolState.update(regime="trending").where(RunSymbolState.symbol == "BTC/USD").execute()  # not the writer's column
+    repo.upsert_symbol_states(run_id, [replace(full, seq=11, best_bid=None, updated_at_ns=NS + 1),
+                                       replace(full, symbol="S005/USD", status="stale")])
     states = {row["symbol"]: row for row in repo.symbol_states(run_id)}
     assert len(states) == 121
     btc = states["BTC/USD"]
-    assert (btc["seq"], btc["updated_at_ns"], btc["status"], btc["best_bid"], btc["checksum_failures"]) == (11, NS + 1, "ready", Decimal("64525.0"), 2)
-    assert btc["features"] == {"venue_status": "online"}
-    assert (states["S005/USD"]["status"], states["S005/USD"]["best_bid"]) == ("stale", None)
+    assert (btc["seq"], btc["updated_at_ns"], btc["status"], btc["best_bid"], btc["checksum_failures"], btc["resyncs"]) == (
+        11, NS + 1, "ready", None, 2, 3)
+    assert (btc["volatility"], btc["regime"]) == (Decimal("12.5"), "trending")
+    assert btc["features"] == {"volatility_bps": {"60": "12.5", "300": None}, "venue_status": "online",
+                               "l3_checksum_failures": 1, "l3_resyncs": 1, "last_trade_side": "buy"}
+    assert (states["S005/USD"]["status"], states["S005/USD"]["best_bid"]) == ("stale", Decimal("64525.0"))
     assert states["S119/USD"]["seq"] == 119
-    repo.upsert_symbol_states(run_id, [{"symbol": "NEW/USD", "updated_at_ns": NS}])  # defaults where a new row names nothing
+    repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol="NEW/USD", updated_at_ns=NS)])  # a symbol that saw nothing yet
     new = next(row for row in repo.symbol_states(run_id) if row["symbol"] == "NEW/USD")
-    assert (new["status"], new["epoch"], new["checksum_failures"], new["resyncs"]) == ("warming", 0, 0, 0)
+    assert (new["status"], new["epoch"], new["checksum_failures"], new["resyncs"], new["best_bid"]) == ("warming", 0, 0, 0, None)
+
+
+def test_state_row_record_covers_the_table_columns_the_writer_owns():
+    record = set(SymbolStateRow.__dataclass_fields__)
+    columns = set(RunSymbolState._meta.fields) - {"run"}
+    assert record - set(repo.STATE_ROW_FEATURES) == columns - {"features", "regime"}
 
 
 def test_fill_when_execution_id_repeats_then_it_is_stored_once(db):
@@ -242,7 +254,7 @@ def test_concurrent_writes_from_several_threads_all_land(db):
         try:
             for n in range(per_thread):
                 repo.record_actor_event(run_id, f"actor:{index}", "started", str(n), NS + n)
-                repo.upsert_symbol_states(run_id, [{"symbol": f"S{index}/USD", "seq": n, "updated_at_ns": NS + n}])
+                repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol=f"S{index}/USD", seq=n, updated_at_ns=NS + n)])
                 _order(run_id, f"t{index}-{n}")
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
