@@ -245,6 +245,143 @@ class RiskSettings(_Section):
     daily_loss_limit_usd: Decimal = Field(Decimal("100"), ge=0)
 
 
+# --- route engine: scanner and strategies (docs/ARCHITECTURE.md "Route engine") ------------------------------
+
+class ScannerSettings(_Section):
+    scan_interval_ms: int = Field(200, ge=10, le=60_000)
+    max_state_age_ms: int = Field(2000, ge=1, le=600_000)
+    epoch_settle_ms: int = Field(1000, ge=0, le=600_000)
+    max_spread_bps: Decimal = Field(Decimal("50"), gt=0, le=10_000)
+    min_depth_usd: Decimal = Field(Decimal("1000"), ge=0)
+    min_l3_quality: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    disabled_symbols: tuple[str, ...] = ()
+    loss_cooldown_s: float = Field(60.0, ge=0, le=86_400)
+    resync_storm_count: int = Field(3, ge=1, le=1000)
+    resync_storm_window_s: float = Field(60.0, gt=0, le=86_400)
+    resync_cooldown_s: float = Field(120.0, ge=0, le=86_400)
+    signal_max_age_ms: int = Field(1000, ge=1, le=600_000)
+    min_score: Decimal = Field(Decimal("0.2"), gt=0, le=1)
+    hybrid_score: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    taker_score: Decimal = Field(Decimal("0.8"), gt=0, le=1)
+    max_slippage_bps: Decimal = Field(Decimal("5"), ge=0, le=1000)
+    intent_notional_usd: Decimal = Field(Decimal("100"), gt=0)
+    min_intent_interval_ms: int = Field(5000, ge=0, le=3_600_000)
+    intent_ttl_ms: int = Field(2000, ge=1, le=600_000)
+    regime_sample_ms: int = Field(500, ge=10, le=600_000)
+    regime_history_s: float = Field(300.0, gt=0, le=86_400)
+    regime_min_samples: int = Field(20, ge=3, le=10_000)
+    regime_trend_lookback_s: float = Field(30.0, gt=0, le=86_400)
+    regime_trend_efficiency: Decimal = Field(Decimal("0.4"), gt=0, le=1)
+    regime_volatile_ratio: Decimal = Field(Decimal("2"), gt=1)
+    regime_illiquid_spread_ratio: Decimal = Field(Decimal("2.5"), gt=1)
+    regime_illiquid_depth_ratio: Decimal = Field(Decimal("0.4"), gt=0, lt=1)
+    throttle_calm: Decimal = Field(Decimal("1"), ge=0, le=1)
+    throttle_trending: Decimal = Field(Decimal("1"), ge=0, le=1)
+    throttle_volatile: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    throttle_illiquid: Decimal = Field(Decimal("0"), ge=0, le=1)
+    throttle_stale_reference: Decimal = Field(Decimal("0.75"), ge=0, le=1)
+    throttle_reject_window: int = Field(20, ge=1, le=10_000)
+    throttle_reject_ratio_soft: Decimal = Field(Decimal("0.2"), ge=0, le=1)
+    throttle_reject_ratio_hard: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    throttle_poor_record: Decimal = Field(Decimal("0.5"), ge=0, le=1)
+    scorecard_trades: int = Field(20, ge=1, le=100_000)
+    scorecard_min_expectancy_usd: Decimal = Field(Decimal("0"))
+    scorecard_write_interval_s: float = Field(5.0, gt=0, le=3600)
+
+    @field_validator("disabled_symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "ScannerSettings":
+        if self.hybrid_score < self.min_score:
+            raise _CrossCheck("hybrid_score", "at least", "min_score")
+        if self.taker_score < self.hybrid_score:
+            raise _CrossCheck("taker_score", "at least", "hybrid_score")
+        if self.throttle_reject_ratio_hard < self.throttle_reject_ratio_soft:
+            raise _CrossCheck("throttle_reject_ratio_hard", "at least", "throttle_reject_ratio_soft")
+        if self.regime_trend_lookback_s > self.regime_history_s:
+            raise _CrossCheck("regime_trend_lookback_s", "at most", "regime_history_s")
+        return self
+
+
+class _StrategySection(_Section):
+    enabled: bool = True
+    weight: Decimal = Field(Decimal("1"), ge=0, le=100)
+
+
+class ImbalanceSettings(_StrategySection):
+    window_bps: Decimal = Field(Decimal("10"), gt=0, le=10_000)
+    min_imbalance: Decimal = Field(Decimal("0.3"), gt=0, lt=1)
+    full_imbalance: Decimal = Field(Decimal("0.8"), gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "ImbalanceSettings":
+        if self.full_imbalance <= self.min_imbalance:
+            raise ValueError("strategies.imbalance: full_imbalance above min_imbalance")
+        return self
+
+
+class SpreadCompressionSettings(_StrategySection):
+    history_s: float = Field(60.0, gt=0, le=86_400)
+    sample_ms: int = Field(250, ge=10, le=600_000)
+    min_samples: int = Field(20, ge=3, le=100_000)
+    min_compression: Decimal = Field(Decimal("0.3"), gt=0, lt=1)
+    full_compression: Decimal = Field(Decimal("0.7"), gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "SpreadCompressionSettings":
+        if self.full_compression <= self.min_compression:
+            raise ValueError("strategies.spread_compression: full_compression above min_compression")
+        return self
+
+
+class MomentumSettings(_StrategySection):
+    sample_ms: int = Field(250, ge=10, le=600_000)
+    history_s: float = Field(120.0, gt=0, le=86_400)
+    min_samples: int = Field(20, ge=3, le=100_000)
+    base_lookback_s: float = Field(10.0, gt=0, le=86_400)
+    min_lookback_s: float = Field(2.0, gt=0, le=86_400)
+    max_lookback_s: float = Field(60.0, gt=0, le=86_400)
+    reference_volatility_bps: Decimal = Field(Decimal("1"), gt=0)
+    min_z: Decimal = Field(Decimal("1.5"), gt=0)
+    full_z: Decimal = Field(Decimal("4"), gt=0)
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "MomentumSettings":
+        if not self.min_lookback_s <= self.base_lookback_s <= self.max_lookback_s <= self.history_s:
+            raise ValueError("strategies.momentum: min_lookback_s <= base_lookback_s <= max_lookback_s <= history_s")
+        if self.full_z <= self.min_z:
+            raise ValueError("strategies.momentum: full_z above min_z")
+        return self
+
+
+class PremiumGapSettings(_StrategySection):
+    min_gap_bps: Decimal = Field(Decimal("3"), gt=0)
+    full_gap_bps: Decimal = Field(Decimal("20"), gt=0)
+
+    @model_validator(mode="after")
+    def _check_pairs(self) -> "PremiumGapSettings":
+        if self.full_gap_bps <= self.min_gap_bps:
+            raise ValueError("strategies.premium_gap: full_gap_bps above min_gap_bps")
+        return self
+
+
+class StrategiesSettings(_Section):
+    """One section per strategy (core/signals/); an unknown name is refused listing the known ones."""
+
+    imbalance: ImbalanceSettings = ImbalanceSettings()
+    spread_compression: SpreadCompressionSettings = SpreadCompressionSettings()
+    momentum: MomentumSettings = MomentumSettings()
+    premium_gap: PremiumGapSettings = PremiumGapSettings()
+
+    def named(self) -> dict[str, _StrategySection]:
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
 class Settings(_Section):
     runtime: RuntimeSettings = RuntimeSettings()
     storage: StorageSettings = StorageSettings()
@@ -258,6 +395,8 @@ class Settings(_Section):
     feed: FeedSettings = FeedSettings()
     state: StateSettings = StateSettings()
     risk: RiskSettings = RiskSettings()
+    scanner: ScannerSettings = ScannerSettings()
+    strategies: StrategiesSettings = StrategiesSettings()
 
     def to_plain(self) -> dict[str, Any]:
         """Plain JSON-able dict (Decimals as strings), in schema order."""

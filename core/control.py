@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-# The strategies of DESIGN.md. `enable-strategy` / `disable-strategy` accept only these names.
-KNOWN_STRATEGIES: tuple[str, ...] = ("imbalance", "spread_compression", "momentum", "premium_gap", "regime")
+# The strategies of core/signals/ (STRATEGY_NAMES; a test keeps the two equal). `enable-strategy` /
+# `disable-strategy` accept only these names. (Regime detection is the scanner's, not a strategy.)
+KNOWN_STRATEGIES: tuple[str, ...] = ("imbalance", "spread_compression", "momentum", "premium_gap")
 
 COMMAND_NAMES: tuple[str, ...] = (
     "status", "halt", "reduce-only", "resume", "disable-strategy", "enable-strategy", "restart", "inject-fault",

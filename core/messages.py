@@ -172,3 +172,39 @@ class Intent:
     reasons: tuple[tuple[str, str], ...]
     created_at_ns: int
     recv_ts_ns: int  # receipt of the frame that produced the state (tick-to-intent latency)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StrategyFill:
+    """Risk envelope / executor -> scanner: a fill attributed to a strategy (feedback loop, scorecard).
+
+    An intent attributed to several strategies gives one StrategyFill per strategy, each with its share of the
+    realised PnL and of the fee. `realised_pnl_usd` is after nothing: the fee is separate (`fee_usd` >= 0),
+    and the scorecard judges `realised_pnl_usd - fee_usd`. `intent_id` and `exec_id` trace it back.
+    """
+
+    strategy: str
+    symbol: str
+    realised_pnl_usd: Decimal
+    fee_usd: Decimal
+    ts_ns: int
+    intent_id: int = 0
+    exec_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntentDecided:
+    """Risk envelope -> scanner: what became of an intent (its reject rate throttles the symbol)."""
+
+    intent_id: int
+    symbol: str
+    accepted: bool
+    reason: str
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanTick:
+    """The scanner's own timer: score every symbol, publish metrics, store the scorecard when due."""
+
+    n: int

@@ -28,6 +28,8 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.lease import RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.route import route_child_specs
+from kraken_runtime.actors.route_metrics import RouteMetrics
 from kraken_runtime.actors.observer import ObserverMetrics, SnapshotBoard, observer_child_spec
 from kraken_runtime.actors.directory import Directory
 from kraken_runtime.actors.health import SupervisorHealth
@@ -76,15 +78,21 @@ def run_stale_after_s(settings: Settings) -> float:
 
 def build_child_specs(settings: Settings, *, run_id: int, directory: Directory | None = None,
                       market: MarketSource | None = None, ingest_metrics: IngestMetrics | None = None,
-                      version: str = "unknown") -> tuple[ChildSpec, ...]:
-    """Start order: the run lease, then ingest (state holders before their feeds)."""
+                      version: str = "unknown", route_metrics: RouteMetrics | None = None) -> tuple[ChildSpec, ...]:
+    """Start order: the run lease, then ingest (state holders before their feeds), then the route engine
+    (strategies, then the scanner)."""
     budget, backoff = supervision_defaults(settings)
     interval_s = settings.supervisor.heartbeat_interval_ms / 1000
     ingest: tuple[ChildSpec, ...] = ()
+    route: tuple[ChildSpec, ...] = ()
     if market is not None and directory is not None and ingest_metrics is not None:
         ingest = ingest_child_specs(settings, run_id=run_id, source=market, send=directory.send,
                                     send_latest=directory.send_latest, metrics=ingest_metrics, budget=budget,
-                                    backoff=backoff, version=version, scanner_name=None, peer_state=directory.state)
+                                    backoff=backoff, version=version, scanner_name="scanner" if route_metrics else None,
+                                    peer_state=directory.state)
+        if route_metrics is not None:
+            route = route_child_specs(settings, run_id=run_id, send=directory.send, send_latest=directory.send_latest,
+                                      peer_state=directory.state, metrics=route_metrics, budget=budget, backoff=backoff)
     return (
         ChildSpec(
             name="run-lease",
@@ -96,6 +104,7 @@ def build_child_specs(settings: Settings, *, run_id: int, directory: Directory |
             critical=False,
         ),
         *ingest,
+        *route,
     )
 
 
@@ -178,7 +187,8 @@ class Daemon:
             return 1
         self.ingest_metrics = IngestMetrics(self.metrics.registry)
         specs = build_child_specs(settings, run_id=run_id, directory=directory, market=self.market,
-                                  ingest_metrics=self.ingest_metrics, version=self.options.version)
+                                  ingest_metrics=self.ingest_metrics, version=self.options.version,
+                                  route_metrics=RouteMetrics(self.metrics.registry))
         # The observer last: it only reads the database, so it starts after and stops before the rest.
         snapshot_board = SnapshotBoard(refresh_s=max(5, int(settings.observer.interval_s)))
         budget, backoff = supervision_defaults(settings)

@@ -10,13 +10,14 @@ Versions
      control_commands, actor_events, strategy_settings
   2  safety_mode_changes (audit trail of the safety mode), runs.heartbeat_at_ns,
      control_commands.target_shard (fleet control), indexes serving 24-hour window counts
+  3  route engine: intents.score/style/expires_at_ns/recv_ts_ns, strategy_scorecard, strategy_fills
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import peewee as pw
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator, migrate
@@ -31,7 +32,8 @@ class Migration:
     apply: Callable[[pw.Database, SchemaMigrator], None]
 
 
-def _frozen_model(db: pw.Database, table: str, fields: dict[str, pw.Field], *, indexes=(), primary_key=None) -> type[pw.Model]:
+def _frozen_model(db: pw.Database, table: str, fields: dict[str, pw.Field], *, indexes: tuple[Any, ...] = (),
+                  primary_key: Any = None) -> type[pw.Model]:
     meta_attrs = {"database": db, "table_name": table, "indexes": indexes}
     if primary_key is not None:
         meta_attrs["primary_key"] = primary_key
@@ -154,9 +156,35 @@ def _v2(db: pw.Database, migrator: SchemaMigrator) -> None:
     )
 
 
+def _v3(db: pw.Database, migrator: SchemaMigrator) -> None:
+    runs = _frozen_model(db, "runs", {"id": pw.AutoField()})
+    run_fk = lambda: pw.ForeignKeyField(runs, on_delete="CASCADE", column_name="run_id")  # noqa: E731
+    scorecard = _frozen_model(db, "strategy_scorecard", {
+        "run": run_fk(), "strategy": pw.CharField(max_length=64), "symbol": pw.CharField(max_length=32),
+        "signals": pw.BigIntegerField(default=0), "intents": pw.BigIntegerField(default=0),
+        "trades": pw.BigIntegerField(default=0), "wins": pw.BigIntegerField(default=0),
+        "realised_pnl_usd": ExactDecimalField(default=0), "fees_usd": ExactDecimalField(default=0),
+        "updated_at_ns": pw.BigIntegerField(),
+    }, primary_key=pw.CompositeKey("run", "strategy", "symbol"))
+    fills = _frozen_model(db, "strategy_fills", {
+        "id": pw.BigAutoField(), "run": run_fk(), "strategy": pw.CharField(max_length=64),
+        "symbol": pw.CharField(max_length=32), "realised_pnl_usd": ExactDecimalField(), "fee_usd": ExactDecimalField(),
+        "intent_id": pw.BigIntegerField(null=True), "exec_id": pw.CharField(max_length=64, null=True),
+        "ts_ns": pw.BigIntegerField(),
+    }, indexes=((("strategy", "id"), False), (("strategy", "exec_id"), True)))
+    db.create_tables([scorecard, fills])
+    migrate(
+        migrator.add_column("intents", "score", ExactDecimalField(null=True)),
+        migrator.add_column("intents", "style", pw.CharField(max_length=8, null=True)),
+        migrator.add_column("intents", "expires_at_ns", pw.BigIntegerField(null=True)),
+        migrator.add_column("intents", "recv_ts_ns", pw.BigIntegerField(null=True)),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, description="initial schema", apply=_v1),
     Migration(version=2, description="safety mode audit trail, fleet control, 24-hour window indexes", apply=_v2),
+    Migration(version=3, description="route engine: intent score/style/expiry, strategy scorecard and fills", apply=_v3),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

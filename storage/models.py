@@ -185,6 +185,10 @@ class Intent(BaseModel):
     state = JSONTextField()  # the snapshot's prices and features
     signals = JSONTextField()  # signals and thresholds behind the intent
     created_at_ns = pw.BigIntegerField(index=True)
+    score = ExactDecimalField(null=True)  # v3: the weighted score in [-1, 1]
+    style = pw.CharField(max_length=8, null=True)  # v3: maker | taker | hybrid
+    expires_at_ns = pw.BigIntegerField(null=True)  # v3
+    recv_ts_ns = pw.BigIntegerField(null=True)  # v3: receipt of the frame that produced the state
 
     class Meta:
         table_name = "intents"
@@ -298,6 +302,43 @@ class StrategySetting(BaseModel):
         table_name = "strategy_settings"
 
 
+class StrategyScore(BaseModel):
+    """The strategy scorecard per (run, strategy, symbol): signals, intents, trades, wins, PnL (added in v3)."""
+
+    run = pw.ForeignKeyField(Run, on_delete="CASCADE", column_name="run_id")
+    strategy = pw.CharField(max_length=64)
+    symbol = pw.CharField(max_length=32)
+    signals = pw.BigIntegerField(default=0)
+    intents = pw.BigIntegerField(default=0)
+    trades = pw.BigIntegerField(default=0)
+    wins = pw.BigIntegerField(default=0)
+    realised_pnl_usd = ExactDecimalField(default=Decimal(0))
+    fees_usd = ExactDecimalField(default=Decimal(0))
+    updated_at_ns = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "strategy_scorecard"
+        primary_key = pw.CompositeKey("run", "strategy", "symbol")
+
+
+class StrategyFill(BaseModel):
+    """A fill attributed to a strategy (its share of PnL and fee), the scorecard's trades (added in v3)."""
+
+    id = pw.BigAutoField()
+    run = pw.ForeignKeyField(Run, on_delete="CASCADE", column_name="run_id")
+    strategy = pw.CharField(max_length=64)
+    symbol = pw.CharField(max_length=32)
+    realised_pnl_usd = ExactDecimalField()
+    fee_usd = ExactDecimalField()
+    intent_id = pw.BigIntegerField(null=True)
+    exec_id = pw.CharField(max_length=64, null=True)
+    ts_ns = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "strategy_fills"
+        indexes = ((("strategy", "id"), False), (("strategy", "exec_id"), True))
+
+
 class SafetyModeChange(BaseModel):
     """Audit trail of safety mode changes; the latest row is the current mode (added in schema v2)."""
 
@@ -326,4 +367,6 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     ActorEvent,
     StrategySetting,
     SafetyModeChange,
+    StrategyScore,
+    StrategyFill,
 )

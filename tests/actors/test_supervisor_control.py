@@ -67,10 +67,10 @@ def test_every_ctl_command_when_written_as_a_row_then_applied_and_answered(datab
     assert roundtrip(ctl.ReduceOnly())[0] == "refused"
     assert roundtrip(ctl.Resume())[0] == "applied"
     assert roundtrip(ctl.ReduceOnly())[0] == "applied" and repo.current_safety_mode()[0] == "reduce_only"
-    assert roundtrip(ctl.DisableStrategy(strategy="regime"))[0] == "applied"
-    assert repo.strategy_enabled_map() == {"regime": False}
-    assert roundtrip(ctl.EnableStrategy(strategy="regime"))[0] == "applied"
-    assert repo.strategy_enabled_map() == {"regime": True}
+    assert roundtrip(ctl.DisableStrategy(strategy="premium_gap"))[0] == "applied"
+    assert repo.strategy_enabled_map() == {"premium_gap": False}
+    assert roundtrip(ctl.EnableStrategy(strategy="premium_gap"))[0] == "applied"
+    assert repo.strategy_enabled_map() == {"premium_gap": True}
     assert roundtrip(ctl.RestartActor(actor="run-lease"))[0] == "applied"
     assert roundtrip(ctl.RestartActor(actor="nobody"))[0] == "refused"
     assert roundtrip(ctl.InjectFault(actor="run-lease", times=1))[0] == "applied"

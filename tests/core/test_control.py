@@ -17,7 +17,7 @@ def test_command_when_written_as_row_then_parses_back_equal(command):
 
 
 def test_known_strategies_are_the_five_of_the_design():
-    assert ctl.KNOWN_STRATEGIES == ("imbalance", "spread_compression", "momentum", "premium_gap", "regime")
+    assert ctl.KNOWN_STRATEGIES == ("imbalance", "spread_compression", "momentum", "premium_gap")
 
 
 @pytest.mark.parametrize("name,args,needle", [
@@ -57,15 +57,15 @@ def test_status_document_has_the_contract_shape():
     assert doc["safety_mode"] == "halted"
     assert {k: doc["children"][0][k] for k in ("name", "state", "restarts", "last_error", "mailbox")} == {
         "name": "risk", "state": "disabled", "restarts": 5, "last_error": "boom", "mailbox": 0}
-    assert doc["strategies"] == {"imbalance": True, "spread_compression": True, "momentum": False, "premium_gap": True, "regime": True}
+    assert doc["strategies"] == {"imbalance": True, "spread_compression": True, "momentum": False, "premium_gap": True}
     line = ctl.status_line(doc)
     assert "safety_mode=halted" in line and "disabled=1" in line and "strategies_off=momentum" in line
 
 
 def test_ordered_status_document_when_keys_were_sorted_by_storage_then_contract_order_restored():
-    stored = {"strategies": {"regime": False}, "mode": "paper", "safety_mode": "active",
+    stored = {"strategies": {"premium_gap": False}, "mode": "paper", "safety_mode": "active",
               "children": [{"mailbox": 0, "state": "running", "name": "a", "restarts": 0, "last_error": None, "critical": False}]}
     doc = ctl.ordered_status_document(stored)
     assert list(doc) == ["safety_mode", "children", "strategies", "mode"]
     assert list(doc["children"][0]) == ["name", "state", "restarts", "last_error", "mailbox", "critical"]
-    assert list(doc["strategies"]) == list(ctl.KNOWN_STRATEGIES) and doc["strategies"]["regime"] is False
+    assert list(doc["strategies"]) == list(ctl.KNOWN_STRATEGIES) and doc["strategies"]["premium_gap"] is False

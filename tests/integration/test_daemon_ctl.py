@@ -126,7 +126,7 @@ def test_every_ctl_command_round_trips_through_the_database_to_a_running_daemon(
     assert all(state == "running" for _, state, _, _ in children), children
     assert list(doc["children"][0])[:5] == ["name", "state", "restarts", "last_error", "mailbox"]
     assert isinstance(doc["children"][0]["mailbox"], int) and doc["children"][0]["mailbox"] >= 0
-    assert doc["strategies"] == {name: True for name in ("imbalance", "spread_compression", "momentum", "premium_gap", "regime")}
+    assert doc["strategies"] == {name: True for name in ("imbalance", "spread_compression", "momentum", "premium_gap")}
 
     assert ctl(db_url, tmp_path, "halt").returncode == 0
     refused = ctl(db_url, tmp_path, "reduce-only")

@@ -1,0 +1,235 @@
+"""ScannerActor: the route engine's hub (child `scanner`). Wiring only; the logic is core/route/.
+
+In: StateSnapshot from the state holders (latest wins per symbol), Signal and StrategyEnablementChanged
+from the strategies, StrategyFill and IntentDecided from the risk envelope / executor (feedback loop), and
+its own ScanTick. Out: each snapshot forwarded to the running strategies (latest wins), each intent stored
+in `intents` (with its snapshot and reasons) and then told to `risk` through the directory, the regime
+written to run_symbol_state.regime, the scorecard stored, metrics, one INFO line per intent and a
+one-line scan summary per status interval.
+
+Crash-only: a (re)started scanner seeds itself from run_symbol_state, the operator's switches from
+strategy_settings and each strategy's trade window from strategy_fills, and decides nothing until fresh
+snapshots arrive (a missing or stale snapshot is a filter rejection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.route_metrics import RouteMetrics
+from kraken_runtime.actors.strategy import strategy_child_name
+from kraken_runtime.core.config import ScannerSettings
+from kraken_runtime.core.marketdata import StateSnapshot
+from kraken_runtime.core.messages import Intent, IntentDecided, ScanTick, Signal, StrategyEnablementChanged, StrategyFill
+from kraken_runtime.core.route.engine import RouteEngine, ScanResult
+from kraken_runtime.core.route.history import NS_PER_S, text
+from kraken_runtime.storage import repo
+from kraken_runtime.storage import route as route_store
+from kraken_runtime.storage.db import reset_thread_connection
+
+log = logging.getLogger(__name__)
+
+SCANNER_NAME = "scanner"
+
+
+def intent_line(intent: Intent) -> str:
+    return (f"intent #{intent.intent_id} {intent.symbol} {intent.side} {format(intent.size, 'f')} @ {format(intent.limit_price, 'f')} "
+            f"{intent.style} score={text(intent.score)} strategies={'+'.join(intent.strategies) or '-'} "
+            f"regime={dict(intent.reasons).get('regime', '?')} epoch={intent.epoch} seq={intent.seq}")
+
+
+class ScannerActor(SupervisedActor):
+    def __init__(self, *, link: ChildLink, run_id: int, settings: ScannerSettings, symbols: tuple[str, ...],
+                 weights: Mapping[str, Decimal], send: Callable[[str, Any], bool], send_latest: Callable[[str, Any, Any], bool],
+                 peer_state: Callable[[str], str | None], metrics: RouteMetrics, shard: str = "default",
+                 risk_name: str = "risk", summary_interval_s: float = 5.0, clock_ns: Callable[[], int] = time.time_ns) -> None:
+        super().__init__(link=link)
+        self.run_id = run_id
+        self.settings = settings
+        self.symbols = symbols
+        self.weights = dict(weights)
+        self.send = send
+        self.send_latest = send_latest
+        self.peer_state = peer_state
+        self.metrics = metrics
+        self.shard = shard
+        self.risk_name = risk_name
+        self.summary_interval_ns = int(summary_interval_s * NS_PER_S)
+        self.clock_ns = clock_ns
+        self.engine = RouteEngine(settings=settings, symbols=symbols, weights=self.weights)
+        self._counts = {"scans": 0, "signals": 0, "intents": 0}
+        self._last_summary_ns = 0
+        self._last_scorecard_ns = 0
+        self._eligible: dict[str, int] = {}
+        self._last_rejections: dict[str, tuple[str, ...]] = {}
+
+    # --- lifecycle ------------------------------------------------------------------------------------------
+
+    def on_supervised_start(self) -> None:
+        self.engine.enabled.update(repo.strategy_enabled_map())
+        self.engine.seed(repo.symbol_states(self.run_id))
+        assert self.engine.scorecard is not None
+        for name in self.weights:
+            self.engine.scorecard.seed(name, route_store.recent_net_pnls(name, self.settings.scorecard_trades))
+        now = self.clock_ns()
+        self._last_summary_ns = self._last_scorecard_ns = now
+        self._publish_enabled()
+        self.every(self.settings.scan_interval_ms / 1000, lambda n: ScanTick(n=n), name=f"{self.link.name}-scan")
+
+    def on_supervised_stop(self) -> None:
+        self._save_scorecard(self.clock_ns(), force=True)
+
+    # --- messages -------------------------------------------------------------------------------------------
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case StateSnapshot():
+                self._on_snapshot(message)
+            case Signal():
+                if self.engine.on_signal(message):
+                    self._counts["signals"] += 1
+                    self.metrics.signals.labels(strategy=message.strategy, symbol=message.symbol).inc()
+            case ScanTick():
+                self._scan(self.clock_ns())
+            case StrategyEnablementChanged():
+                self.engine.set_enabled(message.strategy, message.enabled)
+                self._publish_enabled()
+            case StrategyFill():
+                self._on_fill(message)
+            case IntentDecided():
+                self.engine.on_decided(message)
+            case _:
+                raise TypeError(f"{self.link.name}: unexpected message {type(message).__name__}")
+
+    def _running(self) -> set[str]:
+        return {name for name in self.weights if self.peer_state(strategy_child_name(name)) == "running"}
+
+    def _on_snapshot(self, snapshot: StateSnapshot) -> None:
+        now = self.clock_ns()
+        reading, storm = self.engine.on_snapshot(snapshot, now)
+        if storm:
+            log.warning("%s: %s resync storm (%d book rebuilds within %gs); no intents for %gs", self.link.name, snapshot.symbol,
+                        self.settings.resync_storm_count, self.settings.resync_storm_window_s, self.settings.resync_cooldown_s)
+        if reading is not None:
+            self.metrics.set_regime(snapshot.symbol, reading.regime)
+            log.debug("%s: %s regime %s (%s)", self.link.name, snapshot.symbol, reading.regime,
+                     " ".join(f"{k}={v}" for k, v in reading.features))
+            try:
+                route_store.set_symbol_regime(self.run_id, snapshot.symbol, reading.regime)
+            except Exception as exc:  # noqa: BLE001 - the regime is written again on its next change
+                reset_thread_connection()
+                log.error("%s: cannot store the regime of %s: %s", self.link.name, snapshot.symbol, exc)
+        for name in self._running():
+            if self.engine.enabled.get(name, True):
+                self.send_latest(strategy_child_name(name), snapshot.symbol, snapshot)
+
+    def _on_fill(self, fill: StrategyFill) -> None:
+        if fill.strategy not in self.weights:
+            log.warning("%s: fill attributed to unknown strategy %r ignored; expected one of %s", self.link.name,
+                        fill.strategy, ", ".join(self.weights))
+            return
+        try:
+            if not route_store.insert_strategy_fill(self.run_id, fill):
+                return  # seen before (same exec id): counted once
+        except Exception as exc:  # noqa: BLE001 - still counted in memory; the window is rebuilt from storage on restart
+            reset_thread_connection()
+            log.error("%s: cannot store a fill of strategy %s: %s", self.link.name, fill.strategy, exc)
+        pause = self.engine.on_fill(fill, self.clock_ns())
+        assert self.engine.scorecard is not None
+        for strategy, pnl in self.engine.scorecard.pnl_by_strategy().items():
+            self.metrics.strategy_pnl.labels(strategy=strategy).set(float(pnl))
+        if pause is None:
+            return
+        now = self.clock_ns()
+        log.warning("%s: strategy %s paused by the scorecard: %s; `ctl enable-strategy %s` lifts it", self.link.name,
+                    pause.strategy, pause.reason, pause.strategy)
+        # The pause goes through the operator's own channel: persisted in strategy_settings by the supervisor,
+        # audited as a control command (issued_by scorecard) and an actor event, shown by `ctl status`.
+        repo.insert_control_command("disable-strategy", {"strategy": pause.strategy, "reason": pause.reason},
+                                    issued_by="scorecard", now_ns=now, target_shard=self.shard)
+        repo.record_actor_event(self.run_id, strategy_child_name(pause.strategy), "paused", pause.reason, now)
+        self._publish_enabled()
+
+    # --- scanning -------------------------------------------------------------------------------------------
+
+    def _scan(self, now: int) -> None:
+        result = self.engine.scan(now, self._running())
+        self._counts["scans"] += 1
+        self.metrics.scans.inc()
+        self._count(result)
+        for intent in result.intents:
+            self._emit(intent, now)
+        if now - self._last_summary_ns >= self.summary_interval_ns:
+            self._summary(now)
+        self._save_scorecard(now)
+
+    def _count(self, result: ScanResult) -> None:
+        for scanned in result.symbols:
+            eligible = 0 if scanned.rejections else 1
+            if self._eligible.get(scanned.symbol) != eligible:
+                self._eligible[scanned.symbol] = eligible
+                self.metrics.eligible.labels(symbol=scanned.symbol).set(eligible)
+            for reason in scanned.rejections:
+                self.metrics.rejections.labels(reason=reason).inc()
+            if scanned.rejections != self._last_rejections.get(scanned.symbol, ()):
+                self._last_rejections[scanned.symbol] = scanned.rejections
+                log.debug("%s: %s %s", self.link.name, scanned.symbol,
+                         f"ineligible: {', '.join(scanned.rejections)}" if scanned.rejections else "eligible")
+
+    def _emit(self, intent: Intent, now: int) -> None:
+        snapshot_state = {"epoch": intent.epoch, "seq": intent.seq, "state_ts_ns": intent.state_ts_ns,
+                          **{name[len("state."):]: value for name, value in intent.reasons if name.startswith("state.")}}
+        try:
+            intent_id = route_store.insert_intent(self.run_id, intent, state=snapshot_state)
+        except Exception as exc:  # noqa: BLE001 - an intent that cannot be traced is not sent
+            reset_thread_connection()
+            self.metrics.intents_not_stored.inc()
+            log.error("%s: intent for %s not stored, so not sent: %s", self.link.name, intent.symbol, exc)
+            return
+        stored = dataclasses.replace(intent, intent_id=intent_id)
+        self._counts["intents"] += 1
+        self.metrics.intents.labels(symbol=stored.symbol, side=stored.side).inc()
+        self.metrics.tick_to_intent.observe(max(0, now - stored.recv_ts_ns) / NS_PER_S)
+        log.info("%s", intent_line(stored))
+        self.send(self.risk_name, stored)
+
+    def _summary(self, now: int) -> None:
+        self._last_summary_ns = now
+        eligible = sum(self._eligible.values())
+        regimes = ",".join(f"{symbol}={self.engine.regime(symbol)}"
+                           + (f"({'+'.join(self._last_rejections[symbol])})" if self._last_rejections.get(symbol) else "")
+                           for symbol in self.symbols)
+        running = self._running()
+        off = [name for name in self.weights if name not in running or not self.engine.enabled.get(name, True)]
+        log.info("scan: scans=%d signals=%d intents=%d eligible=%d/%d regimes %s strategies_off=%s",
+                 self._counts["scans"], self._counts["signals"], self._counts["intents"], eligible, len(self.symbols),
+                 regimes, ",".join(off) or "-")
+        self._publish_enabled()
+
+    def _publish_enabled(self) -> None:
+        running = self._running()
+        assert self.engine.scorecard is not None
+        for name in self.weights:
+            on = name in running and self.engine.enabled.get(name, True) and name not in self.engine.scorecard.paused
+            self.metrics.strategy_enabled.labels(strategy=name).set(1 if on else 0)
+
+    def _save_scorecard(self, now: int, *, force: bool = False) -> None:
+        card = self.engine.scorecard
+        assert card is not None
+        if not card.dirty or (not force and now - self._last_scorecard_ns < self.settings.scorecard_write_interval_s * NS_PER_S):
+            return
+        self._last_scorecard_ns = now
+        lines = [(strategy, symbol, {"signals": line.signals, "intents": line.intents, "trades": line.trades, "wins": line.wins,
+                                     "realised_pnl_usd": line.realised_pnl_usd, "fees_usd": line.fees_usd})
+                 for (strategy, symbol), line in card.lines.items()]
+        try:
+            route_store.save_scorecard(self.run_id, lines, now_ns=now)
+            card.dirty = False
+        except Exception as exc:  # noqa: BLE001 - kept in memory, stored on the next interval
+            reset_thread_connection()
+            log.error("%s: cannot store the scorecard: %s", self.link.name, exc)

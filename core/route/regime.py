@@ -1,0 +1,115 @@
+"""Regime detection per symbol: unknown, calm, trending, volatile or illiquid.
+
+Each measure is judged against the symbol's own recent distribution, sampled every `regime_sample_ms` over
+`regime_history_s` (the current spread and depth are the medians of the last CURRENT_SAMPLES samples):
+- illiquid: the spread at `regime_illiquid_spread_ratio` x its median or more, or the thinner side's depth
+  at `regime_illiquid_depth_ratio` x its median or less;
+- volatile: realised volatility over the last `regime_trend_lookback_s` (root mean square of the sample
+  returns) at `regime_volatile_ratio` x the volatility of the history before that or more (unknown until
+  that earlier history has more than `regime_min_samples` samples);
+- trending: the efficiency ratio |net move| / sum of |moves| over `regime_trend_lookback_s` at least
+  `regime_trend_efficiency` (a straight walk is 1, noise near 0);
+- calm: none of these.
+The first that holds wins, in that order (illiquidity and volatility matter most to capital). Until
+`regime_min_samples` samples exist the regime is unknown, and an unknown regime decides nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from kraken_runtime.core.config import ScannerSettings
+from kraken_runtime.core.marketdata import StateSnapshot
+from kraken_runtime.core.route.history import NS_PER_S, ZERO, SampledSeries, median, returns_bps, rms, text
+
+UNKNOWN = "unknown"
+CALM = "calm"
+TRENDING = "trending"
+VOLATILE = "volatile"
+ILLIQUID = "illiquid"
+REGIMES: tuple[str, ...] = (UNKNOWN, CALM, TRENDING, VOLATILE, ILLIQUID)
+CURRENT_SAMPLES = 5  # the "current" spread and depth: the median of this many latest samples
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegimeReading:
+    regime: str
+    features: tuple[tuple[str, str], ...]
+
+
+def efficiency_ratio(values: list[Decimal]) -> Decimal | None:
+    if len(values) < 2:
+        return None
+    path = sum((abs(b - a) for a, b in zip(values, values[1:])), ZERO)
+    if path <= 0:
+        return ZERO
+    return abs(values[-1] - values[0]) / path
+
+
+def classify(*, samples: int, spread_ratio: Decimal | None, depth_ratio: Decimal | None, vol_ratio: Decimal | None,
+             efficiency: Decimal | None, settings: ScannerSettings) -> str:
+    """The regime for these measures (the pure rule; RegimeTracker measures)."""
+    if samples < settings.regime_min_samples:
+        return UNKNOWN
+    if (spread_ratio is not None and spread_ratio >= settings.regime_illiquid_spread_ratio) or \
+            (depth_ratio is not None and depth_ratio <= settings.regime_illiquid_depth_ratio):
+        return ILLIQUID
+    if vol_ratio is not None and vol_ratio >= settings.regime_volatile_ratio:
+        return VOLATILE
+    if efficiency is not None and efficiency >= settings.regime_trend_efficiency:
+        return TRENDING
+    return CALM
+
+
+class RegimeTracker:
+    """One symbol's samples and its current regime."""
+
+    def __init__(self, settings: ScannerSettings) -> None:
+        self.settings = settings
+        sample_ms, history_s = settings.regime_sample_ms, settings.regime_history_s
+        self.mids = SampledSeries(sample_ms=sample_ms, history_s=history_s)
+        self.spreads = SampledSeries(sample_ms=sample_ms, history_s=history_s)
+        self.depths = SampledSeries(sample_ms=sample_ms, history_s=history_s)
+        self.reading = RegimeReading(regime=UNKNOWN, features=(("samples", "0"),))
+
+    @property
+    def regime(self) -> str:
+        return self.reading.regime
+
+    def observe(self, snapshot: StateSnapshot) -> RegimeReading:
+        ts = snapshot.state_ts_ns
+        if snapshot.mid is None or snapshot.spread_bps is None or snapshot.depth_bid is None or snapshot.depth_ask is None:
+            return self.reading
+        if not self.mids.observe(ts, snapshot.mid):
+            return self.reading
+        self.spreads.observe(ts, snapshot.spread_bps)
+        self.depths.observe(ts, min(snapshot.depth_bid, snapshot.depth_ask))
+        # The current spread and depth are the medians of the last few samples: one wide tick is noise, a
+        # spread that stays wide is illiquidity.
+        spread = median(self.spreads.values()[-CURRENT_SAMPLES:])
+        depth = median(self.depths.values()[-CURRENT_SAMPLES:])
+        assert spread is not None and depth is not None
+        self.reading = self.measure(spread, depth, ts)
+        return self.reading
+
+    def measure(self, spread: Decimal, depth: Decimal, now_ns: int) -> RegimeReading:
+        s = self.settings
+        spread_median = median(self.spreads.values())
+        depth_median = median(self.depths.values())
+        spread_ratio = spread / spread_median if spread_median else None
+        depth_ratio = depth / depth_median if depth_median else None
+        mids = self.mids.values()
+        cutoff = now_ns - int(s.regime_trend_lookback_s * NS_PER_S)
+        recent = [value for _, value in self.mids.since(cutoff)]
+        older = mids[:len(mids) - len(recent) + 1]  # up to and including the first recent sample
+        vol_recent = rms(returns_bps(recent))
+        vol_before = rms(returns_bps(older)) if len(older) > s.regime_min_samples else None
+        vol_ratio = vol_recent / vol_before if vol_recent is not None and vol_before else None
+        efficiency = efficiency_ratio(recent)
+        regime = classify(samples=len(mids), spread_ratio=spread_ratio, depth_ratio=depth_ratio, vol_ratio=vol_ratio,
+                          efficiency=efficiency, settings=s)
+        features = (("samples", str(len(mids))), ("spread_ratio", text(spread_ratio)), ("depth_ratio", text(depth_ratio)),
+                    ("volatility_bps", text(vol_recent)), ("volatility_ratio", text(vol_ratio)),
+                    ("trend_efficiency", text(efficiency)))
+        return RegimeReading(regime=regime, features=features)

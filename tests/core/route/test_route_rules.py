@@ -1,0 +1,328 @@
+"""Filters, regimes, throttling, scoring and the scorecard as pure rules on constructed states."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from kraken_runtime.core.config import ScannerSettings
+from kraken_runtime.core.messages import Signal, StrategyFill
+from kraken_runtime.core.route import filters as f
+from kraken_runtime.core.route.filters import SymbolGuard, rejections
+from kraken_runtime.core.route.regime import CALM, ILLIQUID, REGIMES, TRENDING, UNKNOWN, VOLATILE, RegimeReading, RegimeTracker, classify, efficiency_ratio
+from kraken_runtime.core.route.scorecard import Scorecard
+from kraken_runtime.core.route.scoring import Weighted, combined_score, decide, limit_price, style_for
+from kraken_runtime.core.route.throttle import RejectRate, throttle
+
+from .conftest import T0
+
+MS = 1_000_000
+S = 1_000_000_000
+SETTINGS = ScannerSettings()
+
+
+def settled(snapshot, settings=SETTINGS) -> SymbolGuard:
+    guard = SymbolGuard()
+    guard.observe(snapshot, snapshot.state_ts_ns - settings.epoch_settle_ms * MS, settings)
+    return guard
+
+
+# --- filters ---------------------------------------------------------------------------------------------
+
+
+def test_fresh_ready_settled_symbol_is_eligible(make_snapshot):
+    snap = make_snapshot()
+    assert rejections(snap, settled(snap), T0, SETTINGS, symbol="BTC/USD") == ()
+
+
+def test_no_snapshot_and_not_ready_are_rejected(make_snapshot):
+    assert rejections(None, SymbolGuard(), T0, SETTINGS, symbol="BTC/USD") == (f.NO_SNAPSHOT,)
+    snap = make_snapshot(status="resyncing")
+    assert f.NOT_READY in rejections(snap, settled(snap), T0, SETTINGS, symbol="BTC/USD")
+
+
+def test_stale_state_boundary(make_snapshot):
+    snap = make_snapshot()
+    guard = settled(snap)
+    at_limit = T0 + SETTINGS.max_state_age_ms * MS
+    assert f.STALE not in rejections(snap, guard, at_limit, SETTINGS, symbol="BTC/USD")
+    assert f.STALE in rejections(snap, guard, at_limit + 1, SETTINGS, symbol="BTC/USD")
+
+
+def test_new_epoch_waits_to_settle(make_snapshot):
+    snap = make_snapshot(epoch=1)
+    guard = settled(snap)
+    rebuilt = make_snapshot(epoch=2, ts_ns=T0 + S)
+    guard.observe(rebuilt, T0 + S, SETTINGS)
+    assert f.EPOCH_UNSETTLED in rejections(rebuilt, guard, T0 + S + SETTINGS.epoch_settle_ms * MS - 1, SETTINGS, symbol="BTC/USD")
+    assert rejections(rebuilt, guard, T0 + S + SETTINGS.epoch_settle_ms * MS, SETTINGS, symbol="BTC/USD") == ()
+    # a snapshot from an epoch the guard has not seen is not settled either
+    assert f.EPOCH_UNSETTLED in rejections(make_snapshot(epoch=3), guard, T0 + 10 * S, SETTINGS, symbol="BTC/USD")
+
+
+def test_spread_bound(make_snapshot):
+    settings = ScannerSettings(max_spread_bps=D(10))
+    at = make_snapshot(bid="100", ask="100.1")  # 9.995 bps
+    wide = make_snapshot(bid="100", ask="100.2")
+    assert f.SPREAD not in rejections(at, settled(at, settings), T0, settings, symbol="BTC/USD")
+    assert f.SPREAD in rejections(wide, settled(wide, settings), T0, settings, symbol="BTC/USD")
+
+
+def test_depth_bound(make_snapshot):
+    snap = make_snapshot(bid_qty="1", ask_qty="1", levels=1)  # ~100 USD a side
+    assert f.DEPTH in rejections(snap, settled(snap), T0, SETTINGS, symbol="BTC/USD")
+    ok = ScannerSettings(min_depth_usd=D(100))
+    assert f.DEPTH not in rejections(snap, settled(snap, ok), T0, ok, symbol="BTC/USD")
+
+
+def test_l3_quality_only_where_level3_runs(make_snapshot):
+    none = make_snapshot(l3_quality=None)
+    low = make_snapshot(l3_quality="0.49")
+    at = make_snapshot(l3_quality="0.5")
+    assert f.L3_QUALITY not in rejections(none, settled(none), T0, SETTINGS, symbol="BTC/USD")
+    assert f.L3_QUALITY in rejections(low, settled(low), T0, SETTINGS, symbol="BTC/USD")
+    assert f.L3_QUALITY not in rejections(at, settled(at), T0, SETTINGS, symbol="BTC/USD")
+
+
+def test_venue_not_online_and_disabled_symbol_are_rejected(make_snapshot):
+    snap = make_snapshot(venue_status="cancel_only")
+    assert f.VENUE in rejections(snap, settled(snap), T0, SETTINGS, symbol="BTC/USD")
+    settings = ScannerSettings(disabled_symbols=("BTC/USD",))
+    ok = make_snapshot()
+    assert rejections(ok, settled(ok, settings), T0, settings, symbol="BTC/USD") == (f.SYMBOL_DISABLED,)
+
+
+def test_loss_cooldown(make_snapshot):
+    snap = make_snapshot()
+    guard = settled(snap)
+    guard.loss(T0, SETTINGS)
+    assert f.LOSS_COOLDOWN in rejections(snap, guard, T0, SETTINGS, symbol="BTC/USD")
+    later = T0 + int(SETTINGS.loss_cooldown_s * S)
+    assert f.LOSS_COOLDOWN not in rejections(make_snapshot(ts_ns=later), guard, later, SETTINGS, symbol="BTC/USD")
+
+
+def test_resync_storm_starts_a_cooldown(make_snapshot):
+    settings = ScannerSettings(resync_storm_count=3, resync_storm_window_s=60, resync_cooldown_s=120)
+    guard = SymbolGuard()
+    guard.observe(make_snapshot(epoch=1), T0, settings)
+    assert not guard.observe(make_snapshot(epoch=2), T0 + S, settings)
+    assert not guard.observe(make_snapshot(epoch=3), T0 + 2 * S, settings)
+    assert guard.observe(make_snapshot(epoch=4), T0 + 3 * S, settings)
+    now = T0 + 10 * S
+    assert f.RESYNC_COOLDOWN in rejections(make_snapshot(epoch=4, ts_ns=now), guard, now, settings, symbol="BTC/USD")
+    after = T0 + 3 * S + 120 * S
+    assert f.RESYNC_COOLDOWN not in rejections(make_snapshot(epoch=4, ts_ns=after), guard, after, settings, symbol="BTC/USD")
+
+
+def test_epoch_changes_spread_out_are_no_storm(make_snapshot):
+    settings = ScannerSettings(resync_storm_count=3, resync_storm_window_s=60)
+    guard = SymbolGuard()
+    guard.observe(make_snapshot(epoch=1), T0, settings)
+    for i in range(2, 8):
+        assert not guard.observe(make_snapshot(epoch=i), T0 + i * 40 * S, settings)
+
+
+# --- regime ----------------------------------------------------------------------------------------------
+
+
+def test_classify_order_and_boundaries():
+    s = ScannerSettings()
+    base = dict(samples=s.regime_min_samples, spread_ratio=D(1), depth_ratio=D(1), vol_ratio=D(1), efficiency=D("0.1"), settings=s)
+    assert classify(**{**base, "samples": s.regime_min_samples - 1}) == UNKNOWN
+    assert classify(**base) == CALM
+    assert classify(**{**base, "efficiency": s.regime_trend_efficiency}) == TRENDING
+    assert classify(**{**base, "vol_ratio": s.regime_volatile_ratio}) == VOLATILE
+    assert classify(**{**base, "vol_ratio": s.regime_volatile_ratio - D("0.01")}) == CALM
+    assert classify(**{**base, "spread_ratio": s.regime_illiquid_spread_ratio}) == ILLIQUID
+    assert classify(**{**base, "depth_ratio": s.regime_illiquid_depth_ratio}) == ILLIQUID
+    assert classify(**{**base, "depth_ratio": s.regime_illiquid_depth_ratio + D("0.01")}) == CALM
+    # illiquid beats volatile beats trending
+    assert classify(**{**base, "spread_ratio": D(9), "vol_ratio": D(9), "efficiency": D(1)}) == ILLIQUID
+    assert classify(**{**base, "vol_ratio": D(9), "efficiency": D(1)}) == VOLATILE
+    assert set(REGIMES) == {UNKNOWN, CALM, TRENDING, VOLATILE, ILLIQUID}
+
+
+def test_efficiency_ratio():
+    assert efficiency_ratio([D(1), D(2), D(3)]) == 1
+    assert efficiency_ratio([D(1), D(2), D(1)]) == 0
+    assert efficiency_ratio([D(1)]) is None
+    assert efficiency_ratio([D(1), D(1)]) == 0
+
+
+def _track(tracker: RegimeTracker, make_snapshot, mids, *, spread="0.02", qty="50", start_i=0):
+    reading = tracker.reading
+    for i, mid in enumerate(mids, start=start_i):
+        m = D(mid)
+        half = D(spread) / 2
+        reading = tracker.observe(make_snapshot(bid=str(m - half), ask=str(m + half), bid_qty=qty, ask_qty=qty,
+                                                ts_ns=T0 + i * SETTINGS.regime_sample_ms * MS))
+    return reading
+
+
+def test_regime_tracker_unknown_then_calm_then_trending(make_snapshot):
+    tracker = RegimeTracker(SETTINGS)
+    zigzag = [str(D(100) + (D("0.01") if i % 2 else 0)) for i in range(30)]
+    assert _track(tracker, make_snapshot, zigzag[:5]).regime == UNKNOWN
+    assert _track(tracker, make_snapshot, zigzag[5:], start_i=5).regime == CALM
+    rising = [str(D(100) + D("0.01") * i) for i in range(1, 80)]
+    reading = _track(tracker, make_snapshot, rising, start_i=30)
+    assert reading.regime == TRENDING and dict(reading.features)["trend_efficiency"] == "1.0000"
+
+
+def test_regime_tracker_volatile_and_illiquid(make_snapshot):
+    tracker = RegimeTracker(SETTINGS)
+    calm = [str(D(100) + (D("0.01") if i % 2 else 0)) for i in range(200)]
+    _track(tracker, make_snapshot, calm)
+    wild = [str(D(100) + (D("0.2") if i % 2 else 0)) for i in range(10)]
+    assert _track(tracker, make_snapshot, wild, start_i=200).regime == VOLATILE
+    thin = RegimeTracker(SETTINGS)
+    _track(thin, make_snapshot, calm[:40])
+    assert _track(thin, make_snapshot, calm[:2], spread="0.2", start_i=40).regime == CALM  # one or two wide ticks: noise
+    assert _track(thin, make_snapshot, calm[:1], spread="0.2", start_i=42).regime == ILLIQUID  # most of the latest five
+    shallow = RegimeTracker(SETTINGS)
+    _track(shallow, make_snapshot, calm[:40])
+    assert _track(shallow, make_snapshot, calm[:3], qty="5", start_i=40).regime == ILLIQUID
+
+
+# --- throttle --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("regime", "factor"), [(CALM, D(1)), (TRENDING, D(1)), (VOLATILE, D("0.5")), (ILLIQUID, D(0)), (UNKNOWN, D(0))])
+def test_throttle_by_regime(regime, factor):
+    assert throttle(regime=regime, reference_fresh=True, reject_ratio=None, settings=SETTINGS).factor == factor
+
+
+def test_throttle_stale_reference_and_reject_rates():
+    assert throttle(regime=CALM, reference_fresh=False, reject_ratio=None, settings=SETTINGS).factor == D("0.75")
+    assert throttle(regime=CALM, reference_fresh=True, reject_ratio=D("0.19"), settings=SETTINGS).factor == 1
+    assert throttle(regime=CALM, reference_fresh=True, reject_ratio=D("0.2"), settings=SETTINGS).factor == D("0.5")
+    assert throttle(regime=CALM, reference_fresh=True, reject_ratio=D("0.5"), settings=SETTINGS).factor == 0
+    assert throttle(regime=VOLATILE, reference_fresh=False, reject_ratio=D("0.3"), settings=SETTINGS).factor == D("0.1875")
+
+
+def test_reject_rate_over_a_window():
+    rate = RejectRate(4)
+    assert rate.ratio() is None
+    for accepted in (True, False, True, True, False):
+        rate.record(accepted)
+    assert rate.ratio() == D("0.5")  # the last four: F T T F
+
+
+# --- scoring ---------------------------------------------------------------------------------------------
+
+
+def sig(strategy: str, direction: int, strength: str, snap) -> Signal:
+    return Signal(strategy=strategy, symbol=snap.symbol, direction=direction, strength=D(strength), epoch=snap.epoch,
+                  seq=snap.seq, state_ts_ns=snap.state_ts_ns, features=(("x", "1"), ("min_x", "0.5")))
+
+
+CALM_READING = RegimeReading(regime=CALM, features=(("samples", "30"),))
+
+
+def test_combined_score_normalises_by_every_active_weight(make_snapshot):
+    snap = make_snapshot()
+    signals = [Weighted(signal=sig("a", 1, "1", snap), weight=D(1)), Weighted(signal=sig("b", -1, "0.5", snap), weight=D(2))]
+    assert combined_score(signals, D(4)) == D(0)
+    assert combined_score(signals[:1], D(4)) == D("0.25")
+    assert combined_score(signals, D(0)) == D(0)
+
+
+def test_style_boundaries():
+    assert style_for(D("0.49"), SETTINGS) == "maker"
+    assert style_for(D("0.5"), SETTINGS) == "hybrid"
+    assert style_for(D("-0.8"), SETTINGS) == "taker"
+
+
+def test_limit_prices_by_style(make_snapshot):
+    snap = make_snapshot(bid="100.00", ask="100.02")
+    assert limit_price("buy", "maker", snap, SETTINGS) == D("100.00")
+    assert limit_price("sell", "maker", snap, SETTINGS) == D("100.02")
+    assert limit_price("buy", "hybrid", snap, SETTINGS) == D("100.02")
+    assert limit_price("buy", "taker", snap, SETTINGS) == D("100.07")  # 100.02 + 5 bps = 100.07001 -> down
+    assert limit_price("sell", "taker", snap, SETTINGS) == D("99.95")
+
+
+def _decide(snap, signals, total=D(2), factor="1"):
+    limits = throttle(regime=CALM, reference_fresh=True, reject_ratio=None, settings=SETTINGS)
+    if factor != "1":
+        limits = limits.__class__(factor=D(factor), reasons=limits.reasons)
+    return decide(snapshot=snap, signals=signals, total_weight=total, throttle=limits, regime=CALM_READING,
+                  settings=SETTINGS, now_ns=T0 + 5 * MS)
+
+
+def test_decide_makes_an_explained_intent_tied_to_its_snapshot(make_snapshot):
+    snap = make_snapshot(epoch=3, seq=99)
+    signals = [Weighted(signal=sig("imbalance", 1, "0.8", snap), weight=D(1)),
+               Weighted(signal=sig("momentum", 1, "0.4", snap), weight=D(1)),
+               Weighted(signal=sig("premium_gap", -1, "0.2", snap), weight=D(1))]
+    decision = _decide(snap, signals, total=D(3))
+    intent = decision.intent
+    assert intent is not None and decision.score == D("0.3333")
+    assert (intent.side, intent.style, intent.epoch, intent.seq, intent.state_ts_ns) == ("buy", "maker", 3, 99, T0)
+    assert intent.limit_price == D("100") and intent.size == (D("33.33") / D("100")).quantize(D("0.00000001"))
+    assert intent.strategies == ("imbalance", "momentum")
+    reasons = dict(intent.reasons)
+    assert reasons["score"] == "0.3333" and reasons["min_score"] == "0.2000" and reasons["regime"] == "calm"
+    assert reasons["imbalance"].startswith("buy strength=0.8000") and reasons["imbalance.min_x"] == "0.5"
+    assert reasons["premium_gap"].startswith("sell") and reasons["state.epoch"] == "3"
+    assert intent.expires_at_ns == T0 + 5 * MS + SETTINGS.intent_ttl_ms * MS
+
+
+def test_decide_below_score_and_throttled_give_nothing(make_snapshot):
+    snap = make_snapshot()
+    weak = [Weighted(signal=sig("imbalance", 1, "0.39", snap), weight=D(1))]
+    assert _decide(snap, weak).skipped == "below_score"
+    at = [Weighted(signal=sig("imbalance", 1, "0.4", snap), weight=D(1))]
+    assert _decide(snap, at).intent is not None
+    assert _decide(snap, at, factor="0").skipped == "throttled"
+    assert _decide(snap, []).skipped == "below_score"
+
+
+def test_throttle_shrinks_the_size(make_snapshot):
+    snap = make_snapshot()
+    signals = [Weighted(signal=sig("imbalance", -1, "1", snap), weight=D(1))]
+    full = _decide(snap, signals).intent
+    half = _decide(snap, signals, factor="0.5").intent
+    assert full is not None and half is not None and full.side == "sell"
+    assert half.size * 2 == full.size
+
+
+# --- scorecard -------------------------------------------------------------------------------------------
+
+
+def fill(strategy: str, pnl: str, fee: str = "0.1", symbol: str = "BTC/USD") -> StrategyFill:
+    return StrategyFill(strategy=strategy, symbol=symbol, realised_pnl_usd=D(pnl), fee_usd=D(fee), ts_ns=T0)
+
+
+def test_scorecard_counts_pnl_after_fees_and_hit_rate():
+    card = Scorecard(ScannerSettings(scorecard_trades=10))
+    card.signal("momentum", "BTC/USD")
+    card.intent(("momentum", "imbalance"), "BTC/USD")
+    assert card.fill(fill("momentum", "1")) is None
+    assert card.fill(fill("momentum", "-0.5")) is None
+    line = card.line("momentum", "BTC/USD")
+    assert (line.signals, line.intents, line.trades, line.wins) == (1, 1, 2, 1)
+    assert line.net_pnl_usd == D("0.3") and line.hit_rate == D("0.5")
+    assert card.pnl_by_strategy() == {"momentum": D("0.3"), "imbalance": D(0)}
+
+
+def test_scorecard_pauses_on_negative_expectancy_over_a_full_window_only():
+    card = Scorecard(ScannerSettings(scorecard_trades=3))
+    assert card.fill(fill("momentum", "-1")) is None
+    assert card.weight_factor("momentum") == D("0.5")  # poor record before the window is full
+    assert card.fill(fill("momentum", "-1")) is None
+    pause = card.fill(fill("momentum", "1.5"))
+    assert pause is not None and pause.strategy == "momentum"
+    assert "expectancy after fees -0.2667 USD per trade over the last 3 trades" in pause.reason
+    assert card.fill(fill("momentum", "-1")) is None  # already paused: one pause, not one per fill
+    card.lift("momentum")
+    assert "momentum" not in card.paused and card.expectancy("momentum") is None
+
+
+def test_scorecard_expectancy_at_the_minimum_is_not_paused():
+    card = Scorecard(ScannerSettings(scorecard_trades=2))
+    card.fill(fill("imbalance", "0.1"))
+    assert card.fill(fill("imbalance", "0.1")) is None  # net 0 == minimum 0
+    card.seed("imbalance", [D("-1"), D("-1")])
+    assert card.pause_due("imbalance") is not None
