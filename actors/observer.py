@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 SYMBOL_STATUSES = ("warming", "ready", "stale", "resyncing", "disabled", "stopped", "crashed")
 SAFETY_SEVERITY = {"active": 0, "reduce_only": 1, "halted": 2}
-LATENCY_QUANTILES = (("0.5", "p50_s"), ("0.9", "p90_s"), ("0.99", "p99_s"))
+LATENCY_STATS = (("p50", "p50_s"), ("p90", "p90_s"), ("p99", "p99_s"), ("max", "max_s"))  # not "quantile": a gauge
 MAX_RULE_LABELS = 32  # risk rules are a fixed set in code; beyond this many, the rest count as "other"
 NO_STRATEGY = "none"  # fills of orders that served no intent
 
@@ -108,7 +108,11 @@ class ObserverMetrics:
                          ["strategy"], registry=r)
         self.rejections = Gauge("krt_snapshot_risk_rejections", "Risk rejections in the last 24 h UTC, by rule.", ["rule"], registry=r)
         self.tick_to_intent = Gauge("krt_snapshot_tick_to_intent_seconds", "Tick-to-intent latency of the window's intents "
-                                    "(state time to intent stored), by quantile.", ["quantile"], registry=r)
+                                    "(state time to intent stored): p50, p90, p99 (nearest rank) and max.", ["stat"], registry=r)
+        self.runtime_info = Gauge("krt_runtime_info", "1, labelled with this daemon's configured mode, market and shard "
+                                  "(alert rules select on mode).", ["mode", "market", "shard"], registry=r)
+        self.daily_loss_limit = Gauge("krt_daily_loss_limit_usd", "The configured risk.daily_loss_limit_usd (alert rules compare "
+                                      "the net PnL against it), USD.", registry=r)
         self._shards: set[str] = set()
         self._rules: set[str] = set()
 
@@ -121,8 +125,8 @@ class ObserverMetrics:
             self.exposure.labels(symbol=symbol).set(0)
         for strategy in (*KNOWN_STRATEGIES, NO_STRATEGY):
             self.pnl.labels(strategy=strategy).set(0)
-        for quantile, _ in LATENCY_QUANTILES:
-            self.tick_to_intent.labels(quantile=quantile).set(float("nan"))
+        for stat, _ in LATENCY_STATS:
+            self.tick_to_intent.labels(stat=stat).set(float("nan"))
         self.timestamp.set(0)
 
     def update(self, tier1: dict[str, Any], tier2: dict[str, Any], *, read_s: float, symbols: Iterable[str]) -> None:
@@ -159,9 +163,9 @@ class ObserverMetrics:
         for rule in self._rules:
             self.rejections.labels(rule=rule).set(rules.get(rule, 0))
         latency = tier2["latency"]["tick_to_intent"]
-        for quantile, key in LATENCY_QUANTILES:
+        for stat, key in LATENCY_STATS:
             value = latency[key]
-            self.tick_to_intent.labels(quantile=quantile).set(float("nan") if value is None else value)
+            self.tick_to_intent.labels(stat=stat).set(float("nan") if value is None else value)
         self.read_seconds.set(read_s)
         self.timestamp.set(tier1["snapshot_time_ns"] / 1e9)
 
@@ -224,6 +228,8 @@ def observer_child_spec(settings: Settings, *, board: SnapshotBoard, metrics: Ob
                         backoff: Backoff) -> ChildSpec:
     """The observer's spec: permanent, not critical (a blind observer never stops trading decisions)."""
     metrics.register(settings.runtime.symbols)
+    metrics.daily_loss_limit.set(float(settings.risk.daily_loss_limit_usd))
+    metrics.runtime_info.labels(mode=settings.runtime.mode, market=settings.runtime.market, shard=settings.runtime.shard).set(1)
     return ChildSpec(
         name=OBSERVER_NAME,
         factory=lambda link: ObserverActor.start(link=link, interval_s=settings.observer.interval_s,

@@ -338,7 +338,8 @@ def render_tier1_page(doc: Mapping[str, Any], *, refresh_s: int) -> str:
         f'<meta http-equiv="refresh" content="{int(refresh_s)}">'
         f"<title>kraken-runtime status</title><style>{_PAGE_STYLE}</style></head><body>"
         "<h1>kraken-runtime status</h1>"
-        f'<div class="meta">Snapshot <time id="snapshot-time" datetime="{esc(doc["snapshot_time"])}">'
+        f'<div class="meta">Snapshot <time id="snapshot-time" datetime="{esc(doc["snapshot_time"])}" '
+        f'data-ns="{int(doc["snapshot_time_ns"])}">'
         f'{esc(doc["snapshot_time"])}</time> · last 24 h UTC ({esc(window["start"])} to {esc(window["end"])})</div>'
         f'<div class="cards">{cards}</div>{note}'
         f'<h2>Demo trades</h2><ul id="demo-trades">{trades}</ul>'
