@@ -19,6 +19,7 @@ from kraken_runtime.actors.reference import RefFeedActor
 from kraken_runtime.actors.retention import RetentionActor
 from kraken_runtime.actors.state import SymbolStateActor
 from kraken_runtime.core.config import Secrets, Settings
+from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ def _token_provider(source: MarketSource, settings: Settings, version: str) -> C
         return None
 
     def fetch() -> str:
-        from kraken_runtime.core.kraken.rest import KrakenRestClient
-
         client = KrakenRestClient(version=version, base_url=source.rest_url, api_key=source.api_key, api_secret=source.api_secret,
                                   timeout_s=(settings.kraken.rest_timeout_s, settings.kraken.rest_timeout_s))
         try:

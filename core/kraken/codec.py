@@ -39,6 +39,8 @@ from enum import StrEnum
 from typing import Any
 
 from kraken_runtime.core.kraken import messages as m
+from kraken_runtime.core.kraken.book import decode_book
+from kraken_runtime.core.kraken.l3book import decode_level3
 from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, loads
 
 __all__ = [
@@ -477,18 +479,6 @@ def _decode_balances(obj: dict) -> m.BalancesSnapshot | m.BalancesUpdate:
     return m.BalancesUpdate(sequence=sequence, entries=tuple(entries))
 
 
-def _decode_book(obj: dict) -> Any:
-    from kraken_runtime.core.kraken.book import decode_book
-
-    return decode_book(obj)
-
-
-def _decode_level3(obj: dict) -> Any:
-    from kraken_runtime.core.kraken.l3book import decode_level3
-
-    return decode_level3(obj)
-
-
 _CHANNELS = {
     "heartbeat": _decode_heartbeat,
     "status": _decode_status,
@@ -498,8 +488,8 @@ _CHANNELS = {
     "instrument": _decode_instrument,
     "executions": _decode_executions,
     "balances": _decode_balances,
-    "book": _decode_book,
-    "level3": _decode_level3,
+    "book": decode_book,
+    "level3": decode_level3,
 }
 
 

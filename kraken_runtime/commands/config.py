@@ -10,6 +10,7 @@ import yaml
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+from kraken_runtime.storage.db import redact_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +44,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _redacted_url(url: str) -> str:
-    from kraken_runtime.storage.db import redact_url
-
     return redact_url(url)

@@ -26,6 +26,8 @@ from kraken_runtime.core import control as ctl
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
 POLL_INTERVAL_S = 0.1
 CLAIMED_GRACE_S = 5.0  # a daemon claimed the command just as we gave up: let it finish
@@ -107,9 +109,6 @@ def run(args: argparse.Namespace) -> int:
         settings, _ = load_from_args(args)
     except ConfigError as error:
         return fail_config(error)
-
-    from kraken_runtime.storage import repo
-    from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
     url = settings.storage.db_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).expanduser().exists():

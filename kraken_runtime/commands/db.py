@@ -10,6 +10,8 @@ import orjson
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+from kraken_runtime.storage.db import StorageError, close_database, describe, make_database, open_database, redact_url
+from kraken_runtime.storage.migrations import current_version, upgrade
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,9 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kraken_runtime.storage.db import StorageError, close_database, describe, make_database, open_database, redact_url
-    from kraken_runtime.storage.migrations import current_version, upgrade
-
     try:
         settings, _ = load_from_args(args)
     except ConfigError as error:

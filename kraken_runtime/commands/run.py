@@ -7,8 +7,9 @@ import os
 import sys
 
 from kraken_runtime.core.config import ConfigError
-from kraken_runtime import exitcodes
+from kraken_runtime import __version__, exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument, secret_values
+from kraken_runtime.logsetup import configure_logging
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -31,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the daemon pulls in pykka, prometheus_client, websockets and the local
+    # exchange (measured: 0.70 s on top of the 0.55 s a `config check` takes), which every other command
+    # would otherwise pay just to build the parser.
     from kraken_runtime.daemon import DaemonOptions, run_daemon
-    from kraken_runtime.logsetup import configure_logging
 
     overrides: dict[str, dict[str, object]] = {}
     for flag, key in (("mode", "mode"), ("market", "market"), ("symbols", "symbols")):
@@ -55,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
         return exitcodes.CONFIG
     configure_logging(level=settings.logging.level, log_dir=settings.logging.dir, max_bytes=settings.logging.file_max_bytes,
                       backup_count=settings.logging.file_backup_count, secrets=secret_values(secrets))
-    from kraken_runtime import __version__
-
     return run_daemon(settings, DaemonOptions(duration_s=args.duration, version=__version__, secrets=secrets))
 
 

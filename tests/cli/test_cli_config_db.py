@@ -11,6 +11,8 @@ import orjson
 import pytest
 import yaml
 
+from kraken_runtime.storage.migrations import LATEST_VERSION
+
 
 def krt(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("KRT_", "KRAKEN_"))}
@@ -78,11 +80,11 @@ def test_environment_wins_over_env_file(tmp_path):
 def test_db_upgrade_then_info_on_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     first = krt("db", "upgrade", "--db", url, cwd=tmp_path)
-    assert first.returncode == 0 and "upgraded from schema version 0 to 2" in first.stdout
+    assert first.returncode == 0 and f"upgraded from schema version 0 to {LATEST_VERSION}" in first.stdout
     again = krt("db", "upgrade", "--db", url, cwd=tmp_path)
     assert again.returncode == 0 and "nothing to do" in again.stdout
     info = krt("db", "info", "--json", "--db", url, cwd=tmp_path)
-    assert orjson.loads(info.stdout)["schema_version"] == 2
+    assert orjson.loads(info.stdout)["schema_version"] == LATEST_VERSION
 
 
 def test_db_info_on_postgres(pg_url, tmp_path):
