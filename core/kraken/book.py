@@ -789,7 +789,12 @@ class L2Book:
             self.snapshots_applied += 1
         else:
             self.updates_applied += 1
+        # Quantities are mostly distinct texts (a cache would miss): each is read in line. Its fragment is
+        # the text without '.' and leading zeros when it has exactly the pair's decimals (Kraken's case) or
+        # when hashing wire text, and then it is empty exactly when the quantity is zero (a deletion: no
+        # Decimal made). Other texts go through the formatting cache, and its Decimal decides.
         price_texts = self._price_texts
+        qty_places = self.qty_precision
         qty_texts = self._qty_texts
         text = frame[2]
         if text:
@@ -797,13 +802,19 @@ class L2Book:
             prices, qtys, fragments = side.prices, side.qtys, side.fragments
             for price_text, qty_text in _findall_levels(text):
                 price, price_fragment = price_texts[price_text]
-                qty, qty_fragment = qty_texts[qty_text]
+                if qty_places is None or ((dot := qty_text.find(".")) > 0 and len(qty_text) - dot - 1 == qty_places):
+                    qty_fragment = qty_text.replace(".", "").lstrip("0")
+                    qty = Decimal(qty_text) if qty_fragment else None
+                else:
+                    qty, qty_fragment = qty_texts[qty_text]
+                    if not qty:
+                        qty = None
                 index = bisect_left(prices, price)
                 count = len(prices)
                 present = index < count and prices[index] == price
                 if index >= count - 10:  # bids ascend: the best 10 are at the back
                     self._checksum = None
-                if qty:
+                if qty is not None:
                     if present:
                         qtys[index] = qty
                         fragments[index] = price_fragment + qty_fragment
@@ -821,13 +832,19 @@ class L2Book:
             prices, qtys, fragments = side.prices, side.qtys, side.fragments
             for price_text, qty_text in _findall_levels(text):
                 price, price_fragment = price_texts[price_text]
-                qty, qty_fragment = qty_texts[qty_text]
+                if qty_places is None or ((dot := qty_text.find(".")) > 0 and len(qty_text) - dot - 1 == qty_places):
+                    qty_fragment = qty_text.replace(".", "").lstrip("0")
+                    qty = Decimal(qty_text) if qty_fragment else None
+                else:
+                    qty, qty_fragment = qty_texts[qty_text]
+                    if not qty:
+                        qty = None
                 index = bisect_left(prices, price)
                 present = index < len(prices) and prices[index] == price
                 if index < 10:
                     self._ask_crc = None
                     self._checksum = None
-                if qty:
+                if qty is not None:
                     if present:
                         qtys[index] = qty
                         fragments[index] = price_fragment + qty_fragment
