@@ -182,8 +182,8 @@ class ScannerActor(SupervisedActor):
                          f"ineligible: {', '.join(scanned.rejections)}" if scanned.rejections else "eligible")
 
     def _emit(self, intent: Intent, now: int) -> None:
-        snapshot_state = {"epoch": intent.epoch, "seq": intent.seq, "state_ts_ns": intent.state_ts_ns,
-                          **{name[len("state."):]: value for name, value in intent.reasons if name.startswith("state.")}}
+        snapshot_state: dict[str, Any] = {name[len("state."):]: value for name, value in intent.reasons if name.startswith("state.")}
+        snapshot_state.update(epoch=intent.epoch, seq=intent.seq, state_ts_ns=intent.state_ts_ns, recv_ts_ns=intent.recv_ts_ns)
         try:
             intent_id = route_store.insert_intent(self.run_id, intent, state=snapshot_state)
         except Exception as exc:  # noqa: BLE001 - an intent that cannot be traced is not sent
