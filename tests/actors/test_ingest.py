@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 import pykka
 import pytest
+from websockets.sync.server import serve
 
 from kraken_runtime.actors.base import LatestDelivery, PeriodicTimer
 from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
@@ -19,9 +21,11 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.metrics import RuntimeMetrics
 from kraken_runtime.actors.supervisor import Directory, SupervisorActor, SupervisorConfig
+from kraken_runtime.core import control as ctl
 from kraken_runtime.core.config import Secrets, load_settings
-from kraken_runtime.core.marketdata import READY, StateSnapshot
-from kraken_runtime.core.messages import StartChildren, StopChildren, SupervisorTick
+from kraken_runtime.core.kraken.book import BookMessage
+from kraken_runtime.core.marketdata import READY, MarketBatch, StateSnapshot
+from kraken_runtime.core.messages import ApplyControl, StartChildren, StopChildren, SupervisorTick
 from kraken_runtime.core.supervision import Backoff, RestartBudget
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
@@ -270,9 +274,6 @@ def test_disabled_feed_makes_its_symbols_ineligible(ingest, wait_until):
 
 
 def _restart(actor: str):
-    from kraken_runtime.core import control as ctl
-    from kraken_runtime.core.messages import ApplyControl
-
     return ApplyControl(command=ctl.parse_command("restart", {"actor": actor}))
 
 
@@ -285,9 +286,6 @@ def test_restarted_state_holder_keeps_epochs_increasing(ingest, source, wait_unt
 
 
 def _inject(actor: str, times: int):
-    from kraken_runtime.core import control as ctl
-    from kraken_runtime.core.messages import ApplyControl
-
     return ApplyControl(command=ctl.parse_command("inject-fault", {"actor": actor, "times": times}))
 
 
@@ -296,8 +294,6 @@ class ScriptedVenue:
     recorded BTC/USD snapshot and updates with one malformed frame in the middle, then heartbeats."""
 
     def __init__(self, frames: list[str]) -> None:
-        from websockets.sync.server import serve
-
         self.frames = frames
         self.connections = 0
         self.done = threading.Event()
@@ -362,9 +358,6 @@ def ingest_seq(harness: Ingest) -> int:
 def test_market_batch_lost_on_the_way_makes_only_that_symbol_resync(settings, source, run_id, store, monkeypatch, wait_until):
     """A MarketBatch the directory could not deliver (a full mailbox, a restart): the state holder sees the
     hole in the batch numbers, stops trusting its book and rebuilds it; the other symbol is untouched."""
-    from kraken_runtime.core.kraken.book import BookMessage
-    from kraken_runtime.core.marketdata import MarketBatch
-
     lose = threading.Event()
     lost: list[int] = []
     real_send = Directory.send
@@ -401,8 +394,6 @@ def _fault_soak(harness: Ingest, source: MarketSource, seconds: float, wait_unti
     """Faults one after another for `seconds`: every time the books are ready again, the next fault (a
     dropped connection, a silent symbol, a bad checksum, a crashed feed, a crashed state holder, a price
     shock). Returns how many of each were injected."""
-    import random
-
     rng = random.Random(seed)
     injected: dict[str, int] = {}
     last_crash: dict[str, float] = {}  # child -> when it was last crashed on purpose

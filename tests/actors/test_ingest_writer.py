@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import psycopg2
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -101,8 +102,6 @@ def test_a_row_the_database_refuses_is_dropped_alone_and_the_rest_are_stored(wri
 
 
 def test_writer_recovers_after_its_postgresql_connection_is_killed(pg_url):
-    import psycopg2
-
     db = open_database(pg_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="t", config_hash="h", version="t", hostname="h", pid=1, now_ns=NS)
     registry = CollectorRegistry()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from websockets.sync.server import serve
 
 from kraken_runtime.actors import wsreader
 from kraken_runtime.actors.wsreader import Connection
 from kraken_runtime.core.feed_policy import IdleWatchdog
+from kraken_runtime.core.kraken.ws import WsClosed, WsTimeout
 from kraken_runtime.core.marketdata import ConnectionLost, ConnectionOpened, FramesReady
 
 
@@ -45,8 +47,6 @@ def test_reader_that_fails_unexpectedly_reports_and_can_be_started_again(monkeyp
 
 
 def test_closed_connection_forgets_late_frames_and_its_id():
-    from websockets.sync.server import serve
-
     release = threading.Event()
 
     def handler(ws):
@@ -76,8 +76,6 @@ def test_closed_connection_forgets_late_frames_and_its_id():
 
 
 def test_deliver_mode_hands_every_frame_on_in_order_from_the_reader_thread_and_feeds_the_watchdog():
-    from websockets.sync.server import serve
-
     release = threading.Event()
 
     def handler(ws):
@@ -129,8 +127,6 @@ class ScriptedWs:
         pass
 
     def recv_many(self):
-        from kraken_runtime.core.kraken.ws import WsClosed, WsTimeout
-
         if not self.steps:
             self.exhausted.set()
             raise WsClosed("script over")

@@ -23,7 +23,7 @@ from kraken_runtime.core.features import (
 from kraken_runtime.core.kraken.codec import decode
 from kraken_runtime.core.kraken.book import BookMessage
 from kraken_runtime.core.marketdata import READY, RESYNCING, STALE, WARMING, FeedStatusChanged, MarketBatch, RefQuote
-from kraken_runtime.core.symbol_state import SymbolState
+from kraken_runtime.core.symbol_state import EPOCH_STORE_STEP, SymbolState
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -372,8 +372,6 @@ def test_unsequenced_batches_are_never_gaps(kraken_data):
 
 
 def test_snapshot_replacing_a_ready_book_waits_for_the_interval_unless_epochs_run_far_ahead():
-    from kraken_runtime.core.symbol_state import EPOCH_STORE_STEP
-
     state = make_state(write_interval_ms=250)
     state.status_changed = False
     state.epoch = state._row_epoch = 10

@@ -17,6 +17,7 @@ from kraken_runtime.core.kraken.book import (
     BookLevel,
     BookMessage,
     L2Book,
+    book_frame_symbol,
     decode_book,
     decode_book_frame,
 )
@@ -381,8 +382,6 @@ def test_property_book_stays_sorted_within_depth_and_uncrossed(stream):
 
 
 def test_book_frame_symbol_reads_the_one_symbol_of_a_kraken_layout_frame_and_nothing_else():
-    from kraken_runtime.core.kraken.book import book_frame_symbol
-
     update = '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],"asks":[],"checksum":1}]}'
     snapshot = update.replace('"update"', '"snapshot"')
     assert book_frame_symbol(update) == "BTC/USD" and book_frame_symbol(snapshot) == "BTC/USD"

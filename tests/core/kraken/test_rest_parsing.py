@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kraken_runtime.core.kraken import responses
-from kraken_runtime.core.kraken.errors import InsufficientFunds, InvalidResponse
+from kraken_runtime.core.kraken.errors import InsufficientFunds, InvalidResponse, raise_for_errors
 
 
 @pytest.fixture(scope="module")
@@ -259,8 +259,6 @@ def test_parse_add_order_when_validate_only_then_no_txid_is_fine():
 
 
 def test_recorded_error_body_when_decoded_then_raises_typed():
-    from kraken_runtime.core.kraken.errors import raise_for_errors
-
     body = json.dumps({"error": ["EOrder:Insufficient funds"]}).encode()
     with pytest.raises(InsufficientFunds):
         raise_for_errors(responses.decode_json(body)["error"])

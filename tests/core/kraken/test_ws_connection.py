@@ -4,6 +4,8 @@ code, a server that breaks the framing rules is dropped, and close() wakes a blo
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import socket
 import threading
 import time
@@ -110,9 +112,6 @@ def test_close_from_the_server_raises_wsclosed_with_its_code(server):
 
 def test_server_breaking_the_framing_rules_is_dropped():
     """A raw server that completes the handshake, then sends a masked frame (forbidden from a server)."""
-    import base64
-    import hashlib
-
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
