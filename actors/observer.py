@@ -24,9 +24,11 @@ from kraken_runtime.core.config import Settings
 from kraken_runtime.core.control import KNOWN_STRATEGIES
 from kraken_runtime.core.snapshot import (
     CARD_KEYS,
+    LatencySummary,
     ReadSnapshot,
     build_tier1,
     build_tier2,
+    histogram_summary,
     render_pending_page,
     render_tier1_page,
     utc_window,
@@ -42,6 +44,7 @@ SAFETY_SEVERITY = {"active": 0, "reduce_only": 1, "halted": 2}
 LATENCY_STATS = (("p50", "p50_s"), ("p90", "p90_s"), ("p99", "p99_s"), ("max", "max_s"))  # not "quantile": a gauge
 MAX_RULE_LABELS = 32  # risk rules are a fixed set in code; beyond this many, the rest count as "other"
 NO_STRATEGY = "none"  # fills of orders that served no intent
+ORDER_ACK_HISTOGRAM = "krt_order_ack_seconds"  # the executor's; Tier 2's order-ack summary comes from it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +93,7 @@ class ObserverMetrics:
     modes by fixed sets, shards by the fleet, rules by the risk envelope's rule set."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        r = registry
+        self.registry = r = registry
         self.window_rows = Gauge("krt_snapshot_window_rows", "Tier 1 cards: rows in the last 24 h UTC (ticker_rows, trade_rows, "
                                  "orders created or updated, fills by exchange time else insert time).", ["kind"], registry=r)
         self.demo_trades = Gauge("krt_snapshot_demo_trades", "Fills listed as demo trades on the Tier 1 page.", registry=r)
@@ -202,7 +205,8 @@ class ObserverActor(SupervisedActor):
         started = self.monotonic()
         try:
             tier1 = build_tier1(readmodel.tier1_inputs(window, demo_trade_count=self.demo_trades), snapshot_ns=snapshot_ns)
-            tier2 = build_tier2(readmodel.tier2_inputs(window), snapshot_ns=snapshot_ns)
+            tier2 = build_tier2(readmodel.tier2_inputs(window), snapshot_ns=snapshot_ns,
+                                order_ack=histogram_in_registry(self.metrics.registry, ORDER_ACK_HISTOGRAM))
         except Exception as exc:  # noqa: BLE001 - a database fault: keep the last snapshot, retry next tick
             reset_thread_connection()
             self.metrics.errors.inc()
@@ -222,6 +226,21 @@ class ObserverActor(SupervisedActor):
 
 
 OBSERVER_NAME = "observer"
+
+
+def histogram_in_registry(registry: CollectorRegistry, name: str) -> LatencySummary | None:
+    """The summary of a histogram on the registry (all label sets together), or None if it is not there."""
+    buckets: dict[float, float] = {}
+    found = False
+    for family in registry.collect():
+        if family.name != name or family.type != "histogram":
+            continue
+        found = True
+        for sample in family.samples:
+            if sample.name == f"{name}_bucket":
+                upper = float(sample.labels["le"])
+                buckets[upper] = buckets.get(upper, 0.0) + sample.value
+    return histogram_summary(list(buckets.items())) if found else None
 
 
 def observer_child_spec(settings: Settings, *, board: SnapshotBoard, metrics: ObserverMetrics, budget: RestartBudget,

@@ -214,6 +214,25 @@ def summarize_latency(values_ns: Sequence[int]) -> LatencySummary:
     return LatencySummary(count=len(ordered), p50_s=rank(0.5), p90_s=rank(0.9), p99_s=rank(0.99), max_s=ordered[-1] / NS_PER_S)
 
 
+def histogram_summary(buckets: Sequence[tuple[float, float]]) -> LatencySummary:
+    """Quantiles from a Prometheus histogram's cumulative buckets `(upper bound, count)` (the last bound
+    +Inf): each is the upper bound of the bucket its rank falls in, an upper estimate; None when the rank
+    falls in +Inf. A histogram keeps no maximum, so max_s is None."""
+    ordered = sorted(buckets)
+    total = int(ordered[-1][1]) if ordered else 0
+    if total <= 0:
+        return LatencySummary(count=0, p50_s=None, p90_s=None, p99_s=None, max_s=None)
+
+    def bound(q: float) -> float | None:
+        rank = math.ceil(q * total)
+        for upper, cumulative in ordered:
+            if cumulative >= rank:
+                return None if math.isinf(upper) else upper
+        return None
+
+    return LatencySummary(count=total, p50_s=bound(0.5), p90_s=bound(0.9), p99_s=bound(0.99), max_s=None)
+
+
 def iso_utc(t_ns: int) -> str:
     return datetime.fromtimestamp(t_ns // NS_PER_S, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -272,8 +291,10 @@ def _dec(value: Decimal | None) -> str | None:
     return None if value is None else format(value, "f")
 
 
-def build_tier2(inputs: Tier2Inputs, *, snapshot_ns: int) -> dict[str, Any]:
-    """The engineers' document: state, health, modes, exposure and PnL, rejections, latencies."""
+def build_tier2(inputs: Tier2Inputs, *, snapshot_ns: int, order_ack: LatencySummary | None = None) -> dict[str, Any]:
+    """The engineers' document: state, health, modes, exposure and PnL, rejections, latencies. Order
+    acknowledgement latency is not stored: the daemon passes `order_ack` from its krt_order_ack_seconds
+    histogram (since it started); without it the document says where to look."""
     held = positions(inputs.fills, inputs.marks)
     latency = summarize_latency(inputs.tick_to_intent_ns)
     return {
@@ -298,7 +319,10 @@ def build_tier2(inputs: Tier2Inputs, *, snapshot_ns: int) -> dict[str, Any]:
         "latency": {
             "tick_to_intent": {"count": latency.count, "p50_s": latency.p50_s, "p90_s": latency.p90_s,
                                "p99_s": latency.p99_s, "max_s": latency.max_s},
-            "order_ack": {"count": None, "note": "not stored in the database: see krt_order_ack_seconds on /metrics"},
+            "order_ack": (
+                {"count": None, "note": "not stored in the database: see krt_order_ack_seconds on /metrics"} if order_ack is None
+                else {"count": order_ack.count, "p50_s": order_ack.p50_s, "p90_s": order_ack.p90_s, "p99_s": order_ack.p99_s,
+                      "note": "krt_order_ack_seconds since the daemon started; bucket upper bounds"}),
         },
     }
 

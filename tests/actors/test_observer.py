@@ -114,3 +114,17 @@ def test_listener_serves_snapshot_and_page_and_refuses_other_methods(database, w
         assert _get(base + "/metrics", method="POST")[0] == 405
     finally:
         server.stop()
+
+
+def test_order_ack_summary_comes_from_the_executors_histogram_on_the_same_registry(database, wait_until):
+    from prometheus_client import Histogram
+
+    registry = CollectorRegistry()
+    ack = Histogram("krt_order_ack_seconds", "ack", ["venue"], buckets=(0.01, 0.1, 1.0), registry=registry)
+    for seconds in (0.005, 0.005, 0.05, 0.5):
+        ack.labels(venue="paper").observe(seconds)
+    board = SnapshotBoard(refresh_s=15)
+    _start(registry, board)
+    wait_until(lambda: board.latest() is not None, what="a first snapshot")
+    summary = board.latest().tier2["latency"]["order_ack"]
+    assert (summary["count"], summary["p50_s"], summary["p90_s"], summary["p99_s"]) == (4, 0.01, 1.0, 1.0)

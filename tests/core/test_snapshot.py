@@ -21,6 +21,7 @@ from kraken_runtime.core.snapshot import (
     WindowCounts,
     build_tier1,
     build_tier2,
+    histogram_summary,
     positions,
     render_pending_page,
     render_text,
@@ -113,3 +114,15 @@ def test_tier2_and_text_rendering_carry_every_section():
     text = render_text(doc)
     assert "rejections: state_age=2" in text and "symbols: none" in text
     assert "Ticker rows 10" in render_text(_tier1())
+
+
+def test_histogram_summary_takes_the_upper_bound_of_the_bucket_each_rank_falls_in():
+    buckets = [(0.01, 50.0), (0.1, 90.0), (1.0, 99.0), (float("inf"), 100.0)]
+    summary = histogram_summary(buckets)
+    assert (summary.count, summary.p50_s, summary.p90_s, summary.p99_s, summary.max_s) == (100, 0.01, 0.1, 1.0, None)
+    assert histogram_summary([(0.1, 1.0), (float("inf"), 3.0)]).p50_s is None  # the rank falls in +Inf: unknown
+    assert histogram_summary([(float("inf"), 0.0)]).count == 0
+    inputs = Tier2Inputs(window=utc_window(NOW), symbols=(), actors=(), modes=(), fills=(), marks={}, rejections={},
+                         tick_to_intent_ns=())
+    assert build_tier2(inputs, snapshot_ns=NOW, order_ack=summary)["latency"]["order_ack"]["p99_s"] == 1.0
+    assert build_tier2(inputs, snapshot_ns=NOW)["latency"]["order_ack"]["count"] is None
