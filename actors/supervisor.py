@@ -41,6 +41,7 @@ from kraken_runtime.core.messages import (
     Heartbeat,
     RequestHeartbeat,
     SafetyModeChanged,
+    SafetyModeRequested,
     StartChildren,
     StopChildren,
     StrategyEnablementChanged,
@@ -200,6 +201,9 @@ class SupervisorActor(pykka.ThreadingActor):
                     child.heartbeat = heartbeat_answered(child.heartbeat, message.seq, self._monotonic_s())
             case SupervisorTick():
                 self._sweep()
+            case SafetyModeRequested():  # a kill condition (the risk envelope's ladder): tighten only
+                self._set_mode(SafetyMode(message.mode), source=ModeSource.AUTOMATIC, source_name=message.source,
+                               reason=message.reason)
             case _:
                 log.warning("supervisor: unexpected message %r", message)
 

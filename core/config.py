@@ -98,6 +98,9 @@ class StorageSettings(_Section):
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(9464, ge=0, le=65535)
+    ready_min_symbols: int = Field(1, ge=0, le=10_000)
+    max_connections: int = Field(64, ge=1, le=1024)
+    idle_timeout_ms: int = Field(5000, ge=100, le=600_000)
 
 
 class ObserverSettings(_Section):
@@ -160,6 +163,8 @@ class SupervisorSettings(_Section):
     backoff_jitter_ratio: float = Field(0.2, ge=0, le=1)
     control_poll_interval_ms: int = Field(250, ge=10, le=10_000)
     control_command_max_age_s: float = Field(60.0, ge=1, le=86_400)
+    revive_after_s: float = Field(60.0, ge=0, le=86_400)
+    revive_max_s: float = Field(900.0, ge=0, le=86_400)
 
     @field_validator("heartbeat_deadline_ms")
     @classmethod
@@ -240,9 +245,44 @@ class StateSettings(_Section):
 
 
 class RiskSettings(_Section):
+    """The risk envelope (core/risk/): its limits and the kill ladder's levels. `KRAKEN_TRADE_BUFFER` sets
+    trade_buffer (the owner's environment name)."""
+
     max_state_age_ms: int = Field(2000, ge=1, le=600_000)
     max_exposure_usd: Decimal = Field(Decimal("1000"), ge=0)
+    max_symbol_exposure_usd: Decimal = Field(Decimal("500"), ge=0)
+    max_open_orders: int = Field(20, ge=1, le=10_000)
+    max_open_orders_per_symbol: int = Field(4, ge=1, le=1000)
+    price_band_bps: Decimal = Field(Decimal("50"), gt=0, le=5000)
+    trade_buffer: Decimal = Field(Decimal("1.08"), ge=1, le=10)
+    rate_headroom: Decimal = Field(Decimal("20"), ge=0, lt=60)
+    daily_loss_soft_usd: Decimal = Field(Decimal("50"), ge=0)
     daily_loss_limit_usd: Decimal = Field(Decimal("100"), ge=0)
+    drawdown_soft_usd: Decimal = Field(Decimal("100"), ge=0)
+    drawdown_hard_usd: Decimal = Field(Decimal("200"), ge=0)
+    error_burst_count: int = Field(5, ge=1, le=10_000)
+    error_burst_window_s: float = Field(60.0, gt=0, le=86_400)
+    ladder_interval_ms: int = Field(1000, ge=10, le=600_000)
+
+    @model_validator(mode="after")
+    def _check_ladder(self) -> "RiskSettings":
+        if self.daily_loss_soft_usd > self.daily_loss_limit_usd:
+            raise _CrossCheck("daily_loss_soft_usd", "at most", "daily_loss_limit_usd")
+        if self.drawdown_soft_usd > self.drawdown_hard_usd:
+            raise _CrossCheck("drawdown_soft_usd", "at most", "drawdown_hard_usd")
+        if self.max_open_orders_per_symbol > self.max_open_orders:
+            raise _CrossCheck("max_open_orders_per_symbol", "at most", "max_open_orders")
+        return self
+
+
+class ExecutorSettings(_Section):
+    """The executor (actors/executor.py) and its paper venue."""
+
+    venue_timeout_ms: int = Field(5000, ge=10, le=120_000)
+    maker_timeout_ms: int = Field(30_000, ge=10, le=3_600_000)
+    tick_interval_ms: int = Field(100, ge=10, le=60_000)
+    paper_latency_ms: int = Field(50, ge=0, le=60_000)
+    paper_balance_usd: Decimal = Field(Decimal("10000"), ge=0)
 
 
 # --- route engine: scanner and strategies (docs/ARCHITECTURE.md "Route engine") ------------------------------
@@ -395,6 +435,7 @@ class Settings(_Section):
     feed: FeedSettings = FeedSettings()
     state: StateSettings = StateSettings()
     risk: RiskSettings = RiskSettings()
+    executor: ExecutorSettings = ExecutorSettings()
     scanner: ScannerSettings = ScannerSettings()
     strategies: StrategiesSettings = StrategiesSettings()
 

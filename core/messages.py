@@ -7,7 +7,8 @@ Sections
   2. Control       operator commands and the state they change (safety mode, strategies)
   3. Supervisor requests   asks at the edges (daemon, tests): start, stop, status, tick
   4. Route engine  strategies -> scanner -> risk envelope: signals and intents
-  (market events and state snapshots live in core/marketdata.py; risk and execution messages follow)
+  5. Risk and execution   risk envelope <-> executor, kill ladder -> supervisor: orders, fills, balances
+  (market events and state snapshots live in core/marketdata.py)
 """
 
 from __future__ import annotations
@@ -206,5 +207,99 @@ class IntentDecided:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanTick:
     """The scanner's own timer: score every symbol, publish metrics, store the scorecard when due."""
+
+    n: int
+
+
+# === 5. Risk and execution ==================================================================================
+# risk envelope -> executor: OrderRequest; executor -> risk envelope: OrderUpdate, Fill, BalancesChanged;
+# risk envelope -> supervisor: SafetyModeRequested (kill ladder); the executor's and risk envelope's timers.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRequest:
+    """Risk envelope -> executor: an approved (possibly resized) order. `risk_event_id` is the stored
+    decision; `time_in_force` ioc for taker intents (bounded by the price band), gtc post-only otherwise."""
+
+    client_order_id: str  # chosen by the risk envelope, so its open-order book counts the order at once
+    intent_id: int
+    risk_event_id: int
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    post_only: bool
+    time_in_force: str  # gtc | ioc
+    style: ExecutionStyle
+    reduce_only: bool
+    strategies: tuple[str, ...]
+    expires_at_ns: int
+    created_at_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrders:
+    """To the executor: cancel every open order (of `symbol`, or all when empty)."""
+
+    reason: str
+    symbol: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderUpdate:
+    """Executor -> risk envelope: an order's status changed (open-order exposure and reservations)."""
+
+    client_order_id: str
+    intent_id: int
+    symbol: str
+    side: Side
+    status: str  # pending_new | new | partially_filled | filled | canceled | expired | rejected | unknown
+    qty: Decimal
+    filled_qty: Decimal
+    price: Decimal
+    post_only: bool
+    reason: str
+    venue_error: bool  # a rejection or error by the venue (counts toward the kill ladder's error burst)
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """Executor -> risk envelope: one execution, stored once (unique `exec_id`). Fee in the quote currency."""
+
+    exec_id: str
+    client_order_id: str
+    intent_id: int
+    symbol: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    liquidity: str  # maker | taker
+    strategies: tuple[str, ...]
+    ts_exchange_ns: int
+    ts_recv_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BalancesChanged:
+    """Executor -> risk envelope: the venue's balances (asset -> available), e.g. from the balances channel."""
+
+    balances: tuple[tuple[str, Decimal], ...]
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SafetyModeRequested:
+    """A child -> supervisor: tighten the safety mode (kill ladder). Only an operator's resume loosens it."""
+
+    mode: str  # reduce_only | halted
+    reason: str
+    source: str  # e.g. kill:daily_loss
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionTick:
+    """The risk envelope's and executor's own timers (kill ladder, paper latency, order timeouts, metrics)."""
 
     n: int

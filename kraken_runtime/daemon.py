@@ -28,6 +28,7 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.lease import RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.actors.execution import SAFETY_LISTENERS, ExecutionSetupError, execution_specs_for, fan_out_snapshots
 from kraken_runtime.actors.route import route_child_specs
 from kraken_runtime.actors.route_metrics import RouteMetrics
 from kraken_runtime.actors.observer import ObserverMetrics, SnapshotBoard, observer_child_spec
@@ -78,7 +79,8 @@ def run_stale_after_s(settings: Settings) -> float:
 
 def build_child_specs(settings: Settings, *, run_id: int, directory: Directory | None = None,
                       market: MarketSource | None = None, ingest_metrics: IngestMetrics | None = None,
-                      version: str = "unknown", route_metrics: RouteMetrics | None = None) -> tuple[ChildSpec, ...]:
+                      version: str = "unknown", route_metrics: RouteMetrics | None = None,
+                      snapshot_listeners: tuple[str, ...] = ()) -> tuple[ChildSpec, ...]:
     """Start order: the run lease, then ingest (state holders before their feeds), then the route engine
     (strategies, then the scanner)."""
     budget, backoff = supervision_defaults(settings)
@@ -87,7 +89,8 @@ def build_child_specs(settings: Settings, *, run_id: int, directory: Directory |
     route: tuple[ChildSpec, ...] = ()
     if market is not None and directory is not None and ingest_metrics is not None:
         ingest = ingest_child_specs(settings, run_id=run_id, source=market, send=directory.send,
-                                    send_latest=directory.send_latest, metrics=ingest_metrics, budget=budget,
+                                    send_latest=fan_out_snapshots(directory.send_latest, snapshot_listeners),
+                                    metrics=ingest_metrics, budget=budget,
                                     backoff=backoff, version=version, scanner_name="scanner" if route_metrics else None,
                                     peer_state=directory.state)
         if route_metrics is not None:
@@ -188,11 +191,21 @@ class Daemon:
         self.ingest_metrics = IngestMetrics(self.metrics.registry)
         specs = build_child_specs(settings, run_id=run_id, directory=directory, market=self.market,
                                   ingest_metrics=self.ingest_metrics, version=self.options.version,
-                                  route_metrics=RouteMetrics(self.metrics.registry))
+                                  route_metrics=RouteMetrics(self.metrics.registry), snapshot_listeners=SAFETY_LISTENERS)
         # The observer last: it only reads the database, so it starts after and stops before the rest.
         snapshot_board = SnapshotBoard(refresh_s=max(5, int(settings.observer.interval_s)))
         budget, backoff = supervision_defaults(settings)
-        specs = (*specs, observer_child_spec(settings, board=snapshot_board, metrics=ObserverMetrics(self.metrics.registry),
+        try:  # the risk envelope and executor (critical), after the route engine, before the observer
+            execution = execution_specs_for(settings, run_id=run_id, send=directory.send, rest_url=self.market.rest_url,
+                                            registry=self.metrics.registry, safety_mode=safety_mode.value, budget=budget,
+                                            backoff=backoff, version=self.options.version)
+        except ExecutionSetupError as exc:
+            print(str(exc), file=sys.stderr)
+            repo.finish_run(run_id, status="stopped", now_ns=time.time_ns())
+            close_database(db)
+            self.market.stop()
+            return exc.exit_code
+        specs = (*specs, *execution, observer_child_spec(settings, board=snapshot_board, metrics=ObserverMetrics(self.metrics.registry),
                                              budget=budget, backoff=backoff))
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=directory, metrics=self.metrics,
@@ -201,6 +214,7 @@ class Daemon:
                 heartbeat_interval_s=sup.heartbeat_interval_ms / 1000, heartbeat_deadline_s=sup.heartbeat_deadline_ms / 1000,
                 control_poll_interval_s=sup.control_poll_interval_ms / 1000, runtime_mode=settings.runtime.mode,
                 shard=settings.runtime.shard, run_id=run_id, exit_on_critical_disable=settings.runtime.exit_on_critical_disable,
+                safety_listeners=SAFETY_LISTENERS,
             ),
             safety_mode=safety_mode, safety_reason=mode_reason, strategies=strategies, health=health, on_fatal=self._fatal,
         )

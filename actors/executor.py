@@ -1,0 +1,266 @@
+"""ExecutorActor (child `executor`): wiring only. The order state machine is core/execution/orders.py, the
+paper venue core/execution/paper_venue.py.
+
+In:  OrderRequest / CancelOrders (risk envelope), StateSnapshot (state holders, latest wins; the paper venue
+     fills against it), SafetyModeChanged (supervisor: HALTED cancels every open order), ExecutionTick (timer).
+Out: OrderUpdate and Fill -> risk envelope; order and fill rows; one console line per execution.
+
+Nothing is sent twice, nothing is sent unrecorded: the order row (pending_new, with the client order id the
+risk envelope chose) is written BEFORE the venue is called; a row that cannot be written means the venue is
+never called and the order is reported rejected. A fill is stored once per execution id and only a new one
+is passed on. On (re)start, orders this process cannot know the fate of are reconciled first (the paper
+venue: a resting paper order lives only in memory, so an order left open by an earlier instance is
+cancelled — it never reached any real venue).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from decimal import Decimal
+from typing import Any, Callable, Protocol
+
+from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.execution_metrics import ExecutionMetrics
+from kraken_runtime.core.config import ExecutorSettings
+from kraken_runtime.core.execution.orders import (
+    Acked,
+    Canceled,
+    Executed,
+    OrderEvent,
+    OrderRecord,
+    Rejected,
+    apply_event,
+)
+from kraken_runtime.core.marketdata import StateSnapshot
+from kraken_runtime.core.messages import CancelOrders, ExecutionTick, Fill, OrderRequest, OrderUpdate, SafetyModeChanged, Side
+from kraken_runtime.storage import execution as store
+from kraken_runtime.storage.db import reset_thread_connection
+
+log = logging.getLogger(__name__)
+
+VenueEvent = tuple[str, OrderEvent]
+
+
+class Venue(Protocol):
+    """What the executor needs of a venue. Calls return the order events they caused, in order."""
+
+    name: str
+
+    def submit(self, order: OrderRecord, now_ns: int) -> list[VenueEvent]: ...
+
+    def cancel(self, client_order_id: str, now_ns: int, reason: str) -> list[VenueEvent]: ...
+
+    def on_snapshot(self, snapshot: StateSnapshot, now_ns: int) -> list[VenueEvent]: ...
+
+    def poll(self, now_ns: int) -> list[VenueEvent]: ...
+
+
+class ExecutorActor(SupervisedActor):
+    def __init__(self, *, link: ChildLink, run_id: int, shard: str, mode: str, settings: ExecutorSettings,
+                 venue_factory: Callable[[], Venue], send: Callable[[str, Any], bool], metrics: ExecutionMetrics,
+                 quote_of: Callable[[str], str], risk_name: str = "risk", clock_ns: Callable[[], int] = time.time_ns,
+                 console: Callable[[str], None] | None = None) -> None:
+        super().__init__(link=link)
+        self.run_id = run_id
+        self.shard = shard
+        self.mode = mode
+        self.settings = settings
+        self.venue_factory = venue_factory
+        self.venue: Venue | None = None
+        self.send = send
+        self.metrics = metrics
+        self.quote_of = quote_of
+        self.risk_name = risk_name
+        self.clock_ns = clock_ns
+        self.console = console or (lambda line: log.info("%s", line))
+        self.orders: dict[str, OrderRecord] = {}
+        self.order_ids: dict[str, int] = {}  # client order id -> orders.id
+        self.submitted_ns: dict[str, int] = {}
+        self._symbols_seen: set[str] = set()
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+
+    def on_supervised_start(self) -> None:
+        self.venue = self.venue_factory()
+        self._reconcile_at_start()
+        self.every(self.settings.tick_interval_ms / 1000, lambda n: ExecutionTick(n=n), name=f"{self.link.name}-tick")
+
+    def on_supervised_stop(self) -> None:
+        self._cancel_all("executor stopping (clean shutdown)")
+
+    def _reconcile_at_start(self) -> None:
+        """Paper: orders left open in the database (by an earlier instance or run) have no venue behind them any
+        more; they are closed as canceled, and the risk envelope is told, before anything new goes out."""
+        now = self.clock_ns()
+        left = store.open_orders_of_shard(self.shard, mode=self.mode, up_to_run_id=self.run_id) if self.mode == "paper" else []
+        for row in left:
+            record = _record_from_row(row)
+            self.orders[record.client_order_id] = record
+            self.order_ids[record.client_order_id] = int(row["id"])
+            self._apply(record.client_order_id, Canceled(reason="paper venue restarted: a resting paper order does not "
+                                                          "survive its executor", ts_ns=now))
+        if left:
+            log.warning("executor: %d paper order(s) left open by an earlier instance closed as canceled", len(left))
+
+    # --- messages ---------------------------------------------------------------------------------------------
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case OrderRequest():
+                self._submit(message)
+            case StateSnapshot():
+                self._run(lambda venue, now: venue.on_snapshot(message, now))
+            case ExecutionTick():
+                self._run(lambda venue, now: venue.poll(now))
+                self._expire_makers()
+            case CancelOrders():
+                self._cancel_all(message.reason, symbol=message.symbol)
+            case SafetyModeChanged():
+                if message.mode == "halted":
+                    self._cancel_all(f"safety mode halted: {message.reason}")
+            case _:
+                raise TypeError(f"executor: unexpected message {type(message).__name__}")
+        return None
+
+    def _run(self, call: Callable[[Venue, int], list[VenueEvent]]) -> None:
+        assert self.venue is not None
+        for cl_ord_id, event in call(self.venue, self.clock_ns()):
+            self._apply(cl_ord_id, event)
+
+    def _submit(self, request: OrderRequest) -> None:
+        now = self.clock_ns()
+        record = OrderRecord(client_order_id=request.client_order_id, symbol=request.symbol, side=request.side,
+                             qty=request.qty, price=request.price, post_only=request.post_only,
+                             time_in_force=request.time_in_force, intent_id=request.intent_id,
+                             strategies=request.strategies, created_at_ns=now, updated_at_ns=now)
+        if request.client_order_id in self.orders:
+            log.error("executor: client order id %s seen twice; the second request is dropped", request.client_order_id)
+            return
+        try:
+            self.order_ids[record.client_order_id] = store.insert_order(
+                self.run_id, intent_id=request.intent_id, client_order_id=record.client_order_id,
+                venue=self.venue.name if self.venue else "paper", mode=self.mode, symbol=record.symbol, side=record.side,
+                order_type="limit", price=record.price, qty=record.qty, post_only=record.post_only,
+                reduce_only=request.reduce_only, time_in_force=record.time_in_force, now_ns=now)
+        except Exception as exc:  # noqa: BLE001 - no row, no order: the venue is never called
+            reset_thread_connection()
+            log.error("executor: order row for %s %s not stored (%s); not sent", record.side, record.symbol, exc)
+            self._tell_update(record, status="rejected", reason="order row could not be stored; not sent", venue_error=False, now=now)
+            return
+        self.orders[record.client_order_id] = record
+        self.submitted_ns[record.client_order_id] = now
+        self.metrics.orders.labels(symbol=record.symbol, side=record.side, status="pending_new").inc()
+        self._tell_update(record, status="pending_new", reason="", venue_error=False, now=now)
+        self._run(lambda venue, at: venue.submit(record, at))
+
+    def _apply(self, cl_ord_id: str, event: OrderEvent) -> None:
+        record = self.orders.get(cl_ord_id)
+        if record is None:
+            log.warning("executor: %s for unknown order %s ignored", type(event).__name__, cl_ord_id)
+            return
+        transition = apply_event(record, event)
+        if not transition.changed:
+            return
+        order = transition.order
+        self.orders[cl_ord_id] = order
+        now = self.clock_ns()
+        if transition.fill is not None:
+            self._store_fill(order, transition.fill, now)
+        try:
+            store.update_order(cl_ord_id, now_ns=now, status=order.status, filled_qty=order.filled_qty,
+                               avg_fill_price=order.avg_fill_price, exchange_order_id=order.exchange_order_id,
+                               last_error=order.last_error)
+        except Exception as exc:  # noqa: BLE001 - the in-memory record stays right; the next change rewrites the row
+            reset_thread_connection()
+            log.error("executor: order %s status %s not stored: %s", cl_ord_id, order.status, exc)
+        if order.status != record.status:
+            self.metrics.orders.labels(symbol=order.symbol, side=order.side, status=order.status).inc()
+        if isinstance(event, Acked) and cl_ord_id in self.submitted_ns:
+            self.metrics.ack_seconds.observe((now - self.submitted_ns[cl_ord_id]) / 1e9)
+        venue_error = isinstance(event, Rejected) and record.status in ("pending_new", "unknown")
+        reason = getattr(event, "reason", "")
+        if isinstance(event, Rejected):
+            log.warning("executor: order %s %s %s @ %s rejected: %s", cl_ord_id, order.side, order.symbol, order.price, reason)
+        self._tell_update(order, status=order.status, reason=reason, venue_error=venue_error, now=now)
+        if not order.is_open:
+            self.submitted_ns.pop(cl_ord_id, None)
+            self.orders.pop(cl_ord_id, None)
+        self._publish_open()
+
+    def _store_fill(self, order: OrderRecord, fill: Executed, now: int) -> None:
+        new = True
+        try:
+            new = store.insert_fill(self.run_id, order_id=self.order_ids[order.client_order_id], exec_id=fill.exec_id,
+                                    symbol=order.symbol, side=order.side, price=fill.price, qty=fill.qty, fee=fill.fee,
+                                    fee_currency=self.quote_of(order.symbol), liquidity=fill.liquidity,
+                                    ts_exchange_ns=fill.ts_ns, now_ns=now)
+        except Exception as exc:  # noqa: BLE001 - re-raised: a fill we cannot store must not pass unrecorded
+            reset_thread_connection()
+            log.error("executor: fill %s of %s not stored: %s", fill.exec_id, order.client_order_id, exc)
+            raise
+        if not new:
+            return
+        self.metrics.fills.labels(symbol=order.symbol, side=order.side, liquidity=fill.liquidity).inc()
+        self.console(f"execution: {order.side.upper()} {fill.qty} {order.symbol} @ {fill.price} {fill.liquidity} "
+                     f"fee {fill.fee:.6f} {self.quote_of(order.symbol)} (order {order.client_order_id}, "
+                     f"{order.filled_qty}/{order.qty} filled, strategies {'+'.join(order.strategies) or '-'})")
+        self.send(self.risk_name, Fill(exec_id=fill.exec_id, client_order_id=order.client_order_id, intent_id=order.intent_id,
+                                       symbol=order.symbol, side=side_of(order.side), price=fill.price, qty=fill.qty,
+                                       fee=fill.fee, liquidity=fill.liquidity, strategies=order.strategies,
+                                       ts_exchange_ns=fill.ts_ns, ts_recv_ns=now))
+
+    def _tell_update(self, order: OrderRecord, *, status: str, reason: str, venue_error: bool, now: int) -> None:
+        self.send(self.risk_name, OrderUpdate(
+            client_order_id=order.client_order_id, intent_id=order.intent_id, symbol=order.symbol,
+            side=side_of(order.side), status=status, qty=order.qty, filled_qty=order.filled_qty,
+            price=order.price, post_only=order.post_only, reason=reason, venue_error=venue_error, ts_ns=now))
+
+    def _expire_makers(self) -> None:
+        """A resting post-only order (maker or hybrid) still open after maker_timeout_ms is cancelled: the
+        signal that placed it is that old, and a stale quote is a free option for others."""
+        now = self.clock_ns()
+        limit_ns = self.settings.maker_timeout_ms * 1_000_000
+        reason = f"maker timeout {self.settings.maker_timeout_ms} ms"
+        assert self.venue is not None
+        for cl_ord_id, order in list(self.orders.items()):
+            if order.post_only and order.status in ("new", "partially_filled") and now - order.created_at_ns >= limit_ns:
+                for cl, event in self.venue.cancel(cl_ord_id, now, reason):
+                    self._apply(cl, event)
+
+    def _cancel_all(self, reason: str, *, symbol: str = "") -> None:
+        if self.venue is None:
+            return
+        for cl_ord_id, order in list(self.orders.items()):
+            if symbol and order.symbol != symbol:
+                continue
+            events = self.venue.cancel(cl_ord_id, self.clock_ns(), reason)
+            if not events and order.status == "pending_new":
+                events = [(cl_ord_id, Canceled(reason=reason, ts_ns=self.clock_ns()))]
+            for cl, event in events:
+                self._apply(cl, event)
+
+    def _publish_open(self) -> None:
+        counts: dict[str, int] = {}
+        for order in self.orders.values():
+            counts[order.symbol] = counts.get(order.symbol, 0) + 1
+        self._symbols_seen |= set(counts)
+        for symbol in self._symbols_seen:
+            self.metrics.open_orders.labels(symbol=symbol).set(counts.get(symbol, 0))
+
+
+def side_of(side: str) -> Side:
+    if side == "buy":
+        return "buy"
+    if side == "sell":
+        return "sell"
+    raise ValueError(f"order side {side!r} is neither buy nor sell")
+
+
+def _record_from_row(row: dict[str, Any]) -> OrderRecord:
+    return OrderRecord(client_order_id=row["client_order_id"], symbol=row["symbol"], side=row["side"], qty=Decimal(row["qty"]),
+                       price=Decimal(row["price"]), post_only=bool(row["post_only"]), time_in_force=row["time_in_force"],
+                       status=row["status"], exchange_order_id=row["exchange_order_id"],
+                       filled_qty=Decimal(row["filled_qty"]), avg_fill_price=row["avg_fill_price"],
+                       intent_id=int(row["intent_id"] or 0), strategies=tuple(row["strategies"]),
+                       created_at_ns=int(row["created_at_ns"]), updated_at_ns=int(row["updated_at_ns"]))
