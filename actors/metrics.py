@@ -48,6 +48,17 @@ class RuntimeMetrics:
                                         ["command", "status"], registry=r)
         self.supervisor_tick = Gauge("krt_supervisor_last_sweep_timestamp_seconds",
                                      "Unix time of the supervisor's last sweep.", registry=r)
+        self.actor_revivals = Counter("krt_actor_revivals_total",
+                                      "Disabled children revived by the supervisor after their cool-off.", ["actor"], registry=r)
+        self.store_busy = Gauge("krt_supervisor_store_busy_seconds",
+                                "How long the supervisor's running store call has taken so far (0 when idle).", registry=r)
+        self.store_queued = Gauge("krt_supervisor_store_queued_calls", "Store calls queued behind it.", registry=r)
+        self.store_writes_dropped = Counter("krt_supervisor_store_writes_dropped_total",
+                                            "Supervisor store writes dropped (queued past their deadline or the queue bound).",
+                                            registry=r)
+        self.health_degraded = Gauge("krt_health_degraded",
+                                     "1 while /healthz is 200 but degraded (the database slow or unreachable).", registry=r)
+        self.lease_age = Gauge("krt_run_lease_age_seconds", "Seconds since the run lease was last renewed.", registry=r)
 
     def register_children(self, names: Iterable[str]) -> None:
         for name in names:
@@ -57,6 +68,7 @@ class RuntimeMetrics:
             self.actor_mailbox.labels(actor=name).set(0)
             self.messages_coalesced.labels(actor=name)
             self.actor_hung.labels(actor=name)
+            self.actor_revivals.labels(actor=name)
             for reason in DROP_REASONS:
                 if reason != "unknown":
                     self.messages_dropped.labels(actor=name, reason=reason)

@@ -21,6 +21,7 @@ import logging
 import random as random_module
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -30,7 +31,7 @@ from kraken_runtime.actors.base import ChildLink, FaultBudget, describe_error
 from kraken_runtime.actors.directory import Directory
 from kraken_runtime.actors.health import SupervisorHealth
 from kraken_runtime.actors.metrics import RuntimeMetrics
-from kraken_runtime.actors.supervisor_store import DatabaseStore, SupervisorStore, first_line
+from kraken_runtime.actors.supervisor_store import DatabaseStore, PendingCommand, StoreWorker, SupervisorStore, first_line
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.messages import (
     ApplyControl,
@@ -57,6 +58,7 @@ from kraken_runtime.core.supervision import (
     ModeSource,
     ModeTransition,
     RestartAfter,
+    RevivalPolicy,
     SafetyMode,
     StayStopped,
     child_exited_normally,
@@ -70,6 +72,9 @@ from kraken_runtime.core.supervision import (
     operator_restart,
     request_safety_mode,
     restart_is_due,
+    revival_due_at_s,
+    revival_is_due,
+    child_revived,
 )
 
 log = logging.getLogger(__name__)
@@ -103,11 +108,14 @@ class SupervisorConfig:
     run_id: int | None = None
     exit_on_critical_disable: bool = False
     safety_listeners: tuple[str, ...] = ()  # children told SafetyModeChanged
+    revival: RevivalPolicy = RevivalPolicy()  # disabled children come back after a cool-off
+    store_write_deadline_s: float = 60.0  # a store write still queued after this (database stalled) is dropped
 
 
 # /healthz turns unhealthy once control polls have failed for this many poll intervals (and at least this long).
 CONTROL_FAILURE_POLLS = 8
 CONTROL_FAILURE_MIN_S = 2.0
+STORE_CLOSE_TIMEOUT_S = 5.0  # at stop: how long queued store writes (the stop events) may take
 
 
 class SupervisorActor(pykka.ThreadingActor):
@@ -129,6 +137,7 @@ class SupervisorActor(pykka.ThreadingActor):
         strategies: Mapping[str, bool] | None = None,
         health: SupervisorHealth | None = None,
         on_fatal: Callable[[str], None] | None = None,
+        status_extras: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         names = [spec.name for spec in specs]
@@ -149,6 +158,15 @@ class SupervisorActor(pykka.ThreadingActor):
         self._on_fatal = on_fatal
         self._last_poll_s: float | None = None
         self._control_failures = 0  # consecutive failed control polls
+        self._status_extras = status_extras
+        self._pending_persist: Callable[[], None] | None = None
+        # The store runs on a worker thread: the supervisor queues calls and never waits on the database.
+        self._worker = StoreWorker(write_deadline_s=config.store_write_deadline_s,
+                                   on_drop=lambda _what: metrics.store_writes_dropped.inc())
+        self._claim: Future[Sequence[PendingCommand]] | None = None
+        self._claim_started_s = 0.0
+        if health is not None:
+            health.store_busy_s = self._worker.busy_s
         self._stopping = False
         if health is not None and health.max_control_failure_s is None:
             health.max_control_failure_s = max(CONTROL_FAILURE_MIN_S, CONTROL_FAILURE_POLLS * config.control_poll_interval_s)
@@ -163,11 +181,14 @@ class SupervisorActor(pykka.ThreadingActor):
     # --- pykka hooks --------------------------------------------------------------------------------------------
 
     def on_start(self) -> None:
+        self._worker.start()
         if self.health is not None:
             self.health.ref = self.actor_ref
 
     def on_stop(self) -> None:
-        self.store.close()
+        # What is queued (the stop events) is written within the deadline; then the worker's connection closes.
+        if not self._worker.close(STORE_CLOSE_TIMEOUT_S, finally_call=self.store.close):
+            log.error("supervisor: store writes still running after %.0fs (database stalled); left behind", STORE_CLOSE_TIMEOUT_S)
 
     def on_receive(self, message: Any) -> Any:
         match message:
@@ -216,10 +237,9 @@ class SupervisorActor(pykka.ThreadingActor):
             pass  # the supervisor is gone (shutdown); nothing left to tell
 
     def _event(self, actor: str, event: str, detail: str) -> None:
-        try:
-            self.store.record_actor_event(actor, event, detail)
-        except Exception as exc:  # noqa: BLE001 - storage trouble must not stop supervision
-            log.error("supervisor: cannot store actor event %s %s: %s", actor, event, exc)
+        """Queued for the store's thread: storage trouble never stops supervision (a failure is logged there)."""
+        store = self.store
+        self._worker.write(lambda: store.record_actor_event(actor, event, detail), f"actor event {actor} {event}")
 
     # --- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -371,6 +391,8 @@ class SupervisorActor(pykka.ThreadingActor):
 
     def _critical_disabled(self, name: str, reason: str) -> None:
         text = f"critical child {name} disabled: {reason}"
+        if self.health is not None:
+            self.health.block(name, f"critical child {name} is disabled")
         self._set_mode(SafetyMode.HALTED, source=ModeSource.AUTOMATIC, source_name="supervisor", reason=text)
         if self.config.exit_on_critical_disable and self._on_fatal is not None:
             log.critical("supervisor: %s; exiting with status 1 so the service manager restarts the daemon", text)
@@ -412,13 +434,32 @@ class SupervisorActor(pykka.ThreadingActor):
             elif restart_is_due(child.status, now):
                 self._spawn(child)
                 self.metrics.actor_restarts.labels(actor=name).inc()
+            elif revival_is_due(child.status, child.spec, self.config.revival, now):
+                self._revive(child, now)
         self._update_gauges()
-        if self._last_poll_s is None or now - self._last_poll_s >= self.config.control_poll_interval_s:
+        self._collect_commands()
+        if self._claim is None and (self._last_poll_s is None or now - self._last_poll_s >= self.config.control_poll_interval_s):
             self._last_poll_s = now
-            self._poll_commands()
+            self._claim = self._worker.call(self.store.claim_commands, "claim commands")
+            self._claim_started_s = now
         if self.health is not None:
             self.health.swept()
         self.metrics.supervisor_tick.set(time.time())
+
+    def _revive(self, child: _Child, now: float) -> None:
+        name = child.spec.name
+        disabled_for = now - (child.status.disabled_at_s or now)
+        revivals = child.status.revivals + 1
+        child.status = child_revived(child.status)
+        self._spawn(child)
+        self.metrics.actor_revivals.labels(actor=name).inc()
+        self.metrics.actor_restarts.labels(actor=name).inc()
+        if self.health is not None:
+            self.health.unblock(name)
+        detail = (f"revived after {disabled_for:.0f}s disabled (revival {revivals}; next cool-off "
+                  f"{self.config.revival.cool_off_s(revivals):g}s)")
+        self._event(name, "revived", detail)
+        log.warning("supervisor: %s %s", name, detail)
 
     def _update_gauges(self) -> None:
         stuck = 0
@@ -427,16 +468,32 @@ class SupervisorActor(pykka.ThreadingActor):
             child.stuck_threads = [thread for thread in child.stuck_threads if thread.is_alive()]
             stuck += len(child.stuck_threads)
         self.metrics.stuck_threads.set(stuck)
+        self.metrics.store_busy.set(self._worker.busy_s() or 0.0)
+        self.metrics.store_queued.set(self._worker.queued())
+        if self.health is not None:
+            self.metrics.health_degraded.set(1 if self.health.degraded() else 0)
 
     # --- control ------------------------------------------------------------------------------------------------
 
-    def _poll_commands(self) -> None:
+    def _collect_commands(self) -> None:
+        """Control polls: the sweep queues a claim of pending commands on the store's thread every poll interval
+        (one at a time); a later sweep applies what it brought back, and the answers are written on the store's
+        thread again. The sweep never waits for any of it."""
+        claim = self._claim
+        if claim is None:
+            return
+        if not claim.done():
+            waited = self._monotonic_s() - self._claim_started_s
+            if waited > max(CONTROL_FAILURE_MIN_S, CONTROL_FAILURE_POLLS * self.config.control_poll_interval_s):
+                if self.health is not None and self.health.control_failing_since is None:
+                    self._control_failed(f"reading control commands has taken {waited:.1f}s (database slow)")
+            return
+        self._claim = None
         try:
-            pending = self.store.claim_commands()
+            pending = claim.result()
         except Exception as exc:  # noqa: BLE001 - database unavailable: the store reconnects; try again next poll
             self._control_failed(f"cannot read control commands: {first_line(exc)}")
             return
-        failed_write = ""
         for row in pending:
             try:
                 command = ctl.parse_command(row.command, row.args)
@@ -451,19 +508,34 @@ class SupervisorActor(pykka.ThreadingActor):
             self.metrics.control_commands.labels(
                 command=row.command if row.command in ctl.COMMAND_NAMES else "status", status=result.status).inc()
             log.info("control: #%d %s %s -> %s: %s", row.command_id, row.command, dict(row.args), result.status, result.message)
-            try:
-                self.store.complete_command(row.command_id, result)
-            except Exception as exc:  # noqa: BLE001 - the row stays 'applying'; ctl reports the outcome unknown
-                failed_write = f"cannot write the result of command #{row.command_id}: {first_line(exc)}"
-                log.error("supervisor: %s", failed_write)
-        if failed_write:
-            self._control_failed(failed_write)
-            return
+            self._worker.write(self._completion(row.command_id, result, self._pending_persist), f"result of command #{row.command_id}")
+            self._pending_persist = None
         if self._control_failures:
             log.warning("supervisor: control channel working again after %d failed poll(s)", self._control_failures)
         self._control_failures = 0
         if self.health is not None:
             self.health.control_polled()
+
+    def _completion(self, command_id: int, result: ctl.CommandResult,
+                    persist: Callable[[], None] | None) -> Callable[[], None]:
+        """The store-thread job that answers a command: first what the command must persist (a strategy
+        setting), then the result; a persist that fails turns the answer into `failed`. A result that cannot
+        be written leaves the row `applying`: ctl reports the outcome unknown."""
+        store = self.store
+
+        def complete() -> None:
+            answer = result
+            if persist is not None:
+                try:
+                    persist()
+                except Exception as exc:  # noqa: BLE001 - the command's effect was not stored: say so
+                    answer = ctl.CommandResult(status="failed", message=f"not persisted: {first_line(exc)}")
+            try:
+                store.complete_command(command_id, answer)
+            except Exception as exc:  # noqa: BLE001
+                log.error("supervisor: cannot write the result of command #%d: %s", command_id, first_line(exc))
+
+        return complete
 
     def _control_failed(self, error: str) -> None:
         self._control_failures += 1
@@ -484,7 +556,12 @@ class SupervisorActor(pykka.ThreadingActor):
                 return self._operator_mode(SafetyMode.ACTIVE, command.reason, issued_by)
             case ctl.DisableStrategy() | ctl.EnableStrategy():
                 enabled = isinstance(command, ctl.EnableStrategy)
-                self.store.set_strategy_enabled(command.strategy, enabled, updated_by=issued_by)
+                store, strategy = self.store, command.strategy
+                persist = lambda: store.set_strategy_enabled(strategy, enabled, updated_by=issued_by)  # noqa: E731
+                if issued_by == "in-process":
+                    self._worker.write(persist, f"strategy {strategy} setting")
+                else:
+                    self._pending_persist = persist  # written before the command's answer, on the store's thread
                 self.strategies[command.strategy] = enabled
                 if f"strategy:{command.strategy}" in self._children:
                     self.directory.send(f"strategy:{command.strategy}",
@@ -522,10 +599,9 @@ class SupervisorActor(pykka.ThreadingActor):
         previous = self.safety_mode
         self.safety_mode, self.safety_reason = transition.mode, reason
         self.metrics.set_safety_mode(transition.mode)
-        try:
-            self.store.record_safety_mode(transition.mode.value, reason=reason, source=source_name)
-        except Exception as exc:  # noqa: BLE001
-            log.error("supervisor: cannot store safety mode %s: %s", transition.mode.value, exc)
+        store, mode_value = self.store, transition.mode.value
+        self._worker.write(lambda: store.record_safety_mode(mode_value, reason=reason, source=source_name),
+                           f"safety mode {mode_value}")
         log.warning("safety mode %s -> %s (%s: %s)", previous.value, transition.mode.value, source_name, reason)
         for name in self.config.safety_listeners:
             self.directory.send(name, SafetyModeChanged(mode=transition.mode.value, reason=reason, source=source_name))
@@ -547,6 +623,8 @@ class SupervisorActor(pykka.ThreadingActor):
             except pykka.ActorDeadError:
                 pass
         child.status = operator_restart(child.status)
+        if self.health is not None:
+            self.health.unblock(name)
         self._spawn(child)
         self.metrics.actor_restarts.labels(actor=name).inc()
         self._event(name, "restarted", f"by operator (was {previous.value})")
@@ -564,11 +642,26 @@ class SupervisorActor(pykka.ThreadingActor):
             for name, child in ((n, self._children[n]) for n in self._order)
         )
         stuck = sum(1 for child in self._children.values() for thread in child.stuck_threads if thread.is_alive())
-        return ctl.status_document(
+        document = ctl.status_document(
             safety_mode=self.safety_mode.value, safety_reason=self.safety_reason, children=reports,
             strategies=self.strategies, run_id=self.config.run_id, mode=self.config.runtime_mode,
             shard=self.config.shard, stuck_threads=stuck, dropped_messages=self.directory.dropped(),
         )
+        now = self._monotonic_s()
+        for report, name in zip(document["children"], self._order):
+            child = self._children[name]
+            due = revival_due_at_s(child.status, child.spec, self.config.revival)
+            if due is not None:
+                report["revive_in_s"] = round(max(0.0, due - now), 1)
+        if self.health is not None:
+            ready, why = self.health.ready()
+            document["ready"], document["ready_reason"] = ready, why
+        if self._status_extras is not None:
+            try:
+                document.update(self._status_extras())
+            except Exception as exc:  # noqa: BLE001 - a broken extra must not cost the operator the status
+                document["status_extras_error"] = first_line(exc)
+        return document
 
 
 def child_names(specs: Iterable[ChildSpec]) -> tuple[str, ...]:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
@@ -140,3 +143,101 @@ def first_line(exc: BaseException) -> str:
     """'ErrorType: first line of its text' (or just the type): one-line error reports."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+# --- off the supervisor's thread ----------------------------------------------------------------------------------
+
+
+class StoreWorker:
+    """Runs the supervisor's store calls on a thread of their own, so the supervisor never waits on the
+    database: a 15 s lock (a backup) or an outage stalls this thread, never the sweep (restarts, hung-actor
+    checks, /healthz).
+
+    - `call(fn)` queues a call and returns a Future at once (the supervisor checks it on later sweeps).
+    - `write(fn, what)` queues a call whose outcome nobody waits for (actor events, the safety-mode audit);
+      a failure is logged. Writes still queued after `write_deadline_s` are dropped and counted (an outage
+      must not grow the queue without bound), as are writes beyond `max_queued`.
+    - `busy_s()`: how long the call now running has been running (None when idle): "database slow".
+    Calls run in order, one at a time, on one connection (the worker thread's)."""
+
+    def __init__(self, *, name: str = "supervisor-store", write_deadline_s: float = 60.0, max_queued: int = 1000,
+                 monotonic_s: Callable[[], float] = time.monotonic, on_drop: Callable[[str], None] | None = None) -> None:
+        self._queue: queue.Queue[tuple[float, str, Callable[[], Any], Future[Any] | None] | None] = queue.Queue()
+        self._write_deadline_s = write_deadline_s
+        self._max_queued = max_queued
+        self._monotonic_s = monotonic_s
+        self._on_drop = on_drop
+        self._busy_since: float | None = None
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._closed = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def call(self, fn: Callable[[], Any], what: str = "call") -> Future[Any]:
+        future: Future[Any] = Future()
+        if self._closed:
+            future.set_exception(StorageUnavailable("the supervisor's store is closed"))
+            return future
+        self._queue.put((self._monotonic_s(), what, fn, future))
+        return future
+
+    def write(self, fn: Callable[[], Any], what: str) -> None:
+        if self._closed:
+            return
+        if self._queue.qsize() >= self._max_queued:
+            self._drop(what, "queue full")
+            return
+        self._queue.put((self._monotonic_s(), what, fn, None))
+
+    def busy_s(self) -> float | None:
+        since = self._busy_since
+        return None if since is None else max(0.0, self._monotonic_s() - since)
+
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def close(self, timeout_s: float, finally_call: Callable[[], Any] | None = None) -> bool:
+        """Run what is queued (within timeout_s), then `finally_call` on the worker thread, then stop.
+        Returns False when the worker did not finish in time (stuck on the database; it is a daemon thread)."""
+        if finally_call is not None:
+            self._queue.put((self._monotonic_s(), "close", finally_call, None))
+        self._queue.put(None)
+        self._closed = True
+        if not self._thread.is_alive():
+            return True
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _drop(self, what: str, why: str) -> None:
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 100 == 0:
+            log.warning("supervisor: store write dropped (%s: %s; %d dropped so far)", what, why, self.dropped)
+        if self._on_drop is not None:
+            self._on_drop(what)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            queued_at, what, fn, future = item
+            if future is None and self._monotonic_s() - queued_at > self._write_deadline_s:
+                self._drop(what, f"still queued after {self._write_deadline_s:g}s")
+                continue
+            if future is not None and not future.set_running_or_notify_cancel():
+                continue
+            self._busy_since = self._monotonic_s()
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - reported to the caller, or logged for a write
+                if future is not None:
+                    future.set_exception(exc)
+                else:
+                    log.error("supervisor: cannot store %s: %s", what, first_line(exc))
+            else:
+                if future is not None:
+                    future.set_result(result)
+            finally:
+                self._busy_since = None

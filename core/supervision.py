@@ -107,6 +107,8 @@ class ChildStatus:
     last_error: str | None = None
     failures: int = 0
     disabled_reason: str | None = None
+    disabled_at_s: float | None = None  # when it was last disabled (the revival cool-off counts from here)
+    revivals: int = 0  # automatic revivals since the last operator restart (each doubles the next cool-off)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,12 +152,14 @@ def child_failed(
     status = replace(status, last_error=error, failures=status.failures + 1)
     if spec.policy is RestartPolicy.TEMPORARY:
         reason = f"temporary child failed and is not restarted: {error}"
-        return replace(status, state=ChildState.DISABLED, disabled_reason=reason), DisableChild(reason=reason)
+        return (replace(status, state=ChildState.DISABLED, disabled_reason=reason, disabled_at_s=now_s),
+                DisableChild(reason=reason))
     window = restarts_in_window(status.restart_times_s, spec.budget, now_s)
     if len(window) >= spec.budget.max_restarts:
         reason = (f"restart budget exhausted: {len(window)} restarts within {spec.budget.period_s:g}s "
                   f"(max {spec.budget.max_restarts}); last error: {error}")
-        return (replace(status, state=ChildState.DISABLED, restart_times_s=window, disabled_reason=reason),
+        return (replace(status, state=ChildState.DISABLED, restart_times_s=window, disabled_reason=reason,
+                        disabled_at_s=now_s),
                 DisableChild(reason=reason))
     delay = backoff_delay_s(spec.backoff, len(window), random)
     status = replace(
@@ -180,9 +184,55 @@ def restart_is_due(status: ChildStatus, now_s: float) -> bool:
 
 
 def operator_restart(status: ChildStatus) -> ChildStatus:
-    """`ctl restart ACTOR`: a fresh instance now, and a fresh budget (this is how a disabled child comes back)."""
+    """`ctl restart ACTOR`: a fresh instance now, and a fresh budget (also brings a disabled child back, and
+    resets its revival cool-off)."""
     return replace(status, state=ChildState.RESTARTING, restarts=status.restarts + 1, restart_times_s=(), restart_due_s=None,
-                   disabled_reason=None)
+                   disabled_reason=None, disabled_at_s=None, revivals=0)
+
+
+# --- revival of disabled children ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevivalPolicy:
+    """A child disabled by failures (over its restart budget) may be disabled by a cause that has since
+    cleared: a database outage, a venue down for a minute. It is revived after a cool-off, with a fresh
+    budget; each revival that ends disabled again doubles the next cool-off (initial_s, 2x, 4x, ... at most
+    max_s), and an operator `ctl restart` resets it. initial_s == 0 turns revival off. Temporary children
+    (never restarted by policy) are never revived."""
+
+    initial_s: float = 60.0
+    max_s: float = 900.0
+
+    def __post_init__(self) -> None:
+        if self.initial_s < 0 or self.max_s < self.initial_s:
+            raise ValueError(f"revival needs 0 <= initial_s <= max_s (got {self.initial_s}, {self.max_s})")
+
+    @property
+    def enabled(self) -> bool:
+        return self.initial_s > 0
+
+    def cool_off_s(self, revivals: int) -> float:
+        return min(self.max_s, self.initial_s * 2 ** min(max(revivals, 0), 62))
+
+
+def revival_due_at_s(status: ChildStatus, spec: ChildSpec, policy: RevivalPolicy) -> float | None:
+    """When a disabled child is revived, or None if it never is (not disabled, temporary, revival off)."""
+    if (status.state is not ChildState.DISABLED or status.disabled_at_s is None or not policy.enabled
+            or spec.policy is RestartPolicy.TEMPORARY):
+        return None
+    return status.disabled_at_s + policy.cool_off_s(status.revivals)
+
+
+def revival_is_due(status: ChildStatus, spec: ChildSpec, policy: RevivalPolicy, now_s: float) -> bool:
+    due = revival_due_at_s(status, spec, policy)
+    return due is not None and now_s >= due
+
+
+def child_revived(status: ChildStatus) -> ChildStatus:
+    """The supervisor revives a disabled child: a fresh instance now and a fresh budget, one revival more."""
+    return replace(status, state=ChildState.RESTARTING, restarts=status.restarts + 1, restart_times_s=(), restart_due_s=None,
+                   disabled_reason=None, disabled_at_s=None, revivals=status.revivals + 1)
 
 
 def child_stopped(status: ChildStatus) -> ChildStatus:

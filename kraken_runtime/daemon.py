@@ -26,7 +26,7 @@ from kraken_runtime.actors.http import HttpServer
 from kraken_runtime.actors.ingest import MarketSource, ingest_child_specs
 from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
-from kraken_runtime.actors.lease import RunLeaseActor
+from kraken_runtime.actors.lease import LeaseTracker, RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
 from kraken_runtime.actors.execution import SAFETY_LISTENERS, ExecutionSetupError, execution_specs_for, fan_out_snapshots
 from kraken_runtime.actors.route import route_child_specs
@@ -39,7 +39,8 @@ from kraken_runtime.actors.supervisor_store import DatabaseStore
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.config import Secrets, Settings
 from kraken_runtime.core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
-from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, SafetyMode
+from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, RevivalPolicy, SafetyMode
+from kraken_runtime.preflight import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,14 @@ def run_stale_after_s(settings: Settings) -> float:
 
 def build_child_specs(settings: Settings, *, run_id: int, directory: Directory | None = None,
                       market: MarketSource | None = None, ingest_metrics: IngestMetrics | None = None,
-                      version: str = "unknown", route_metrics: RouteMetrics | None = None,
+                      version: str = "unknown", lease: LeaseTracker | None = None,
+                      route_metrics: RouteMetrics | None = None,
                       snapshot_listeners: tuple[str, ...] = ()) -> tuple[ChildSpec, ...]:
     """Start order: the run lease, then ingest (state holders before their feeds), then the route engine
     (strategies, then the scanner)."""
     budget, backoff = supervision_defaults(settings)
     interval_s = settings.supervisor.heartbeat_interval_ms / 1000
+    tracker = lease or LeaseTracker()
     ingest: tuple[ChildSpec, ...] = ()
     route: tuple[ChildSpec, ...] = ()
     if market is not None and directory is not None and ingest_metrics is not None:
@@ -99,7 +102,7 @@ def build_child_specs(settings: Settings, *, run_id: int, directory: Directory |
     return (
         ChildSpec(
             name="run-lease",
-            factory=lambda link: RunLeaseActor.start(link=link, run_id=run_id, interval_s=interval_s),
+            factory=lambda link: RunLeaseActor.start(link=link, run_id=run_id, interval_s=interval_s, tracker=tracker),
             policy=RestartPolicy.PERMANENT,
             budget=budget,
             backoff=backoff,
@@ -131,6 +134,7 @@ class Daemon:
         self.market: MarketSource | None = None
         self.ingest_metrics: IngestMetrics | None = None
         self._last_frames: tuple[float, float] | None = None
+        self.lease = LeaseTracker()
 
     def request_stop(self, why: str) -> None:
         if not self.stop_requested.is_set():
@@ -146,19 +150,36 @@ class Daemon:
         from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
         settings = self.settings
+        sup = settings.supervisor
+        stale_after_s = run_stale_after_s(settings)
+        health = SupervisorHealth(max_sweep_age_s=max(2.0, 20 * SWEEP_INTERVAL_S, 3 * sup.control_poll_interval_ms / 1000),
+                                  ready_min_symbols=settings.http.ready_min_symbols, lease_max_age_s=stale_after_s / 2)
+        # The listener binds first: a port already taken fails here, before a run is recorded or a market started.
+        host = self.options.http_host or settings.http.host
+        port = settings.http.port if self.options.http_port is None else self.options.http_port
+        try:
+            self.http = HttpServer(host, port, registry=self.metrics.registry, health=health.healthy, ready=health.ready,
+                                   max_connections=settings.http.max_connections,
+                                   idle_timeout_s=settings.http.idle_timeout_ms / 1000)
+        except OSError as exc:
+            print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
         try:
             db = open_database(settings.storage.db_url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
         except StorageError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            self.http.stop()
             return 1
+        self._close_out_dead_runs(stale_after_s)
         self.run_id = run_id = repo.start_run(
             mode=settings.runtime.mode, market=settings.runtime.market, shard=settings.runtime.shard,
             config_hash=settings.config_hash(), version=self.options.version, hostname=socket.gethostname(),
             pid=os.getpid(), now_ns=time.time_ns(),
         )
+        self.lease.start()  # the runs row was written with a fresh heartbeat
         store = DatabaseStore(run_id=run_id, shard=settings.runtime.shard,
                               command_max_age_s=settings.supervisor.control_command_max_age_s,
-                              run_stale_after_s=run_stale_after_s(settings))
+                              run_stale_after_s=stale_after_s)
         try:  # commands a dead run of this shard left `applying`: failed, outcome unknown, never re-applied
             store.close_out_orphaned_commands()
         except Exception as exc:  # noqa: BLE001 - the supervisor's polls try again
@@ -171,27 +192,28 @@ class Daemon:
                  redact_url(settings.storage.db_url), safety_mode.value, f" ({mode_reason})" if mode_reason else "",
                  ", ".join(sorted(n for n, on in strategies.items() if not on)) or "none")
 
-        sup = settings.supervisor
-        health = SupervisorHealth(max_sweep_age_s=max(2.0, 20 * SWEEP_INTERVAL_S, 3 * sup.control_poll_interval_ms / 1000))
         directory = Directory(self.metrics)
         try:
             self.market = open_market(settings, self.options.secrets)
         except ValueError as exc:  # e.g. a symbol the local exchange does not list
             print(f"config error: runtime.symbols: {exc}", file=sys.stderr)
-            repo.finish_run(run_id, status="stopped", now_ns=time.time_ns())
+            self._record_end(run_id, "stopped")
             close_database(db)
+            self.http.stop()
             return 78
         except Exception as exc:  # noqa: BLE001 - port taken, startup timeout, or a bug: one line, run marked crashed
             log.debug("daemon: market source failed", exc_info=True)
             where = f" on {settings.sim.host}:{settings.sim.port}" if settings.runtime.market == "sim" else ""
             print(f"error: cannot open the {settings.runtime.market} market{where}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            repo.finish_run(run_id, status="crashed", now_ns=time.time_ns())
+            self._record_end(run_id, "crashed")
             close_database(db)
+            self.http.stop()
             return 1
         self.ingest_metrics = IngestMetrics(self.metrics.registry)
         specs = build_child_specs(settings, run_id=run_id, directory=directory, market=self.market,
-                                  ingest_metrics=self.ingest_metrics, version=self.options.version,
+                                  ingest_metrics=self.ingest_metrics, version=self.options.version, lease=self.lease,
                                   route_metrics=RouteMetrics(self.metrics.registry), snapshot_listeners=SAFETY_LISTENERS)
+        self._watch_readiness(health)
         # The observer last: it only reads the database, so it starts after and stops before the rest.
         snapshot_board = SnapshotBoard(refresh_s=max(5, int(settings.observer.interval_s)))
         budget, backoff = supervision_defaults(settings)
@@ -201,8 +223,9 @@ class Daemon:
                                             backoff=backoff, version=self.options.version)
         except ExecutionSetupError as exc:
             print(str(exc), file=sys.stderr)
-            repo.finish_run(run_id, status="stopped", now_ns=time.time_ns())
+            self._record_end(run_id, "stopped")
             close_database(db)
+            self.http.stop()
             self.market.stop()
             return exc.exit_code
         specs = (*specs, *execution, observer_child_spec(settings, board=snapshot_board, metrics=ObserverMetrics(self.metrics.registry),
@@ -214,22 +237,19 @@ class Daemon:
                 heartbeat_interval_s=sup.heartbeat_interval_ms / 1000, heartbeat_deadline_s=sup.heartbeat_deadline_ms / 1000,
                 control_poll_interval_s=sup.control_poll_interval_ms / 1000, runtime_mode=settings.runtime.mode,
                 shard=settings.runtime.shard, run_id=run_id, exit_on_critical_disable=settings.runtime.exit_on_critical_disable,
+                revival=RevivalPolicy(initial_s=sup.revive_after_s, max_s=max(sup.revive_after_s, sup.revive_max_s)),
                 safety_listeners=SAFETY_LISTENERS,
             ),
             safety_mode=safety_mode, safety_reason=mode_reason, strategies=strategies, health=health, on_fatal=self._fatal,
+            status_extras=self._status_extras,
         )
         exit_status = 0
         ticker: PeriodicTimer | None = None
         previous_handlers = {}
         try:
-            host = self.options.http_host or settings.http.host
-            port = settings.http.port if self.options.http_port is None else self.options.http_port
-            try:
-                self.http = HttpServer(host, port, registry=self.metrics.registry, health=health.healthy, ready=health.ready)
-            except OSError as exc:
-                print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
-                exit_status = 1
-                return exit_status
+            if not is_loopback(host):
+                log.warning("daemon: http listens on %s, which is not a loopback address: /metrics, /healthz, /readyz and "
+                            "the status pages are reachable from other machines (put a firewall or proxy in front)", host)
             self.http.add_route("/snapshot.json", snapshot_board.snapshot_json)
             self.http.add_route("/", snapshot_board.status_page)
             self.http.start()
@@ -251,10 +271,7 @@ class Daemon:
             for signum, handler in previous_handlers.items():
                 signal.signal(signum, handler)
             status = "crashed" if exit_status else "stopped"
-            try:
-                repo.finish_run(run_id, status=status, now_ns=time.time_ns())
-            except Exception as exc:  # noqa: BLE001
-                log.error("daemon: cannot record the end of run %d: %s", run_id, exc)
+            self._record_end(run_id, status)
             close_database(db)
             log.info("daemon: run %d %s (exit status %d)", run_id, status, exit_status)
         return exit_status
@@ -279,6 +296,75 @@ class Daemon:
                     out(ctl.status_line(self._ask(GetStatus(), ASK_TIMEOUT_S)) + self._ingest_status())
                 except pykka.Timeout:
                     out("status: supervisor did not answer within 5s")
+
+    def _close_out_dead_runs(self, stale_after_s: float) -> None:
+        """Runs of this shard that stopped renewing their lease more than run_stale_after_s ago died without
+        saying so (SIGKILL, power loss): closed out as crashed, their symbols marked crashed, before this run
+        starts (storage.repo.close_out_expired_runs)."""
+        from kraken_runtime.storage import repo
+        now_ns = time.time_ns()
+        shard = self.settings.runtime.shard
+        try:
+            closed = repo.close_out_expired_runs(shard=shard, stale_before_ns=now_ns - int(stale_after_s * 1e9), now_ns=now_ns)
+        except Exception as exc:  # noqa: BLE001 - the next start tries again; nothing of this run depends on it
+            log.error("daemon: cannot close out dead runs of shard %s: %s", shard, exc)
+            return
+        if closed:
+            log.warning("daemon: run(s) %s of shard %s stopped renewing their lease more than %.0fs ago (killed or lost): "
+                        "closed out as crashed, their symbols marked crashed", ", ".join(map(str, closed)), shard, stale_after_s)
+
+    def _record_end(self, run_id: int, status: str, attempts: int = 3) -> None:
+        """The run's end and its symbols' final status (stopped, or crashed): a connection that dropped earlier on
+        this thread is reset and the write tried again, so a clean exit never leaves the run `running`."""
+        from kraken_runtime.storage import repo
+        from kraken_runtime.storage.db import reset_thread_connection
+        for attempt in range(1, attempts + 1):
+            now_ns = time.time_ns()
+            try:
+                repo.finish_run(run_id, status=status, now_ns=now_ns)
+                repo.mark_run_symbols(run_id, status=status, now_ns=now_ns)
+                return
+            except Exception as exc:  # noqa: BLE001 - a dropped connection: reset it and try again
+                reset_thread_connection()
+                if attempt == attempts:
+                    log.error("daemon: cannot record the end of run %d after %d attempts: %s", run_id, attempts, exc)
+                else:
+                    log.warning("daemon: recording the end of run %d failed (%s); reconnecting", run_id, exc)
+                    self.stop_requested.wait(0.2 * attempt)
+
+    def _watch_readiness(self, health: SupervisorHealth) -> None:
+        """Plug what /readyz needs into the health object: symbols ready and the market connection (from the
+        shared registry, thread-safe), the run lease's age (its tracker)."""
+        symbols = self.settings.runtime.symbols
+        registry = self.metrics.registry
+
+        def ready_symbols() -> tuple[int, int]:
+            ready = sum(1 for s in symbols if (registry.get_sample_value("krt_state_ready", {"symbol": s}) or 0) >= 1)
+            return ready, len(symbols)
+
+        def market_connected() -> bool:
+            return any((registry.get_sample_value("krt_feed_connected", {"symbol": s}) or 0) >= 1 for s in symbols)
+
+        health.symbols = ready_symbols
+        health.market_connected = market_connected
+        health.lease_age_s = self.lease.age_s
+
+    def _status_extras(self) -> dict[str, Any]:
+        """What `ctl status` adds to the supervisor's document: each symbol's status and age (from the shared
+        registry) and the run lease. Runs on the supervisor's thread; reads no database."""
+        registry = self.metrics.registry
+        now = time.time()
+        rows = []
+        for symbol in self.settings.runtime.symbols:
+            ready = (registry.get_sample_value("krt_state_ready", {"symbol": symbol}) or 0) >= 1
+            connected = (registry.get_sample_value("krt_feed_connected", {"symbol": symbol}) or 0) >= 1
+            last = registry.get_sample_value("krt_feed_last_message_timestamp_seconds", {"symbol": symbol}) or 0
+            status = "ready" if ready else ("not ready" if connected else "not ready: feed disconnected")
+            rows.append({"symbol": symbol, "status": status,
+                         "last_message_age_s": round(now - last, 1) if last > 0 else None})
+        self.metrics.lease_age.set(self.lease.age_s() or 0.0)
+        return {"symbols": rows, "symbols_ready": sum(1 for row in rows if row["status"] == "ready"),
+                "symbols_total": len(rows), **self.lease.report()}
 
     def _ask(self, message: object, timeout_s: float) -> Any:
         """A blocking ask of the supervisor (the edge: status line, start, stop); raises pykka.Timeout."""

@@ -85,6 +85,41 @@ def finish_run(run_id: int, *, status: str, now_ns: int) -> None:
     Run.update(status=status, stopped_at_ns=now_ns).where(Run.id == run_id).execute()
 
 
+def close_out_expired_runs(*, shard: str, stale_before_ns: int, now_ns: int, exclude_run_id: int | None = None) -> list[int]:
+    """Runs of `shard` still marked running whose lease (heartbeat_at_ns) is older than `stale_before_ns`
+    died without saying so (SIGKILL, power loss): each becomes `crashed`, stopped at its last heartbeat (or
+    `now_ns` without one), and its run_symbol_state rows `crashed`. One transaction; returns their ids."""
+    condition = ((Run.shard == shard) & (Run.status == "running")
+                 & (Run.heartbeat_at_ns.is_null() | (Run.heartbeat_at_ns < stale_before_ns)))
+    if exclude_run_id is not None:
+        condition &= Run.id != exclude_run_id
+    with database_proxy.atomic():
+        expired = [row.id for row in Run.select(Run.id).where(condition)]
+        for run_id in expired:
+            Run.update(status="crashed", stopped_at_ns=pw.fn.COALESCE(Run.heartbeat_at_ns, now_ns)).where(
+                (Run.id == run_id) & (Run.status == "running")).execute()
+            mark_run_symbols(run_id, status="crashed", now_ns=now_ns)
+    return expired
+
+
+def mark_run_symbols(run_id: int, *, status: str, now_ns: int) -> int:
+    """Every run_symbol_state row of the run takes `status` (stopped at a clean stop, crashed when the run
+    died): readers never see a dead run's symbols as ready."""
+    return RunSymbolState.update(status=status, updated_at_ns=now_ns).where(RunSymbolState.run == run_id).execute()
+
+
+def live_symbol_states(*, stale_before_ns: int, shard: str | None = None) -> list[dict[str, Any]]:
+    """The read model of symbol state: rows of live runs only (status running and a lease renewed at or after
+    `stale_before_ns`), so a dead run's rows never read as ready. Each row gains `run_heartbeat_at_ns`."""
+    condition = (Run.status == "running") & (Run.heartbeat_at_ns >= stale_before_ns)
+    if shard is not None:
+        condition &= Run.shard == shard
+    query = (RunSymbolState.select(RunSymbolState, Run.heartbeat_at_ns.alias("run_heartbeat_at_ns"))
+             .join(Run, on=(RunSymbolState.run == Run.id)).where(condition)
+             .order_by(RunSymbolState.symbol, RunSymbolState.run).dicts())
+    return [dict(row) for row in query]
+
+
 def get_run(run_id: int) -> dict[str, Any] | None:
     row = Run.get_or_none(Run.id == run_id)
     return None if row is None else row.__data__.copy()

@@ -10,6 +10,7 @@ import yaml
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+from kraken_runtime.preflight import check_run
 from kraken_runtime.storage.db import redact_url
 
 
@@ -30,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         return fail_config(error)
     if args.config_action == "check":
+        problems = check_run(settings, secrets)  # the checks `run` makes before any side effect, same secrets
+        if problems:
+            for problem in problems:
+                print(problem.line, file=sys.stderr)
+            return max(problem.exit_code for problem in problems)
         print(
             f"config ok: mode={settings.runtime.mode} market={settings.runtime.market} "
             f"symbols={','.join(settings.runtime.symbols)} db={_redacted_url(settings.storage.db_url)} "

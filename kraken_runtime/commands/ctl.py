@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -92,14 +94,35 @@ def _print_status_text(doc: dict[str, Any]) -> None:
     print(f"safety mode: {doc['safety_mode']}" + (f" ({doc['safety_reason']})" if doc.get("safety_reason") else ""))
     print(f"run: {doc.get('run_id')}  mode: {doc.get('mode')}  shard: {doc.get('shard')}  "
           f"stuck threads: {doc.get('stuck_threads', 0)}  messages dropped: {doc.get('messages_dropped', 0)}")
+    if "ready" in doc:
+        print(f"ready: {'yes' if doc['ready'] else 'no'} ({doc.get('ready_reason', '')})")
+    if "lease_age_s" in doc:
+        lease = f"run lease: renewed {doc['lease_age_s']}s ago" if doc["lease_age_s"] is not None else "run lease: never renewed"
+        if doc.get("lease_failures"):
+            lease += f" ({doc['lease_failures']} failed renewal(s) in a row: {doc.get('lease_error', '')})"
+        print(lease)
     print("children:")
     for child in doc["children"]:
         error = f"  last error: {child['last_error']}" if child.get("last_error") else ""
-        print(f"  {child['name']:<24} {child['state']:<10} restarts={child['restarts']:<3} mailbox={child['mailbox']}{error}")
+        revive = f"  revived in {child['revive_in_s']}s" if child.get("revive_in_s") is not None else ""
+        print(f"  {child['name']:<24} {child['state']:<10} restarts={child['restarts']:<3} mailbox={child['mailbox']}{revive}{error}")
+    if "symbols" in doc:
+        print(f"symbols: {doc.get('symbols_ready', 0)}/{doc.get('symbols_total', len(doc['symbols']))} ready")
+        for row in doc["symbols"]:
+            age = f"last message {row['last_message_age_s']}s ago" if row.get("last_message_age_s") is not None else "no message yet"
+            print(f"  {row['symbol']:<24} {row['status']:<30} {age}")
     print("strategies: " + ", ".join(f"{name}={'on' if on else 'off'}" for name, on in doc["strategies"].items()))
 
 
+def handle_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) interrupts ctl even when it was started with SIGINT ignored (a shell's background job,
+    nohup, some service wrappers pass SIG_IGN on): the wait must stay interruptible so the row is withdrawn."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run(args: argparse.Namespace) -> int:
+    handle_ctrl_c()
     try:
         command = _command_from_args(args)
     except ctl.CommandError as error:

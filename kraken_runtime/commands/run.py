@@ -1,4 +1,5 @@
-"""`kraken-runtime run`: the daemon (see actors/daemon.py)."""
+"""`kraken-runtime run`: the daemon (kraken_runtime/daemon.py). Every check it makes happens before anything
+is written or started (kraken_runtime/preflight.py, shared with `config check`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from kraken_runtime.core.config import ConfigError
 from kraken_runtime import __version__, exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument, secret_values
 from kraken_runtime.logsetup import configure_logging
+from kraken_runtime.preflight import check_run
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -48,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
         settings, secrets = load_from_args(args, overrides)
     except ConfigError as error:
         return fail_config(error)
-    if settings.runtime.mode == "live" and not secrets.present:
-        print("config error: runtime.mode = 'live' needs KRAKEN_API_KEY and KRAKEN_API_SECRET; expected both set",
-              file=sys.stderr)
-        return exitcodes.CONFIG
+    problems = check_run(settings, secrets)  # before anything is written or started
+    if problems:
+        for found in problems:
+            print(found.line, file=sys.stderr)
+        return max(found.exit_code for found in problems)
     problem = pin_process(settings.runtime.cpu_affinity)
     if problem:
         print(f"config error: {problem}", file=sys.stderr)

@@ -17,7 +17,7 @@ from kraken_runtime.actors.metrics import RuntimeMetrics
 from kraken_runtime.actors.supervisor import Directory, SupervisorActor, SupervisorConfig
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.messages import ApplyControl, GetStatus, StartChildren, StopChildren, SupervisorTick
-from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
+from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, RevivalPolicy
 
 TIMEOUT = 5
 
@@ -137,7 +137,8 @@ def harness(clock, store):
     made = []
 
     def make(children=("worker", "sibling"), *, budget=RestartBudget(max_restarts=3, period_s=300), critical=(),
-             fail_start=None, mailbox_limit=10_000, exit_on_critical=False, deadline_s=10.0, mode="paper") -> Harness:
+             fail_start=None, mailbox_limit=10_000, exit_on_critical=False, deadline_s=10.0, mode="paper",
+             revival=RevivalPolicy(initial_s=60, max_s=240)) -> Harness:
         metrics = RuntimeMetrics()
         directory = Directory(metrics)
         journal = Journal()
@@ -157,7 +158,7 @@ def harness(clock, store):
         h.sup = SupervisorActor.start(
             specs=specs, directory=directory, metrics=metrics, store=store, monotonic_s=clock, random=lambda: 0.5,
             config=SupervisorConfig(heartbeat_interval_s=1, heartbeat_deadline_s=deadline_s, control_poll_interval_s=0,
-                                    exit_on_critical_disable=exit_on_critical, runtime_mode=mode),
+                                    exit_on_critical_disable=exit_on_critical, runtime_mode=mode, revival=revival),
             on_fatal=h.fatal.append,
         )
         h.sup.ask(StartChildren(), timeout=TIMEOUT)
@@ -201,15 +202,16 @@ def test_crash_loop_when_budget_exhausted_then_child_disabled_alone_while_siblin
     for value in ("a", "b", "c"):
         h.directory.send("sibling", Record(value=value))
     wait_until(lambda: h.journal.values("sibling") == [0, 1, "a", "b", "c"], what="sibling processing")
-    h.clock.advance(600)
+    h.clock.advance(59)
     h.tick()
-    assert h.child("worker")["state"] == "disabled"  # stays disabled: no restart after any delay
+    assert h.child("worker")["state"] == "disabled"  # stays disabled until its revival cool-off (60 s) has passed
+    assert h.child("worker")["revive_in_s"] == pytest.approx(1.0, abs=0.01)
     assert h.child("sibling")["state"] == "running" and h.child("sibling")["restarts"] == 0
     assert h.directory.send("worker", Record(value="x")) is False
     assert h.metric("krt_actor_disabled", actor="worker") == 1
     assert h.metric("krt_actor_up", actor="worker") == 0
     assert h.metric("krt_messages_dropped_total", actor="worker", reason="disabled") == 1
-    assert h.store.events_for("worker")[-1] == "disabled"
+    wait_until(lambda: h.store.events_for("worker")[-1:] == ["disabled"], what="disabled stored")
     assert h.status()["safety_mode"] == "active"  # not critical
 
 
@@ -264,7 +266,7 @@ def test_hung_actor_when_heartbeat_misses_its_deadline_then_replaced_and_stuck_t
     release.set()
     wait_until(lambda: (h.tick(), h.metric("krt_actor_stuck_threads") == 0)[1], what="stuck thread ends")
     assert h.journal.values("worker", 1) == []  # the old instance handled nothing after being replaced
-    assert "hung" in h.store.events_for("worker")
+    wait_until(lambda: "hung" in h.store.events_for("worker"), what="hung stored")
 
 
 def test_liveness_sweep_when_instance_dies_without_any_report_then_detected(harness, wait_until):
@@ -287,7 +289,8 @@ def test_critical_child_when_disabled_then_halted_resume_refused_until_restarted
     wait_until(lambda: h.status()["safety_mode"] == "halted", what="HALTED")
     assert h.child("risk")["state"] == "disabled" and h.child("worker")["state"] == "running"
     assert h.metric("krt_safety_mode") == 2
-    assert h.store.modes[-1][0] == "halted" and h.store.modes[-1][2] == "supervisor"
+    wait_until(lambda: h.store.modes and h.store.modes[-1][0] == "halted", what="HALTED stored")
+    assert h.store.modes[-1][2] == "supervisor"
     assert len(h.fatal) == 1 and "risk" in h.fatal[0]  # exit_on_critical_disable -> the daemon exits 1
     refused = h.apply(ctl.Resume())
     assert refused.status == "refused" and "risk" in refused.message
@@ -370,22 +373,22 @@ def test_send_latest_when_reader_is_slow_then_only_the_newest_per_key_is_deliver
     wait_until(lambda: ("BTC/USD", 100) in h.journal.values("worker"), what="delivery after draining")
 
 
-def test_strategy_commands_when_applied_then_stored_and_reported(harness):
+def test_strategy_commands_when_applied_then_stored_and_reported(harness, wait_until):
     h = harness()
     assert h.apply(ctl.DisableStrategy(strategy="momentum")).status == "applied"
-    assert h.store.strategies == {"momentum": False}
+    wait_until(lambda: h.store.strategies == {"momentum": False}, what="setting stored")
     assert h.status()["strategies"]["momentum"] is False
     assert h.apply(ctl.EnableStrategy(strategy="momentum")).status == "applied"
     assert h.status()["strategies"]["momentum"] is True
 
 
-def test_safety_commands_when_applied_then_only_resume_leaves_halted(harness):
+def test_safety_commands_when_applied_then_only_resume_leaves_halted(harness, wait_until):
     h = harness()
     assert h.apply(ctl.ReduceOnly()).status == "applied" and h.metric("krt_safety_mode") == 1
     assert h.apply(ctl.Halt()).status == "applied" and h.metric("krt_safety_mode") == 2
     assert h.apply(ctl.ReduceOnly()).status == "refused"
     assert h.apply(ctl.Resume()).status == "applied"
-    assert [m for m, _, _ in h.store.modes] == ["reduce_only", "halted", "active"]
+    wait_until(lambda: [m for m, _, _ in h.store.modes] == ["reduce_only", "halted", "active"], what="modes stored")
 
 
 def test_restart_command_when_child_unknown_then_refused_and_when_running_then_new_generation(harness, wait_until):
@@ -394,3 +397,38 @@ def test_restart_command_when_child_unknown_then_refused_and_when_running_then_n
     assert h.apply(ctl.RestartActor(actor="worker")).status == "applied"
     h.directory.send("worker", Record(value="gen2"))
     wait_until(lambda: h.journal.values("worker", 2) == ["gen2"])
+
+
+def test_disabled_child_when_its_cool_off_passes_then_revived_counted_and_next_cool_off_doubles(harness, wait_until):
+    """Finding: a child disabled by failures that have since cleared (a database outage) stayed disabled for
+    good. Now it is revived after the cool-off with a fresh budget, logged, stored and counted; a child that
+    is disabled again waits twice as long; `ctl restart` resets that."""
+    h = harness(budget=RestartBudget(max_restarts=0, period_s=300), revival=RevivalPolicy(initial_s=60, max_s=240))
+    h.directory.send("worker", Crash())
+    wait_until(lambda: h.child("worker")["state"] == "disabled", what="disabled at once (budget 0)")
+    h.clock.advance(60)
+    h.tick()
+    wait_until(lambda: h.child("worker")["state"] == "running", what="revived")
+    assert h.metric("krt_actor_revivals_total", actor="worker") == 1
+    wait_until(lambda: "revived" in h.store.events_for("worker"), what="revival stored")
+    h.directory.send("worker", Record(value="back"))
+    wait_until(lambda: "back" in h.journal.values("worker"), what="revived instance working")
+    h.directory.send("worker", Crash())  # the cause has not cleared: disabled again, twice the cool-off
+    wait_until(lambda: h.child("worker")["state"] == "disabled", what="disabled again")
+    assert h.child("worker")["revive_in_s"] == pytest.approx(120.0, abs=0.01)
+    h.clock.advance(119)
+    h.tick()
+    assert h.child("worker")["state"] == "disabled"
+    h.clock.advance(1)
+    h.tick()
+    wait_until(lambda: h.child("worker")["state"] == "running", what="revived the second time")
+    assert h.metric("krt_actor_revivals_total", actor="worker") == 2
+
+
+def test_revival_when_turned_off_then_a_disabled_child_stays_disabled(harness, wait_until):
+    h = harness(budget=RestartBudget(max_restarts=0, period_s=300), revival=RevivalPolicy(initial_s=0, max_s=0))
+    h.directory.send("worker", Crash())
+    wait_until(lambda: h.child("worker")["state"] == "disabled", what="disabled")
+    h.clock.advance(86_400)
+    h.tick()
+    assert h.child("worker")["state"] == "disabled" and "revive_in_s" not in h.child("worker")

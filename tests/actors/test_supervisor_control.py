@@ -37,6 +37,45 @@ def database(db_url):
     close_database(db)
 
 
+def _answered(repo, command_id):
+    record = repo.get_control_command(command_id)
+    return record if record is not None and record.status in ("applied", "refused", "failed", "expired") else None
+
+
+def sweep_until(sup, predicate, *, what: str, timeout: float = TIMEOUT):
+    """Sweep the supervisor until `predicate()` is truthy (its store calls run on their own thread, so an
+    answer lands a sweep or two after the claim); returns that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout}s")
+        time.sleep(0.01)
+
+
+class PollRecordingStore(DatabaseStore):
+    """DatabaseStore noting the wall time of every finished control poll (claims run on the store's thread)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.polled_at_ns: list[int] = []
+
+    def claim_commands(self):
+        now_ns = self._clock_ns()
+        try:
+            return super().claim_commands()
+        finally:
+            self.polled_at_ns.append(now_ns)
+
+
+def poll_at(sup, store: PollRecordingStore, now_ns: int) -> None:
+    """Sweep until a control poll that ran at wall time `now_ns` or later has finished."""
+    sweep_until(sup, lambda: any(t >= now_ns for t in store.polled_at_ns), what=f"a poll at {now_ns}")
+
+
 def _lease_spec(run_id):
     return ChildSpec(name="run-lease", factory=lambda link: RunLeaseActor.start(link=link, run_id=run_id, interval_s=0.05))
 
@@ -55,8 +94,7 @@ def test_every_ctl_command_when_written_as_a_row_then_applied_and_answered(datab
 
     def roundtrip(command: ctl.Command) -> tuple[str, dict]:
         command_id = repo.insert_control_command(command.name, ctl.command_args(command), issued_by="test", now_ns=time.time_ns())
-        sup.ask(SupervisorTick(), timeout=TIMEOUT)
-        record = repo.get_control_command(command_id)
+        record = sweep_until(sup, lambda: _answered(repo, command_id), what=f"{command.name} answered")
         assert record.applied_by_run == run_id
         return record.status, dict(record.result)
 
@@ -77,8 +115,7 @@ def test_every_ctl_command_when_written_as_a_row_then_applied_and_answered(datab
     wait_until(lambda: sup.ask(GetStatus(), timeout=TIMEOUT)["children"][0]["state"] == "restarting", what="drill fault")
     # A malformed row written by something other than ctl is refused, not trusted.
     bad = repo.insert_control_command("disable-strategy", {"strategy": "martingale"}, issued_by="test", now_ns=time.time_ns())
-    sup.ask(SupervisorTick(), timeout=TIMEOUT)
-    assert repo.get_control_command(bad).status == "refused"
+    assert sweep_until(sup, lambda: _answered(repo, bad), what="malformed row answered").status == "refused"
     events = [event for _, event, _ in repo.actor_events(run_id, "run-lease")]
     assert events[:1] == ["started"] and "restarted" in events and "fault_injected" in events and "failed" in events
     sup.ask(StopChildren(deadline_s=2), timeout=TIMEOUT)
@@ -156,9 +193,7 @@ def test_control_when_postgresql_terminates_the_supervisor_backend_then_next_pol
     try:
         def roundtrip(reason: str) -> str:
             command_id = repo.insert_control_command("halt", {"reason": reason}, issued_by="test", now_ns=time.time_ns())
-            wait_until(lambda: (sup.ask(SupervisorTick(), timeout=TIMEOUT),
-                                repo.get_control_command(command_id).status != "pending")[1], what=f"command {reason} claimed")
-            return repo.get_control_command(command_id).status
+            return sweep_until(sup, lambda: _answered(repo, command_id), what=f"command {reason} answered").status
 
         assert roundtrip("before") == "applied"
         killed = store.backend_pid
@@ -169,8 +204,8 @@ def test_control_when_postgresql_terminates_the_supervisor_backend_then_next_pol
             assert cursor.fetchone() == (True,)
         wait_until(lambda: _backend_gone(admin, killed), what="backend terminated")
 
-        sup.ask(SupervisorTick(), timeout=TIMEOUT)  # this poll meets the dead connection
-        assert health.control_failing_since is not None and "cannot read control commands" in health.control_error
+        sweep_until(sup, lambda: health.control_failing_since is not None, what="the poll that meets the dead connection")
+        assert "cannot read control commands" in health.control_error
         assert roundtrip("after") == "applied"  # the next polls reconnect
         assert store.backend_pid not in (None, killed)
         assert health.control_failing_since is None and health.healthy()[0]
@@ -216,7 +251,11 @@ class UnreachableStore:
         pass
 
 
-def test_healthz_when_control_polls_fail_for_longer_than_a_few_intervals_then_503_until_they_work_again(clock):
+def test_control_polls_failing_longer_than_a_few_intervals_then_healthz_200_degraded_and_readyz_503_until_they_work(
+        clock, wait_until):
+    """Finding: an unreachable database flipped /healthz to 503, so a liveness probe would restart a daemon that
+    a restart cannot help. Now the database being down is "degraded" (/healthz 200 with a note and
+    krt_health_degraded 1) and not ready (/readyz 503: an operator could not halt it through ctl)."""
     metrics = RuntimeMetrics()
     health = SupervisorHealth(max_sweep_age_s=60, monotonic_s=clock)
     store = UnreachableStore()
@@ -225,33 +264,41 @@ def test_healthz_when_control_polls_fail_for_longer_than_a_few_intervals_then_50
     server = HttpServer("127.0.0.1", 0, registry=metrics.registry, health=health.healthy, ready=health.ready)
     server.start()
 
-    def healthz() -> tuple[int, str]:
+    def get(path: str) -> tuple[int, str]:
         try:
-            with urllib.request.urlopen("http://%s:%d/healthz" % server.address, timeout=TIMEOUT) as response:
+            with urllib.request.urlopen("http://%s:%d%s" % (*server.address, path), timeout=TIMEOUT) as response:
                 return response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
-    def sweep_after(seconds: float) -> None:
+    def poll_after(seconds: float) -> None:
+        """One poll interval: the sweep applies the previous claim's outcome and queues the next claim."""
+        polls = store.polls
         clock.advance(seconds)
         sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        wait_until(lambda: store.polls == polls + 1, what="the next claim")
 
     try:
         sup.ask(StartChildren(), timeout=TIMEOUT)
         assert health.max_control_failure_s == 2.0  # 8 polls of 0.25 s
-        sweep_after(0)
-        assert store.polls == 1 and healthz()[0] == 200  # one failed poll is a blip
-        for _ in range(7):
-            sweep_after(0.25)
-        assert store.polls == 8 and healthz()[0] == 200  # failing for 1.75 s: still within the limit
-        sweep_after(0.5)
-        status, body = healthz()
-        assert status == 503 and "control commands unreadable for" in body and "(limit 2s)" in body
-        assert "ConnectionError: could not connect to server: Connection refused" in body
-        assert "\n" not in body.strip()
+        poll_after(0)
+        for _ in range(8):
+            poll_after(0.25)
+        assert get("/healthz") == (200, "ok: supervisor swept 0.00s ago\n") and get("/readyz")[0] == 200  # 1.75 s: a blip
+        poll_after(0.5)
+        status, body = get("/healthz")
+        assert status == 200 and "degraded: control commands unreadable for 2.2s" in body
+        assert "ConnectionError: could not connect to server: Connection refused" in body and "\n" not in body.strip()
+        status, body = get("/readyz")
+        assert status == 503 and body.startswith("unavailable: control commands unreadable for 2.2s (limit 2s)")
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        assert metrics.registry.get_sample_value("krt_health_degraded") == 1
         store.up.set()
-        sweep_after(0.25)
-        assert healthz()[0] == 200
+        poll_after(0.25)  # applies the claim queued while down (failed), queues one that succeeds
+        poll_after(0.25)
+        assert get("/readyz")[0] == 200 and "degraded" not in get("/healthz")[1]
+        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        assert metrics.registry.get_sample_value("krt_health_degraded") == 0
     finally:
         server.stop()
         sup.stop(block=True, timeout=TIMEOUT)
@@ -268,7 +315,7 @@ def test_control_when_a_pending_row_is_older_than_the_maximum_age_then_expired_n
     # A ctl killed an hour ago left its `halt` pending; an operator's fresh `status` came just now.
     stale = repo.insert_control_command("halt", {"reason": "an hour ago"}, issued_by="test", now_ns=time.time_ns() - 3600 * 10**9)
     fresh = repo.insert_control_command("status", {}, issued_by="test", now_ns=time.time_ns())
-    sup.ask(SupervisorTick(), timeout=TIMEOUT)
+    sweep_until(sup, lambda: _answered(repo, fresh), what="the fresh command answered")
     expired = repo.get_control_command(stale)
     assert expired.status == "expired" and "expired unapplied" in expired.result["message"]
     assert repo.get_control_command(fresh).status == "applied"
@@ -337,20 +384,21 @@ def test_control_poll_when_a_killed_run_left_a_command_applying_then_failed_once
                             pid=3, now_ns=wall.now_ns)
     orphan = _claim_for(repo, killed, "resume", {"reason": "before kill -9"})
     repo.heartbeat_run(run_id, wall.now_ns)
-    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, clock_ns=wall)
+    store = PollRecordingStore(run_id=run_id, shard="default", run_stale_after_s=48, clock_ns=wall)
     metrics = RuntimeMetrics()
     sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                 config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id),
                                 safety_mode=SafetyMode.HALTED, safety_reason="drill")
     try:
         wall.now_ns += 5 * 10**9
-        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        poll_at(sup, store, wall.now_ns)
         assert repo.get_control_command(orphan).status == "applying"  # a 5 s old lease may be a live daemon
         wall.now_ns += 43 * 10**9
-        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        store.polled_at_ns.clear()
+        poll_at(sup, store, wall.now_ns)
         assert repo.get_control_command(orphan).status == "applying"  # exactly at the bound: still alive
         wall.now_ns += 10**9
-        sup.ask(SupervisorTick(), timeout=TIMEOUT)
+        poll_at(sup, store, wall.now_ns)
         record = repo.get_control_command(orphan)
         assert (record.status, record.applied_by_run) == ("failed", killed)
         assert record.result["message"].startswith(
@@ -367,7 +415,7 @@ def test_control_poll_when_the_claimant_renews_its_lease_then_its_applying_comma
     busy_run = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
                               pid=4, now_ns=wall.now_ns)
     busy = _claim_for(repo, busy_run, "status", {})
-    store = DatabaseStore(run_id=run_id, shard="default", run_stale_after_s=48, clock_ns=wall)
+    store = PollRecordingStore(run_id=run_id, shard="default", run_stale_after_s=48, clock_ns=wall)
     metrics = RuntimeMetrics()
     sup = SupervisorActor.start(specs=[], directory=Directory(metrics), metrics=metrics, store=store, monotonic_s=clock,
                                 config=SupervisorConfig(control_poll_interval_s=0, run_id=run_id))
@@ -375,7 +423,7 @@ def test_control_poll_when_the_claimant_renews_its_lease_then_its_applying_comma
         for _ in range(5):  # four minutes of polls, the claimant renewing its lease throughout
             wall.now_ns += 47 * 10**9
             repo.heartbeat_run(busy_run, wall.now_ns - 10**9)
-            sup.ask(SupervisorTick(), timeout=TIMEOUT)
+            poll_at(sup, store, wall.now_ns)
             assert repo.get_control_command(busy).status == "applying"
         repo.complete_control_command(busy, status="applied", result={"status": "applied", "message": "ok", "data": {}},
                                       run_id=busy_run, now_ns=wall.now_ns)

@@ -37,7 +37,7 @@ def test_run_on_defaults_makes_every_symbol_ready_with_rows(tmp_path):
         states = {row["symbol"]: row for row in repo.symbol_states(run["id"])}
         assert set(states) == {"BTC/USD", "ETH/USD", "XRP/USD"}
         for symbol, row in states.items():
-            assert row["status"] == "ready", (symbol, row["status"])
+            assert row["status"] == "stopped", (symbol, row["status"])  # ready while it ran; a clean stop says so
             assert row["epoch"] >= 1 and row["seq"] > 0
             assert row["best_bid"] < row["best_ask"]
             assert row["premium_bps"] is not None  # the local exchange's reference venue is wired
@@ -55,3 +55,4 @@ def test_symbol_the_local_exchange_does_not_list_is_a_config_error(tmp_path):
     assert result.returncode == 78
     errors = [line for line in result.stderr.splitlines() if line.startswith("config error")]
     assert errors == [errors[0]] and "NOPE/USD" in errors[0]
+    assert not (tmp_path / "state").exists()  # refused before anything was written: no database, no runs row
