@@ -45,6 +45,7 @@ from kraken_runtime.core.sim.flow import REGIMES, SymbolFlow
 from kraken_runtime.core.sim.ids import IdGen
 from kraken_runtime.core.sim.instruments import ASSETS, PROFILES, Asset, Instrument, instrument_for
 from kraken_runtime.core.sim.matching import ASK, BID
+from kraken_runtime.core.sim.script import MarketScript, parse_script
 from kraken_runtime.core.sim.orders import OrderEngine, with_symbol
 from kraken_runtime.core.sim.symbol_market import SymbolMarket
 from kraken_runtime.core.sim.ticker_stats import TickerStats
@@ -437,3 +438,23 @@ def _symbol_seed(seed: int, symbol: str) -> int:
     for ch in f"{seed}:{symbol}".encode():
         h = ((h ^ ch) * 1099511628211) % (1 << 64)
     return h
+    # ---- scripted market (core/sim/script.py) ------------------------------------------------------
+
+    def set_market_script(self, spec: object) -> tuple[str, MarketScript]:
+        """Drive a symbol through scripted phases from now (ScriptError, or KeyError for an unknown
+        symbol); replaces the symbol's previous script."""
+        symbol, script = parse_script(spec, start_ns=self._now)
+        self._market(symbol).flow.script = script
+        return symbol, script
+
+    def clear_market_scripts(self) -> list[str]:
+        cleared = [s for s, m in self._markets.items() if m.flow.script is not None]
+        for symbol in cleared:
+            self._markets[symbol].flow.script = None
+        return cleared
+
+    def market_scripts(self) -> dict[str, object]:
+        """The scripts still running, by symbol (for GET /admin/script)."""
+        return {s: m.flow.script.listing(self._now) for s, m in self._markets.items()
+                if m.flow.script is not None and not m.flow.script.finished(self._now)}
+

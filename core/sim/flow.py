@@ -30,6 +30,7 @@ from typing import Protocol
 
 from kraken_runtime.core.sim.instruments import Instrument, MarketProfile
 from kraken_runtime.core.sim.matching import ASK, BID, OrderBook
+from kraken_runtime.core.sim.script import MarketScript
 
 __all__ = ["MarketOps", "SymbolFlow", "REGIMES", "MODES"]
 
@@ -119,6 +120,7 @@ class SymbolFlow:
         self.blowout_half_ticks = 0
         self.blowout_until_ns = 0
         self.pending_blowout: tuple[float, int] | None = None
+        self.script: MarketScript | None = None  # a scripted phase sequence (core/sim/script.py), set by the admin API
         self.events = 0
         self.next_ns = start_ns + self._interarrival_ns()
 
@@ -216,6 +218,16 @@ class SymbolFlow:
             if self.fair < self.min_fair:
                 self.fair = self.min_fair
             self.excitation *= math.exp(-dt_s / _EXCITATION_TAU_S)
+        if self.script is not None:
+            if self.script.finished(ts):
+                self.script = None
+            else:
+                action = self.script.apply(self, ts, dt_s)
+                if action == "frozen":  # nothing happens
+                    self.next_ns = ts + self._interarrival_ns()
+                    return
+                if action == "follow" and self.mode in ("online", "post_only"):
+                    self._sweep_to(ops, ts, self.fair_ticks())  # the book keeps up with the scripted price
 
         trading = self.mode in ("online", "post_only")
         if trading:

@@ -2,13 +2,15 @@
 
 POST with a JSON body `{"fault": NAME, ...parameters}` answers 200 `{"id": ..., "fault": ...}`, or 400
 `{"error": reason}` for an unknown fault or bad parameters. GET lists the active faults; DELETE clears
-them all (the venue goes back online).
+them all (the venue goes back online). {admin}/script drives a symbol through scripted phases
+(admin_script.py).
 """
 
 from __future__ import annotations
 
 import json
 
+from kraken_runtime.sim_server.admin_script import SCRIPT_PATH, handle_script
 from kraken_runtime.sim_server.faults import FaultError
 from kraken_runtime.sim_server.jsontext import dumps
 from kraken_runtime.sim_server.transport import HttpRequest, HttpResponse
@@ -42,6 +44,8 @@ class AdminApi:
             if request.method == "DELETE":
                 return _json(200, {"cleared": self.app.faults.clear()})
             return _json(405, {"error": "use GET, POST or DELETE"})
+        if path == SCRIPT_PATH:
+            return handle_script(self.app, request)
         if path in ("", "/status") and request.method == "GET":
             return _json(200, self.app.stats())
         return _json(404, {"error": f"no admin endpoint at {request.path}"})
