@@ -45,6 +45,7 @@ from kraken_runtime.core.risk.ladder import LadderState, LadderVerdict, evaluate
 from kraken_runtime.core.risk.types import Funds, InstrumentRules, MarketView, Proposal, RiskLimits, SymbolExposure
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
+from kraken_runtime.storage import route as route_store
 from kraken_runtime.storage.db import reset_thread_connection
 
 log = logging.getLogger(__name__)
@@ -176,11 +177,9 @@ class RiskEnvelopeActor(SupervisedActor):
         intent_id = intent.intent_id
         try:
             if not intent_id:
-                intent_id = store.insert_intent(
-                    self.run_id, symbol=intent.symbol, strategies=intent.strategies, side=intent.side, order_type="limit",
-                    price=intent.limit_price, qty=intent.size, epoch=intent.epoch, seq=intent.seq,
-                    state_ts_ns=intent.state_ts_ns, state={"score": intent.score, "style": intent.style},
-                    signals=[list(pair) for pair in intent.reasons], created_at_ns=intent.created_at_ns or now)
+                state = {"epoch": view.epoch, "bid": view.best_bid, "ask": view.best_ask, "mid": view.mid,
+                         "state_ts_ns": view.state_ts_ns} if view else {}
+                intent_id = route_store.insert_intent(self.run_id, intent, state=state)
         except Exception as exc:  # noqa: BLE001 - a decision we cannot trace is no decision
             reset_thread_connection()
             log.error("risk: intent on %s not stored (%s): rejected", intent.symbol, exc)

@@ -15,6 +15,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "ctl",
     "snapshot",
+    "explain",
     "sim",
     "verify-capture",
     "record",

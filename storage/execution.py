@@ -25,15 +25,6 @@ def strategies_of(intent_strategy: str | None) -> tuple[str, ...]:
 # --- writes ---------------------------------------------------------------------------------------------------
 
 
-def insert_intent(run_id: int, *, symbol: str, strategies: Sequence[str], side: str, order_type: str, price: Decimal,
-                  qty: Decimal, epoch: int, seq: int, state_ts_ns: int, state: Mapping[str, Any],
-                  signals: Sequence[Any], created_at_ns: int) -> int:
-    """The risk envelope stores an intent that reached it unstored (intent_id 0), so its chain is complete."""
-    return int(Intent.create(run=run_id, symbol=symbol, strategy="+".join(strategies)[:64], side=side,
-                             order_type=order_type, price=price, qty=qty, epoch=epoch, seq=seq, state_ts_ns=state_ts_ns,
-                             state=dict(state), signals=list(signals), created_at_ns=created_at_ns).id)
-
-
 def insert_risk_event(run_id: int, *, intent_id: int | None, decision: str, rule: str, reason: str,
                       details: Mapping[str, Any] | None, now_ns: int) -> int:
     return int(RiskEvent.create(run=run_id, intent=intent_id or None, decision=decision, rule=rule, reason=reason,

@@ -8,6 +8,7 @@ import threading
 from decimal import Decimal as D
 from typing import Any
 
+import orjson
 import pykka
 import pytest
 from prometheus_client import CollectorRegistry
@@ -288,3 +289,37 @@ def test_restarted_executor_closes_paper_orders_left_open_and_risk_rebuilds_posi
     s.market(snapshot())
     verdict = s.risk.ask(intent(s.clock, side="sell", size="0.1", price="3499.70"), timeout=5)
     assert verdict.outcome == "approve"  # the position bought before the restart is there to sell
+
+
+def test_explain_on_a_losing_trade_shows_the_whole_chain(system: Any, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from kraken_runtime.cli import main
+
+    s = system
+    s.market(snapshot(bid="3499.70", ask="3500.00"))
+    s.risk.ask(intent(s.clock, style="taker", size="0.1", price="3510"), timeout=5)
+    s.settle()
+    s.clock.advance(50)
+    s.settle()
+    s.clock.advance(100)
+    s.market(snapshot(bid="3480.00", ask="3480.30", ts=s.clock()))  # the market fell 20
+    s.risk.ask(intent(s.clock, side="sell", style="taker", size="0.1", price="3470", strategies=("momentum",)), timeout=5)
+    s.settle()
+    s.clock.advance(50)
+    s.settle()
+    sell = [o for o in store.orders(s.run_id) if o["side"] == "sell"][0]
+    assert sell["status"] == "filled"
+    for name in ("executor", "risk"):
+        s.router.refs[name].stop()
+    assert main(["explain", "--db", db_url, sell["client_order_id"]]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith(f"order {sell['id']}  ETH/USD SELL 0.1 @ 3470  ioc")  # its own limit, inside the band
+    assert "realised -2.000000" in out  # bought 0.1 @ 3500.00, sold 0.1 @ 3480.00
+    for part in ("fills (1):", "risk decision", "state_guard   approve", "balance       approve", "intent ",
+                 "strategies momentum", "signals:", "  imbalance = 0.5", "state: epoch 1  seq 10"):
+        assert part in out, part
+    assert main(["explain", "--db", db_url, "--json", str(sell["id"])]) == 0
+    doc = orjson.loads(capsys.readouterr().out)
+    assert doc["order"]["client_order_id"] == sell["client_order_id"] and doc["pnl"]["realised_usd"] == "-2.000"
+    assert main(["explain", "--db", db_url, "no-such-order"]) == 1
+    assert "no order 'no-such-order'" in capsys.readouterr().err
