@@ -24,6 +24,9 @@ __all__ = [
     "EngineCancelOrderResult",
     "CancelAllResult",
     "CancelAfterResult",
+    "EditOrderResult",
+    "OhlcBar",
+    "OHLC_INTERVALS_MIN",
     "VENUE_STATUSES",
     "ERR_INSUFFICIENT_FUNDS",
     "ERR_ORDER_MINIMUM",
@@ -63,6 +66,9 @@ REASON_FOK = "Fill or kill"
 REASON_NO_LIQUIDITY = "No liquidity"
 REASON_SELF_TRADE = "Self trade prevention"
 REASON_AMEND_BELOW_FILLED = "Order quantity amended below filled quantity"
+REASON_REPLACED = "Order replaced"  # EditOrder / edit_order: the original is cancelled with this reason
+
+OHLC_INTERVALS_MIN = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)  # Kraken's candle intervals, minutes
 
 VENUE_STATUSES = ("online", "cancel_only", "post_only", "maintenance")
 
@@ -164,3 +170,29 @@ class CancelAfterResult:
 
     current_ns: int
     trigger_ns: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditOrderResult:
+    """EditOrder / edit_order: the replacement's id (order_id is '' when only validated), the original's."""
+
+    order_id: str
+    original_order_id: str
+    description: str
+    order_qty: Decimal
+    limit_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OhlcBar:
+    """One candle: begin_ns is the interval's start; volume in base, vwap in quote (0 with no trades)."""
+
+    begin_ns: int
+    interval_min: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    vwap: Decimal
+    volume: Decimal
+    count: int

@@ -34,22 +34,25 @@ from kraken_runtime.core.sim.api import (
     AmendOrderResult,
     CancelAfterResult,
     CancelAllResult,
+    EditOrderResult,
     EngineAddOrderResult,
     EngineCancelOrderResult,
+    OHLC_INTERVALS_MIN,
     KrakenReject,
+    OhlcBar,
     SimModelConfig,
 )
 from kraken_runtime.core.sim.events import BalanceChanged, EventLog, MarketEvent, TickerState, TradePrinted
 from kraken_runtime.core.sim.faults import FaultKnobs
 from kraken_runtime.core.sim.flow import REGIMES, SymbolFlow
+from kraken_runtime.core.sim.script import MarketScript, parse_script
 from kraken_runtime.core.sim.ids import IdGen
 from kraken_runtime.core.sim.instruments import ASSETS, PROFILES, Asset, Instrument, instrument_for
 from kraken_runtime.core.sim.matching import ASK, BID
-from kraken_runtime.core.sim.script import MarketScript, parse_script
-from kraken_runtime.core.sim.orders import OrderEngine, with_symbol
+from kraken_runtime.core.sim.orders import USD_LIKE, OrderEngine, with_symbol
 from kraken_runtime.core.sim.symbol_market import SymbolMarket
 from kraken_runtime.core.sim.ticker_stats import TickerStats
-from kraken_runtime.core.sim.validation import CheckedOrder, available, check_funds, describe, validate_add
+from kraken_runtime.core.sim.validation import CheckedOrder, available, check_funds, describe, holds, validate_add
 
 __all__ = ["SimExchange"]
 
@@ -228,6 +231,36 @@ class SimExchange:
             return ()
         return tuple(recent)[-n:]
 
+    def ohlc(self, symbol: str, interval_min: int) -> tuple[OhlcBar, ...]:
+        """Candles of `interval_min` minutes over the last 24 h of trading this model has seen (intervals
+        without trades are left out), oldest first; the last one is still forming."""
+        if interval_min not in OHLC_INTERVALS_MIN:
+            raise ValueError(f"interval must be one of {OHLC_INTERVALS_MIN}")
+        m = self._market(symbol)
+        span_ns = interval_min * 60 * NS
+        grouped: dict[int, list[tuple[int, int, int, int, int, int, int, int]]] = {}
+        for bar in _stats(m).minute_bars(self._now):
+            grouped.setdefault(bar[0] - bar[0] % span_ns, []).append(bar)
+        out = []
+        for begin, bars in grouped.items():
+            volume = sum(b[5] for b in bars)
+            notional = sum(b[6] for b in bars)
+            vwap = (Decimal(notional) / Decimal(volume)).scaleb(m.pexp).quantize(Decimal(1).scaleb(m.pexp), ROUND_HALF_UP) \
+                if volume else Decimal(0)
+            out.append(OhlcBar(begin_ns=begin, interval_min=interval_min, open=m.px(bars[0][1]),
+                               high=m.px(max(b[2] for b in bars)), low=m.px(min(b[3] for b in bars)),
+                               close=m.px(bars[-1][4]), vwap=vwap, volume=m.qx(volume),
+                               count=sum(b[7] for b in bars)))
+        return tuple(out)
+
+    def spread(self, symbol: str) -> tuple[Decimal, Decimal] | None:
+        """(best bid, best ask) now, or None while a side is empty."""
+        m = self._market(symbol)
+        bid, ask = m.book.best(BID), m.book.best(ASK)
+        if bid is None or ask is None:
+            return None
+        return m.px(bid), m.px(ask)
+
     def regime(self, symbol: str) -> str:
         """The volatility regime the symbol's price process is in (calm | normal | volatile)."""
         return REGIMES[self._market(symbol).flow.regime][0]
@@ -252,6 +285,15 @@ class SimExchange:
     def balances(self, api_key: str) -> dict[str, Decimal]:
         """Total balances by WS asset name (open-order holds not deducted)."""
         return dict(self._orders.account(api_key).balances)
+
+    def holds(self, api_key: str) -> dict[str, Decimal]:
+        """What open orders hold, by WS asset name (a buy: its cost plus the taker fee; a sell: its quantity)."""
+        return holds(self._markets, self._orders.account(api_key))
+
+    def volume_usd(self, api_key: str, since_ns: int) -> Decimal:
+        """The account's traded value since since_ns in USD-like quote currencies (USD, USDT, USDC)."""
+        return sum((t.cost for t in self._orders.account(api_key).trades
+                    if t.ts_ns >= since_ns and t.fee_asset in USD_LIKE), Decimal(0))
 
     def available_balances(self, api_key: str) -> dict[str, Decimal]:
         """Balances minus what open orders hold."""
@@ -325,6 +367,27 @@ class SimExchange:
         if self.venue_status == "cancel_only":
             return KrakenReject(error=ERR_CANCEL_ONLY), []
         result = self._orders.amend(account, request, now_ns)
+        return result, self._log.drain()
+
+    def edit_order(self, api_key: str, now_ns: int, *, order_id: str | None = None, cl_ord_id: str | None = None,
+                   order_qty: Decimal | None = None, limit_price: Decimal | None = None,
+                   post_only: bool | None = None, order_userref: int | None = None,
+                   validate: bool = False) -> tuple[EditOrderResult | KrakenReject, list[MarketEvent]]:
+        """Cancel-and-replace an open limit order (REST EditOrder, WS edit_order): a new order id, the
+        back of the queue. Omitted fields keep the original's values (quantity: its remainder)."""
+        account = self._orders.account(api_key)
+        if self.venue_status == "maintenance":
+            return KrakenReject(error=ERR_UNAVAILABLE), []
+        if self.venue_status == "cancel_only":
+            return KrakenReject(error=ERR_CANCEL_ONLY), []
+        order = self._orders.find_open(account, order_id, cl_ord_id)
+        if order is None:
+            return KrakenReject(error=ERR_UNKNOWN_ORDER), []
+        refused = self._faults.refuse_new_order(order.post_only if post_only is None else post_only, order.order_type)
+        if refused is not None:
+            return KrakenReject(error=refused), []
+        result = self._orders.edit(account, order, order_qty=order_qty, limit_price=limit_price, post_only=post_only,
+                                   order_userref=order_userref, validate=validate, now_ns=now_ns)
         return result, self._log.drain()
 
     def cancel_order(self, api_key: str, now_ns: int, *, order_id: str | None = None,
@@ -412,6 +475,26 @@ class SimExchange:
         """What is in force now (for GET /faults and tests)."""
         return self._faults.active(self._now)
 
+    # ---- scripted market (core/sim/script.py) ------------------------------------------------------
+
+    def set_market_script(self, spec: object) -> tuple[str, MarketScript]:
+        """Drive a symbol through scripted phases from now (ScriptError, or KeyError for an unknown
+        symbol); replaces the symbol's previous script."""
+        symbol, script = parse_script(spec, start_ns=self._now)
+        self._market(symbol).flow.script = script
+        return symbol, script
+
+    def clear_market_scripts(self) -> list[str]:
+        cleared = [s for s, m in self._markets.items() if m.flow.script is not None]
+        for symbol in cleared:
+            self._markets[symbol].flow.script = None
+        return cleared
+
+    def market_scripts(self) -> dict[str, object]:
+        """The scripts still running, by symbol (for GET /admin/script)."""
+        return {s: m.flow.script.listing(self._now) for s, m in self._markets.items()
+                if m.flow.script is not None and not m.flow.script.finished(self._now)}
+
 
 def _stats(m: SymbolMarket) -> TickerStats:
     stats = m.stats
@@ -438,23 +521,3 @@ def _symbol_seed(seed: int, symbol: str) -> int:
     for ch in f"{seed}:{symbol}".encode():
         h = ((h ^ ch) * 1099511628211) % (1 << 64)
     return h
-    # ---- scripted market (core/sim/script.py) ------------------------------------------------------
-
-    def set_market_script(self, spec: object) -> tuple[str, MarketScript]:
-        """Drive a symbol through scripted phases from now (ScriptError, or KeyError for an unknown
-        symbol); replaces the symbol's previous script."""
-        symbol, script = parse_script(spec, start_ns=self._now)
-        self._market(symbol).flow.script = script
-        return symbol, script
-
-    def clear_market_scripts(self) -> list[str]:
-        cleared = [s for s, m in self._markets.items() if m.flow.script is not None]
-        for symbol in cleared:
-            self._markets[symbol].flow.script = None
-        return cleared
-
-    def market_scripts(self) -> dict[str, object]:
-        """The scripts still running, by symbol (for GET /admin/script)."""
-        return {s: m.flow.script.listing(self._now) for s, m in self._markets.items()
-                if m.flow.script is not None and not m.flow.script.finished(self._now)}
-

@@ -21,11 +21,13 @@ from kraken_runtime.core.sim.api import (
     REASON_IOC,
     REASON_NO_LIQUIDITY,
     REASON_POST_ONLY,
+    REASON_REPLACED,
     REASON_SELF_TRADE,
     REASON_USER,
     AddOrderRequest,
     AmendOrderRequest,
     AmendOrderResult,
+    EditOrderResult,
     EngineAddOrderResult,
     KrakenReject,
 )
@@ -33,7 +35,14 @@ from kraken_runtime.core.sim.events import BalanceChanged, EventLog, ExecutionEv
 from kraken_runtime.core.sim.ids import IdGen
 from kraken_runtime.core.sim.matching import BID, BookOrder
 from kraken_runtime.core.sim.symbol_market import SIDE_TRADE, SymbolMarket
-from kraken_runtime.core.sim.validation import CheckedOrder, check_funds, describe, price_ticks, valid_qty
+from kraken_runtime.core.sim.validation import (
+    CheckedOrder,
+    check_funds,
+    describe,
+    price_ticks,
+    valid_qty,
+    validate_add,
+)
 
 __all__ = ["OrderEngine", "USD_LIKE"]
 
@@ -279,6 +288,38 @@ class OrderEngine:
             self._log.append(self.report(order, "amended", now_ns))
             self._execute(m, order, now_ns)
         return result
+
+    def edit(self, account: Account, order: AccountOrder, *, order_qty: Decimal | None, limit_price: Decimal | None,
+             post_only: bool | None, order_userref: int | None, validate: bool,
+             now_ns: int) -> EditOrderResult | KrakenReject:
+        """Cancel-and-replace (Kraken's EditOrder): the replacement has a new id, the remaining quantity
+        asked for (or the original's remainder) and goes to the back of its level. It is checked first
+        (funds counting the original's hold as free); only then is the original cancelled."""
+        m = self.markets[order.symbol]
+        if order.limit is None or order.book_order is None:
+            return KrakenReject(error=ERR_UNKNOWN_ORDER)
+        qty = order_qty if order_qty is not None else m.qx(order.qty - order.cum_qty)
+        request = AddOrderRequest(
+            symbol=m.symbol, side=SIDE_TRADE[order.side], order_type=order.order_type, order_qty=qty,
+            limit_price=limit_price if limit_price is not None else m.px(order.limit), time_in_force=order.tif,
+            post_only=order.post_only if post_only is None else post_only, cl_ord_id=None,
+            order_userref=order.userref if order_userref is None else order_userref,
+        )
+        checked = validate_add(self.markets, account, request, check_funds_now=False)
+        if isinstance(checked, KrakenReject):
+            return checked
+        funds = check_funds(self.markets, account, checked.market, checked.side, checked.lots, checked.limit,
+                            exclude=order)
+        if funds is not None:
+            return funds
+        if validate:
+            return EditOrderResult(order_id="", original_order_id=order.order_id, description=describe(request, m),
+                                   order_qty=request.order_qty, limit_price=request.limit_price)
+        self.close(order, "canceled", now_ns, REASON_REPLACED)
+        placed = self.place(account, request, checked, now_ns)
+        return EditOrderResult(order_id=placed.order_id, original_order_id=order.order_id,
+                               description=placed.description, order_qty=request.order_qty,
+                               limit_price=request.limit_price)
 
     def find_open(self, account: Account, order_id: str | None, cl_ord_id: str | None) -> AccountOrder | None:
         if order_id:

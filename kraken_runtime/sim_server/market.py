@@ -6,13 +6,16 @@ data in both WS v2 and REST shapes, so the server does not depend on the model's
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
-
 from typing import Any
 
 from kraken_runtime.core.sim.exchange import SimExchange
 from kraken_runtime.core.sim.instruments import ASSETS, INSTRUMENTS, Instrument
 from kraken_runtime.sim_server.jsontext import Num
+
+
+SPREADS_KEPT = 200  # recent (time, bid, ask) samples per symbol for REST Spread
 
 
 class MarketAdapter:
@@ -21,6 +24,8 @@ class MarketAdapter:
         self.assets = ASSETS
         self.symbols: tuple[str, ...] = tuple(exchange.symbols)
         self.pairs: dict[str, Instrument] = {symbol: INSTRUMENTS[symbol] for symbol in self.symbols}
+        self._spreads: dict[str, deque[tuple[int, Decimal, Decimal]]] = {
+            symbol: deque(maxlen=SPREADS_KEPT) for symbol in self.symbols}
         self.by_rest_name: dict[str, str] = {}
         for symbol, info in self.pairs.items():
             for name in (info.rest_name, info.altname, info.wsname, symbol):
@@ -29,7 +34,16 @@ class MarketAdapter:
     # ------------------------------------------------------------------ market
 
     def step(self, now_ns: int) -> list:
-        return self.exchange.step(now_ns)
+        events = self.exchange.step(now_ns)
+        for symbol, kept in self._spreads.items():
+            touch = self.exchange.spread(symbol)
+            if touch is not None and (not kept or kept[-1][1:] != touch):
+                kept.append((now_ns, *touch))
+        return events
+
+    def spreads(self, symbol: str) -> list[tuple[int, Decimal, Decimal]]:
+        """The top of book each time it changed, sampled once per market tick: (time ns, bid, ask), oldest first."""
+        return list(self._spreads[symbol])
 
     def instrument(self, symbol: str) -> Instrument:
         return self.pairs[symbol]

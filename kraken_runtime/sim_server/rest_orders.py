@@ -1,292 +1,266 @@
-"""Private REST endpoints of the local exchange (`POST /0/private/<Method>`), behind the signature,
-nonce and rate-limit checks in rest.py.
+"""Private trading endpoints of the local exchange (`POST /0/private/<Method>`): AddOrder,
+AddOrderBatch, AmendOrder, EditOrder, CancelOrder, CancelOrderBatch, CancelAll, CancelAllOrdersAfter.
 
-Shapes follow Kraken's recorded responses (tests/data/kraken/rest): numbers as strings at the pair's
-precision, times as epoch seconds (JSON numbers), pair names as REST names (XXBTZUSD in trades, the
-altname in `descr`), asset keys as Kraken's legacy codes (XXBT, ZUSD). Every handler returns a result
-object (wrapped by rest.py in `{"error": [], "result": ...}`) or an HttpResponse carrying Kraken's error.
-Engine events (executions, balances, the book) are handed to the hub at once, so WS subscribers see
-REST orders too.
+Each goes through Trading (rate counters, faults, venue status) to the one engine the WS side uses, and
+hands the events it caused to the hub at once, so WS subscribers see REST orders, amends and fills.
+Each handler returns the result object or raises BadRequest with Kraken's error string.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from typing import Any, Callable, Mapping
 
 from kraken_runtime.core.kraken.codec import ns_to_rfc3339
-from kraken_runtime.core.sim.api import AddOrderRequest, KrakenReject
-from kraken_runtime.sim_server.jsontext import Num, format_decimal
-from kraken_runtime.sim_server.rest_common import ERR_INVALID_ARGS, ERR_UNKNOWN_PAIR, NS, envelope
-from kraken_runtime.sim_server.transport import HttpResponse
+from kraken_runtime.core.sim.api import AddOrderRequest, AmendOrderRequest, KrakenReject
+from kraken_runtime.sim_server.jsontext import format_decimal
+from kraken_runtime.sim_server.rest_common import (
+    ERR_DEADLINE,
+    ERR_UNKNOWN_PAIR,
+    BadRequest,
+    Params,
+    RestApp,
+    decimal,
+    flag,
+    integer,
+    publish,
+    text,
+)
 from kraken_runtime.sim_server.wsproto import parse_rfc3339, wall_ns
 
-PAGE = 50
+ERR_UNKNOWN_ORDER = "EOrder:Unknown order"
+OFLAGS = ("post", "fcib", "fciq", "nompp")
+# AddOrder parameters for what the model does not trade (docs/SIM.md): refused with EGeneral:Invalid arguments.
+UNSUPPORTED = ("leverage", "price2", "displayvol", "close[ordertype]", "trigger")
 
 
-def _error(error: str) -> HttpResponse:
-    return envelope(errors=[error])
-
-
-def _publish(app, events) -> None:
-    if events:
-        app.hub.absorb(events, app.clock_ns())
-
-
-def _time(ns: int | None) -> Num:
-    """Epoch seconds as Kraken writes them: a JSON number with up to 7 decimals (1688666559.8974)."""
-    if not ns:
-        return Num("0")
-    seconds, rem = divmod(ns, NS)
-    frac = f"{rem:09d}"[:7].rstrip("0")
-    return Num(f"{seconds}.{frac}" if frac else f"{seconds}")
-
-
-def _bool(value: str | None) -> bool:
-    return str(value).lower() in ("true", "1", "yes")
-
-
-def _dec(value: str | None) -> Decimal | None:
-    if value is None or value == "":
-        return None
+def _check_deadline(app: RestApp, params: Params) -> None:
+    deadline = text(params, "deadline")
+    if deadline is None:
+        return
     try:
-        result = Decimal(value)
-    except (InvalidOperation, ValueError):
-        raise ValueError(value) from None
-    if not result.is_finite():
-        raise ValueError(value)
-    return result
-
-
-# ------------------------------------------------------------------------------------------ account
-
-
-def balance(app, account: str) -> dict:
-    market = app.market
-    out = {}
-    for name, amount in sorted(app.exchange.balances(account).items()):
-        asset = market.assets.get(name)
-        key = asset.rest_name if asset is not None else name
-        places = asset.decimals if asset is not None else 8
-        out[key] = format_decimal(amount, places)
-    return out
-
-
-# ------------------------------------------------------------------------------------------ orders
-
-
-def add_order(app, account: str, form: dict):
-    """AddOrder: pair, type, ordertype (limit | market), volume, price, oflags (post, fciq, fcib),
-    timeinforce (GTC | IOC | FOK), userref or cl_ord_id, validate. deadline is accepted and checked."""
-    symbol = app.market.resolve_rest_pair(form.get("pair", ""))
-    if symbol is None:
-        return _error(ERR_UNKNOWN_PAIR)
-    side = form.get("type")
-    ordertype = form.get("ordertype")
-    try:
-        volume = _dec(form.get("volume"))
-        price = _dec(form.get("price"))
-        userref = int(form["userref"]) if form.get("userref") not in (None, "") else None
+        when = parse_rfc3339(deadline)
     except ValueError:
-        return _error(ERR_INVALID_ARGS)
-    if side not in ("buy", "sell") or ordertype not in ("limit", "market") or volume is None:
-        return _error(ERR_INVALID_ARGS)
-    if ordertype == "market":
-        price = None
-    oflags = [flag for flag in (form.get("oflags") or "").split(",") if flag]
-    if any(flag not in ("post", "fcib", "fciq", "nompp") for flag in oflags):
-        return _error(ERR_INVALID_ARGS)
-    tif = (form.get("timeinforce") or "GTC").lower()
-    if any(form.get(name) for name in ("leverage", "price2", "displayvol", "close[ordertype]")) \
-            or any(form.get(name) not in (None, "", "0") for name in ("starttm", "expiretm")) \
-            or _bool(form.get("reduce_only")) or form.get("trigger"):
-        return _error(ERR_INVALID_ARGS)  # what the model does not support (docs/SIM.md)
-    if form.get("deadline"):
-        try:
-            if parse_rfc3339(form["deadline"]) < wall_ns():
-                return _error("EService:Deadline elapsed")
-        except ValueError:
-            return _error(ERR_INVALID_ARGS)
-    validate = _bool(form.get("validate"))
-    request = AddOrderRequest(symbol=symbol, side=side, order_type=ordertype, order_qty=volume, limit_price=price,
-                              time_in_force=tif, post_only="post" in oflags, cl_ord_id=form.get("cl_ord_id") or None,
-                              order_userref=userref, validate=validate)
-    result, events = app.trading.add_order(account, request, app.clock_ns())
-    _publish(app, events)
+        raise BadRequest() from None
+    if when < wall_ns():  # Kraken's engine checks its own clock, as the WS side does
+        raise BadRequest(ERR_DEADLINE)
+
+
+def _raise(result: object) -> None:
     if isinstance(result, KrakenReject):
-        return _error(result.error)
+        raise BadRequest(result.error)
+
+
+def _order_request(params: Params, symbol: str, validate: bool) -> AddOrderRequest:
+    """One order's parameters (AddOrder's, or one entry of AddOrderBatch's `orders`) as the engine's request."""
+    side = text(params, "type")
+    ordertype = text(params, "ordertype")
+    volume = decimal(params, "volume")
+    price = decimal(params, "price")
+    userref = integer(params, "userref")
+    if side not in ("buy", "sell") or ordertype not in ("limit", "market") or volume is None:
+        raise BadRequest()
+    oflags = [f for f in (text(params, "oflags") or "").split(",") if f]
+    if any(f not in OFLAGS for f in oflags):
+        raise BadRequest()
+    tif = (text(params, "timeinforce") or "GTC").lower()
+    if (text(params, "stptype") or "cancel-newest") != "cancel-newest":
+        raise BadRequest()  # self-trade prevention cancels the newest order only (docs/SIM.md)
+    if any(text(params, name) is not None for name in UNSUPPORTED) or flag(params, "reduce_only") \
+            or any(text(params, name) not in (None, "0") for name in ("starttm", "expiretm")):
+        raise BadRequest()
+    return AddOrderRequest(symbol=symbol, side=side, order_type=ordertype, order_qty=volume,
+                           limit_price=price if ordertype == "limit" else None, time_in_force=tif,
+                           post_only="post" in oflags, cl_ord_id=text(params, "cl_ord_id"), order_userref=userref,
+                           validate=validate)
+
+
+def _symbol(app: RestApp, params: Params) -> str:
+    symbol = app.market.resolve_rest_pair(text(params, "pair") or "")
+    if symbol is None:
+        raise BadRequest(ERR_UNKNOWN_PAIR)
+    return symbol
+
+
+def add_order(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    """AddOrder: pair, type, ordertype (limit | market), volume, price, oflags (post, fciq, fcib, nompp),
+    timeinforce (GTC | IOC | FOK), userref or cl_ord_id, validate, deadline."""
+    symbol = _symbol(app, params)
+    validate = flag(params, "validate")
+    request = _order_request(params, symbol, validate)
+    _check_deadline(app, params)
+    result, events = app.trading.add_order(account, request, app.clock_ns())
+    publish(app, events)
+    _raise(result)
     if validate:
         return {"descr": {"order": result.description}}
     return {"descr": {"order": result.description}, "txid": [result.order_id]}
 
 
-def cancel_order(app, account: str, form: dict):
-    """CancelOrder: txid (an order id or a userref integer) or cl_ord_id -> {"count": n}."""
-    txid = form.get("txid") or None
-    cl_ord_id = form.get("cl_ord_id") or None
+def add_order_batch(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    """AddOrderBatch: 2..15 `orders` (objects, a JSON body) on one `pair`; validated as a whole, then
+    placed one by one (one that fails funding answers its own `error`)."""
+    symbol = _symbol(app, params)
+    orders = params.get("orders")
+    if not isinstance(orders, list) or not all(isinstance(o, Mapping) for o in orders) \
+            or not 2 <= len(orders) <= 15:
+        raise BadRequest()
+    validate = flag(params, "validate")
+    requests = [_order_request(o, symbol, validate) for o in orders]
+    _check_deadline(app, params)
+    results, events = app.trading.batch_add(account, symbol, requests, validate, app.clock_ns())
+    publish(app, events)
+    _raise(results)
+    out: list[dict[str, Any]] = []
+    for result in results:
+        if isinstance(result, KrakenReject):
+            out.append({"error": result.error})
+        elif validate:
+            out.append({"descr": {"order": result.description}})
+        else:
+            out.append({"descr": {"order": result.description}, "txid": result.order_id})
+    return {"orders": out}
+
+
+def _find(app: RestApp, account: str, params: Params) -> tuple[str | None, str | None]:
+    """(order_id, cl_ord_id) of the one open order `txid` or `cl_ord_id` names (exactly one of them)."""
+    txid, cl_ord_id = text(params, "txid"), text(params, "cl_ord_id")
     if (txid is None) == (cl_ord_id is None):
-        return _error(ERR_INVALID_ARGS)
+        raise BadRequest()
+    return txid, cl_ord_id
+
+
+def amend_order(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    """AmendOrder: txid or cl_ord_id; order_qty and/or limit_price (absolute prices only), post_only,
+    deadline -> {"amend_id"}. display_qty and trigger_price (icebergs, triggers) are not modelled."""
+    order_id, cl_ord_id = _find(app, account, params)
+    if text(params, "display_qty") is not None or text(params, "trigger_price") is not None:
+        raise BadRequest()
+    limit_text = text(params, "limit_price")
+    if limit_text is not None and limit_text[0] in "+-#":
+        raise BadRequest()  # relative prices are for trailing stops, which the model does not trade
+    qty = decimal(params, "order_qty")
+    price = decimal(params, "limit_price")
+    if qty is None and price is None:
+        raise BadRequest()
+    _check_deadline(app, params)
+    if qty is None:
+        current = app.trading.find_open(account, order_id, cl_ord_id)
+        if current is None:
+            raise BadRequest(ERR_UNKNOWN_ORDER)
+        qty = current.order_qty
+    request = AmendOrderRequest(order_qty=qty, order_id=order_id, cl_ord_id=cl_ord_id, limit_price=price,
+                                post_only=flag(params, "post_only"))
+    result, events = app.trading.amend_order(account, request, app.clock_ns())
+    publish(app, events)
+    _raise(result)
+    return {"amend_id": result.amend_id}
+
+
+def edit_order(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    """EditOrder (legacy cancel-and-replace): txid, pair, volume, price, oflags, userref, validate,
+    deadline -> the new txid and the original's."""
+    txid = text(params, "txid")
+    if txid is None:
+        raise BadRequest()
+    symbol = _symbol(app, params)
+    if text(params, "price2") is not None and text(params, "price2") != "0":
+        raise BadRequest()
+    oflags = [f for f in (text(params, "oflags") or "").split(",") if f]
+    if any(f not in OFLAGS for f in oflags):
+        raise BadRequest()
+    current = app.trading.find_open(account, txid, None)
+    if current is None:
+        raise BadRequest(ERR_UNKNOWN_ORDER)
+    if current.symbol != symbol:
+        raise BadRequest()
+    validate = flag(params, "validate")
+    _check_deadline(app, params)
+    result, events = app.trading.edit_order(
+        account, app.clock_ns(), order_id=txid, order_qty=decimal(params, "volume"),
+        limit_price=decimal(params, "price"), post_only=("post" in oflags) if oflags else None,
+        order_userref=integer(params, "userref"), validate=validate)
+    publish(app, events)
+    _raise(result)
+    p = app.market.pairs[symbol]
+    out: dict[str, Any] = {
+        "status": "ok", "descr": {"order": result.description},
+        "volume": format_decimal(result.order_qty, p.qty_precision),
+        "price": format_decimal(result.limit_price or Decimal(0), p.price_precision), "price2": "0",
+        "originaltxid": result.original_order_id}
+    if not validate:
+        out.update({"txid": result.order_id, "orders_cancelled": 1})
+    return out
+
+
+def cancel_order(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    """CancelOrder: txid (an order id or a userref integer) or cl_ord_id -> {"count": n}."""
+    txid, cl_ord_id = _find(app, account, params)
     if txid is not None and txid.lstrip("-").isdigit():
         results, events = app.trading.cancel_order(account, app.clock_ns(), order_userref=int(txid))
     else:
         results, events = app.trading.cancel_order(account, app.clock_ns(), order_id=txid, cl_ord_id=cl_ord_id)
-    _publish(app, events)
+    publish(app, events)
     done = [r for r in results if not isinstance(r, KrakenReject)]
     if not done:
-        return _error(results[0].error)
+        raise BadRequest(results[0].error)
     return {"count": len(done)}
 
 
-def cancel_all(app, account: str):
+def cancel_order_batch(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    """CancelOrderBatch: up to 50 `orders` (order ids or userrefs, plain or as {"txid": ...}) and/or
+    `cl_ord_ids` -> {"count": cancelled}. Ids that match no open order are skipped."""
+    orders = params.get("orders") or []
+    cl_ord_ids = params.get("cl_ord_ids") or []
+    if isinstance(orders, str):
+        orders = [o for o in orders.split(",") if o]
+    if isinstance(cl_ord_ids, str):
+        cl_ord_ids = [o for o in cl_ord_ids.split(",") if o]
+    if not isinstance(orders, list) or not isinstance(cl_ord_ids, list) or not 1 <= len(orders) + len(cl_ord_ids) <= 50:
+        raise BadRequest()
+    count = 0
+    events: list[Any] = []
+    now = app.clock_ns()
+    for entry in orders:
+        value = entry.get("txid") if isinstance(entry, Mapping) else entry
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
+            raise BadRequest()
+        if isinstance(value, int) or value.lstrip("-").isdigit():
+            results, caused = app.trading.cancel_order(account, now, order_userref=int(value))
+        else:
+            results, caused = app.trading.cancel_order(account, now, order_id=value)
+        count += sum(1 for r in results if not isinstance(r, KrakenReject))
+        events.extend(caused)
+    for value in cl_ord_ids:
+        if not isinstance(value, str) or not value:
+            raise BadRequest()
+        results, caused = app.trading.cancel_order(account, now, cl_ord_id=value)
+        count += sum(1 for r in results if not isinstance(r, KrakenReject))
+        events.extend(caused)
+    publish(app, events)
+    return {"count": count}
+
+
+def cancel_all(app: RestApp, account: str, params: Params) -> dict[str, Any]:
     result, events = app.trading.cancel_all(account, app.clock_ns())
-    _publish(app, events)
-    if isinstance(result, KrakenReject):
-        return _error(result.error)
+    publish(app, events)
+    _raise(result)
     return {"count": result.count}
 
 
-def cancel_after(app, account: str, form: dict):
-    try:
-        timeout = int(form.get("timeout", ""))
-    except ValueError:
-        return _error(ERR_INVALID_ARGS)
+def cancel_after(app: RestApp, account: str, params: Params) -> dict[str, Any]:
+    timeout = integer(params, "timeout")
+    if timeout is None:
+        raise BadRequest()
     result, events = app.trading.cancel_after(account, timeout, app.clock_ns())
-    _publish(app, events)
-    if isinstance(result, KrakenReject):
-        return _error(result.error)
+    publish(app, events)
+    _raise(result)
     trigger = result.trigger_ns or result.current_ns
     return {"currentTime": ns_to_rfc3339(result.current_ns, 0), "triggerTime": ns_to_rfc3339(trigger, 0)}
 
 
-# ------------------------------------------------------------------------------------------ queries
-
-
-def _order_json(app, view, with_trades: bool) -> dict:
-    p = app.market.pairs[view.symbol]
-    pp = p.price_precision
-    qp = p.qty_precision
-    cp = max(p.cost_precision, pp)
-    price_text = format_decimal(view.limit_price, pp) if view.limit_price is not None else "0"
-    qty_text = format_decimal(view.order_qty, qp)
-    if view.order_type == "limit":
-        descr_order = f"{view.side} {qty_text} {p.altname} @ limit {price_text}"
-    else:
-        descr_order = f"{view.side} {qty_text} {p.altname} @ market"
-    oflags = ["fciq"] if view.side == "buy" else ["fcib"]
-    if view.post_only:
-        oflags.insert(0, "post")
-    out = {
-        "refid": None,
-        "userref": view.order_userref if view.order_userref is not None else 0,
-    }
-    if view.cl_ord_id is not None:
-        out["cl_ord_id"] = view.cl_ord_id
-    out.update({
-        "status": view.rest_status,
-        "opentm": _time(view.opened_ns),
-        "starttm": 0,
-        "expiretm": 0,
-        "descr": {"pair": p.altname, "type": view.side, "ordertype": view.order_type, "price": price_text,
-                  "price2": "0", "leverage": "none", "order": descr_order, "close": ""},
-        "vol": qty_text,
-        "vol_exec": format_decimal(view.cum_qty, qp),
-        "cost": format_decimal(view.cum_cost, cp),
-        "fee": format_decimal(view.fee, cp),
-        "price": format_decimal(view.avg_price, pp),
-        "stopprice": format_decimal(Decimal(0), cp),
-        "limitprice": format_decimal(Decimal(0), cp),
-        "misc": "amended" if view.amended else "",
-        "oflags": ",".join(oflags),
-    })
-    if with_trades and view.trade_ids:
-        out["trades"] = list(view.trade_ids)
-    if not view.is_open:
-        out["reason"] = view.reason
-        out["closetm"] = _time(view.closed_ns)
-    return out
-
-
-def _filter(views, form: dict):
-    userref = form.get("userref")
-    cl_ord_id = form.get("cl_ord_id")
-    out = []
-    for view in views:
-        if userref not in (None, "") and str(view.order_userref) != userref:
-            continue
-        if cl_ord_id and view.cl_ord_id != cl_ord_id:
-            continue
-        out.append(view)
-    return out
-
-
-def open_orders(app, account: str, form: dict):
-    views = _filter(app.exchange.open_orders(account), form)
-    with_trades = _bool(form.get("trades"))
-    return {"open": {v.order_id: _order_json(app, v, with_trades) for v in views}}
-
-
-def _window(form: dict) -> tuple[int | None, int | None, int]:
-    def stamp(name):
-        text = form.get(name)
-        if not text:
-            return None
-        try:
-            return int(Decimal(text) * NS)
-        except (InvalidOperation, ValueError):
-            raise ValueError(name) from None
-
-    ofs = int(form.get("ofs") or 0)
-    if ofs < 0:
-        raise ValueError("ofs")
-    return stamp("start"), stamp("end"), ofs
-
-
-def closed_orders(app, account: str, form: dict):
-    try:
-        start, end, ofs = _window(form)
-    except ValueError:
-        return _error(ERR_INVALID_ARGS)
-    views = _filter(app.exchange.closed_orders(account), form)
-    use_open = form.get("closetime") == "open"
-    if start is not None:
-        views = [v for v in views if (v.opened_ns if use_open else v.closed_ns or 0) >= start]
-    if end is not None:
-        views = [v for v in views if (v.opened_ns if use_open else v.closed_ns or 0) <= end]
-    page = views[ofs:ofs + PAGE]
-    with_trades = _bool(form.get("trades"))
-    return {"closed": {v.order_id: _order_json(app, v, with_trades) for v in page}, "count": len(views)}
-
-
-def query_orders(app, account: str, form: dict):
-    txids = [t for t in (form.get("txid") or "").split(",") if t]
-    if not txids or len(txids) > 50:
-        return _error(ERR_INVALID_ARGS)
-    views = app.exchange.query_orders(account, txids)
-    if not views:
-        return _error("EOrder:Invalid order")
-    with_trades = _bool(form.get("trades"))
-    return {v.order_id: _order_json(app, v, with_trades) for v in views}
-
-
-def trades_history(app, account: str, form: dict):
-    try:
-        start, end, ofs = _window(form)
-    except ValueError:
-        return _error(ERR_INVALID_ARGS)
-    trades = list(app.exchange.trades_history(account))
-    if start is not None:
-        trades = [t for t in trades if t.ts_ns >= start]
-    if end is not None:
-        trades = [t for t in trades if t.ts_ns <= end]
-    out = {}
-    for trade in trades[ofs:ofs + PAGE]:
-        p = app.market.pairs[trade.symbol]
-        pp = p.price_precision
-        cp = max(p.cost_precision, pp)
-        out[trade.exec_id] = {
-            "ordertxid": trade.order_id, "postxid": "TP" + trade.exec_id[2:], "pair": p.rest_name,
-            "time": _time(trade.ts_ns), "type": trade.side, "ordertype": trade.order_type,
-            "price": format_decimal(trade.price, pp), "cost": format_decimal(trade.cost, cp),
-            "fee": format_decimal(trade.fee, cp), "vol": format_decimal(trade.qty, p.qty_precision),
-            "margin": format_decimal(Decimal(0), cp), "leverage": "0", "misc": "", "trade_id": trade.trade_id,
-            "maker": trade.maker}
-    return {"count": len(trades), "trades": out}
+TRADING: dict[str, Callable[[RestApp, str, Params], dict[str, Any]]] = {
+    "AddOrder": add_order, "AddOrderBatch": add_order_batch, "AmendOrder": amend_order, "EditOrder": edit_order,
+    "CancelOrder": cancel_order, "CancelOrderBatch": cancel_order_batch, "CancelAll": cancel_all,
+    "CancelAllOrdersAfter": cancel_after,
+}

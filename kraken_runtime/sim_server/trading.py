@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from kraken_runtime.core.kraken import ratelimit
 from kraken_runtime.core.kraken.signing import sign
@@ -118,7 +118,7 @@ class Trading:
     # ------------------------------------------------------------------ authentication
 
     def authenticate_rest(self, path: str, headers: dict[str, str], body: bytes,
-                          form: dict[str, str]) -> tuple[str | None, str | None]:
+                          form: Mapping[str, Any]) -> tuple[str | None, str | None]:
         """(api_key, None) or (None, Kraken error) for a private REST request.
 
         API-Sign = base64(HMAC-SHA512(base64decode(secret), path + SHA256(nonce + body))) over the exact
@@ -256,6 +256,26 @@ class Trading:
         if rejected:
             return KrakenReject(error=rejected), []
         return self.exchange.amend_order(account, request, now_ns)
+
+    def edit_order(self, account: str, now_ns: int, *, order_id: str | None, cl_ord_id: str | None = None,
+                   order_qty: Decimal | None = None, limit_price: Decimal | None = None,
+                   post_only: bool | None = None, order_userref: int | None = None,
+                   validate: bool = False) -> Outcome:
+        """Cancel-and-replace (REST EditOrder, WS edit_order), charged as Kraken charges an edit."""
+        if self.faults.take_rate_limit():
+            return KrakenReject(error=ERR_TRADE_RATE), []
+        order = self.find_open(account, order_id, cl_ord_id)
+        if order is not None and not validate:
+            age = max(0.0, (now_ns - order.opened_ns) / NS)
+            error = self._charge_trade(account, order.symbol, ratelimit.edit_order_cost(age), now_ns, fixed=1.0)
+            if error:
+                return KrakenReject(error=error), []
+        rejected = self.faults.take_reject()
+        if rejected:
+            return KrakenReject(error=rejected), []
+        return self.exchange.edit_order(account, now_ns, order_id=order_id, cl_ord_id=cl_ord_id, order_qty=order_qty,
+                                        limit_price=limit_price, post_only=post_only, order_userref=order_userref,
+                                        validate=validate)
 
     def find_open(self, account: str, order_id: str | None, cl_ord_id: str | None):
         for order in self.exchange.open_orders(account):

@@ -281,3 +281,51 @@ def test_account_activity_is_deterministic(make_exchange):
         return out
 
     assert scenario() == scenario()
+
+
+def test_edit_order_when_price_changes_then_original_cancelled_and_replacement_rests_with_new_id(exchange):
+    bid, _ = best(exchange)
+    placed, _ = exchange.add_order("alice", limit("buy", "0.5", bid - 10 * TICK, order_userref=7), T0 + 1)
+    result, events = exchange.edit_order("alice", T0 + 2, order_id=placed.order_id, limit_price=bid - 20 * TICK)
+    assert result.original_order_id == placed.order_id and result.order_id != placed.order_id
+    assert result.order_qty == Decimal("0.50000000") and result.limit_price == bid - 20 * TICK
+    closed = [e for e in execs(events) if e.order_id == placed.order_id]
+    assert [(e.exec_type, e.reason) for e in closed] == [("canceled", "Order replaced")]
+    (view,) = exchange.open_orders("alice")
+    assert view.order_id == result.order_id and view.limit_price == bid - 20 * TICK and view.order_userref == 7
+
+
+def test_edit_order_when_new_quantity_unfunded_then_rejected_and_original_kept(exchange):
+    bid, _ = best(exchange)
+    placed, _ = exchange.add_order("alice", limit("buy", "0.5", bid - 10 * TICK), T0 + 1)
+    result, events = exchange.edit_order("alice", T0 + 2, order_id=placed.order_id, order_qty=Decimal("1000"))
+    assert result == KrakenReject(error="EOrder:Insufficient funds") and events == []
+    assert [v.order_id for v in exchange.open_orders("alice")] == [placed.order_id]
+
+
+def test_edit_order_when_validate_then_nothing_changes(exchange):
+    bid, _ = best(exchange)
+    placed, _ = exchange.add_order("alice", limit("buy", "0.5", bid - 10 * TICK), T0 + 1)
+    result, events = exchange.edit_order("alice", T0 + 2, order_id=placed.order_id, order_qty=Decimal("0.4"),
+                                         validate=True)
+    assert result.order_id == "" and events == []
+    assert exchange.open_orders("alice")[0].order_qty == Decimal("0.50000000")
+
+
+def test_holds_and_fill_then_ledger_volume_and_candles_agree(exchange):
+    bid, ask = best(exchange)
+    resting, _ = exchange.add_order("alice", limit("buy", "0.5", bid - 10 * TICK), T0 + 1)
+    assert exchange.holds("alice")["USD"] == (bid - 10 * TICK) * Decimal("0.5") * Decimal("1.0026")
+    asks = exchange.book("BTC/USD", 1)[1]
+    qty = min(asks[0][1], Decimal("0.01"))
+    taken, _ = exchange.add_order("alice", limit("buy", qty, ask), T0 + 2)
+    (trade,) = [t for t in exchange.trades_history("alice") if t.order_id == taken.order_id]
+    ledger = exchange.ledger("alice")
+    assert {e.ledger_id for e in ledger[:2]} == set(trade.ledger_ids)
+    assert {(e.asset, e.amount) for e in ledger[:2]} == {("BTC", qty), ("USD", -trade.cost)}
+    assert exchange.volume_usd("alice", T0) == trade.cost
+    bars = exchange.ohlc("BTC/USD", 1)
+    assert bars[-1].close == ask and bars[-1].count >= 1 and bars[-1].low <= ask <= bars[-1].high
+    assert exchange.spread("BTC/USD")[0] == bid
+    with pytest.raises(ValueError):
+        exchange.ohlc("BTC/USD", 2)
