@@ -28,6 +28,7 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.lease import LeaseTracker, RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.session import write_session_summary
 from kraken_runtime.actors.execution import SAFETY_LISTENERS, ExecutionSetupError, execution_specs_for, fan_out_snapshots
 from kraken_runtime.actors.route import route_child_specs
 from kraken_runtime.actors.route_metrics import RouteMetrics
@@ -272,6 +273,7 @@ class Daemon:
                 signal.signal(signum, handler)
             status = "crashed" if exit_status else "stopped"
             self._record_end(run_id, status)
+            write_session_summary(run_id, settings.logging.dir)  # logs/session_<run_id>.json
             close_database(db)
             log.info("daemon: run %d %s (exit status %d)", run_id, status, exit_status)
         return exit_status

@@ -323,3 +323,23 @@ def test_explain_on_a_losing_trade_shows_the_whole_chain(system: Any, db_url: st
     assert doc["order"]["client_order_id"] == sell["client_order_id"] and doc["pnl"]["realised_usd"] == "-2.000"
     assert main(["explain", "--db", db_url, "no-such-order"]) == 1
     assert "no order 'no-such-order'" in capsys.readouterr().err
+
+
+def test_session_summary_file_has_orders_fills_pnl_by_strategy_and_rejections_by_rule(system: Any, tmp_path: Any) -> None:
+    from kraken_runtime.session import write_session_summary
+
+    s = system
+    s.market(snapshot())
+    s.risk.ask(intent(s.clock, style="taker", size="0.1", price="3510", strategies=("momentum",)), timeout=5)
+    s.risk.ask(intent(s.clock, epoch=7), timeout=5)  # rejected by the state guard
+    s.settle()
+    s.clock.advance(50)
+    s.settle()
+    path = write_session_summary(s.run_id, str(tmp_path / "logs"))
+    assert path is not None and path.name == f"session_{s.run_id}.json"
+    doc = orjson.loads(path.read_bytes())
+    assert doc["orders"] == {"total": 1, "by_status": {"filled": 1}} and doc["fills"]["total"] == 1
+    assert doc["rejections_by_rule"] == {"state_guard": 1} and doc["risk_decisions"] == {"accepted": 1, "rejected": 1}
+    assert doc["pnl_by_strategy"]["momentum ETH/USD"]["position_qty"] == "0.1"
+    taker = sim_instrument_rules((SYMBOL,))[SYMBOL].taker_fee_rate  # the sim's ETH/USD tier-0 taker fee
+    assert D(doc["fees"]) == D("0.1") * D("3500.00") * taker
