@@ -220,13 +220,22 @@ class FeedActor(SupervisedActor):
                 self.metrics.feed_reconnects.labels(symbol=symbol).inc()
         conn_id = next_connection_id()
         batch_seqs: dict[str, int] = {}  # this connection's batches per symbol (the reader thread's alone)
+        channel = conn.channel
+        url = self.endpoints.ws_public_url if channel == PUBLIC else self.endpoints.ws_l3_url
+        if url is None:  # a level3 connection exists only with a level3 URL
+            raise RuntimeError(f"{self.link.name}: no URL for the {channel} connection")
+
+        def subscriptions() -> list[str]:
+            return self._subscriptions(channel)
+
+        def deliver(frames: list[tuple[int, Any]]) -> None:
+            self._deliver(channel, conn_id, batch_seqs, frames)
+
         conn.start(
-            ref=self.actor_ref, conn_id=conn_id,
-            url=self.endpoints.ws_public_url if conn.channel == PUBLIC else self.endpoints.ws_l3_url,
-            subscriptions=lambda channel=conn.channel: self._subscriptions(channel), connect_timeout_s=self.settings.connect_timeout_s,
+            ref=self.actor_ref, conn_id=conn_id, url=url, subscriptions=subscriptions,
+            connect_timeout_s=self.settings.connect_timeout_s,
             watchdog=IdleWatchdog(timeout_s=self.settings.idle_timeout_ms / 1000, last_frame_s=self.monotonic_s()),
-            thread_name=f"{self.link.name}-{conn.channel}-reader-{conn_id}",
-            deliver=lambda frames, channel=conn.channel: self._deliver(channel, conn_id, batch_seqs, frames),
+            thread_name=f"{self.link.name}-{channel}-reader-{conn_id}", deliver=deliver,
             monotonic_s=self.monotonic_s, alive=self._alive,
         )
 
@@ -248,7 +257,8 @@ class FeedActor(SupervisedActor):
             return
         conn.open = True
         conn.failures = 0  # backoff starts over after a successful connect
-        conn.watchdog.frame(self.monotonic_s())
+        if conn.watchdog is not None:  # (a started connection always has one)
+            conn.watchdog.frame(self.monotonic_s())
         log.info("%s: %s connected (attempt %d)", self.link.name, conn.channel, conn.attempts)
         self._status_to_states(conn.channel, "connected", "")
 
@@ -268,8 +278,12 @@ class FeedActor(SupervisedActor):
         if conn.channel == PUBLIC:
             for symbol in self.symbols:
                 self.metrics.feed_connected.labels(symbol=symbol).set(0)
-        (log.warning if was_open else log.info)(
-            "%s: %s %s (%s); reconnecting in %.2fs", self.link.name, conn.channel, status, reason, delay
+        # A first failed connect may be a blip (INFO); from the first retry on, or when an open connection is
+        # lost, or on level3 (its failures are authentication: a bad key or token), an operator must see it.
+        loud = was_open or conn.failures >= 2 or conn.channel == LEVEL3
+        (log.warning if loud else log.info)(
+            "%s: %s %s (%s); reconnecting in %.2fs (failed attempts in a row: %d)", self.link.name, conn.channel, status,
+            reason, delay, conn.failures,
         )
         self._status_to_states(conn.channel, status, reason, stream=stream)
 
@@ -365,7 +379,7 @@ class FeedActor(SupervisedActor):
 
     def _decode(self, payload: str | bytes) -> Any:
         try:
-            if payload.__class__ is not str:
+            if not isinstance(payload, str):
                 payload = payload.decode("utf-8", errors="replace")
             if '"channel":"book"' in payload[:40]:
                 message = decode_canonical_book_frame(payload)  # Kraken's own layout: no precision needed

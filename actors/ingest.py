@@ -96,19 +96,25 @@ def ingest_child_specs(
 
     specs.append(spec(WRITER_NAME, lambda link: IngestWriterActor.start(
         link=link, run_id=run_id, interval_s=settings.state.write_interval_ms / 1000, metrics=metrics)))
-    for symbol in symbols:
-        specs.append(spec(f"state:{symbol}", lambda link, symbol=symbol: SymbolStateActor.start(
+
+    def state_holder(symbol: str) -> Callable[[Any], Any]:
+        return lambda link: SymbolStateActor.start(
             link=link, symbol=symbol, run_id=run_id, settings=settings.state, book_depth=settings.feed.book_depth,
             ref_max_age_ms=settings.reference.max_age_ms, feed_name=feed_name_for(settings, symbol), send=send,
             send_latest=send_latest, metrics=metrics, scanner_name=scanner_name, precision=source.precisions.get(symbol),
-            peer_state=peer_state, writer_name=WRITER_NAME, backlog=backlogs[symbol])))
-    groups = [(symbol,) for symbol in symbols] if settings.feed.connection == "per_symbol" else [tuple(symbols)]
-    for group in groups:
-        name = feed_name_for(settings, group[0])
-        specs.append(spec(name, lambda link, group=group: FeedActor.start(
+            peer_state=peer_state, writer_name=WRITER_NAME, backlog=backlogs[symbol])
+
+    def feed(group: tuple[str, ...]) -> Callable[[Any], Any]:
+        return lambda link: FeedActor.start(
             link=link, symbols=group, settings=settings.feed, endpoints=endpoints, send=send, budget=connection_budget,
             metrics=metrics, precisions={s: source.precisions[s] for s in group if s in source.precisions},
-            backlogs={s: backlogs[s] for s in group})))
+            backlogs={s: backlogs[s] for s in group})
+
+    for symbol in symbols:
+        specs.append(spec(f"state:{symbol}", state_holder(symbol)))
+    groups = [(symbol,) for symbol in symbols] if settings.feed.connection == "per_symbol" else [tuple(symbols)]
+    for group in groups:
+        specs.append(spec(feed_name_for(settings, group[0]), feed(group)))
     if source.reference_url:
         # Its own budget: Kraken's limit counts connections to Kraken, and a flapping reference venue must
         # never spend the attempts the Kraken feeds need to come back.

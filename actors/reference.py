@@ -108,7 +108,8 @@ class RefFeedActor(SupervisedActor):
         frames = self.conn.take_frames()
         if not frames:
             return
-        self.conn.watchdog.frame(self.monotonic_s())
+        if self.conn.watchdog is not None:  # (a started connection always has one)
+            self.conn.watchdog.frame(self.monotonic_s())
         latest = {}
         for ts, payload in frames:
             try:

@@ -68,8 +68,8 @@ class Connection:
         self.watchdog = watchdog
         self.attempts += 1
         self.thread = threading.Thread(
-            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop, deliver, monotonic_s,
-                                alive or ref.is_alive),
+            target=_read, args=(self, ref, conn_id, url, subscriptions, connect_timeout_s, self.stop, deliver, watchdog,
+                                monotonic_s, alive or ref.is_alive),
             name=thread_name, daemon=True,
         )
         self.thread.start()
@@ -117,11 +117,11 @@ def _tell(ref: Any, message: Any) -> bool:
 
 
 def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
-          connect_timeout_s: float, stop: threading.Event, deliver: Any, monotonic_s: Callable[[], float],
-          alive: Callable[[], bool]) -> None:
+          connect_timeout_s: float, stop: threading.Event, deliver: Any, watchdog: IdleWatchdog,
+          monotonic_s: Callable[[], float], alive: Callable[[], bool]) -> None:
     """The reader thread's body: whatever ends it unexpectedly is reported, so the actor reconnects."""
     try:
-        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop, deliver, monotonic_s, alive)
+        _read_loop(conn, ref, conn_id, url, subscriptions, connect_timeout_s, stop, deliver, watchdog, monotonic_s, alive)
     except BaseException as exc:  # noqa: BLE001 - a reader must never die silently
         if not stop.is_set():
             _tell(ref, ConnectionLost(channel=conn.channel, conn_id=conn_id, reason=f"reader failed: {type(exc).__name__}: {exc}"))
@@ -131,8 +131,8 @@ def _read(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Cal
 
 
 def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions: Callable[[], list[str]],
-               connect_timeout_s: float, stop: threading.Event, deliver: Any, monotonic_s: Callable[[], float],
-               alive: Callable[[], bool]) -> None:
+               connect_timeout_s: float, stop: threading.Event, deliver: Any, watchdog: IdleWatchdog,
+               monotonic_s: Callable[[], float], alive: Callable[[], bool]) -> None:
     """`subscriptions()` runs here, off the actor (it may fetch a WS token over REST, with retries)."""
     channel = conn.channel
     try:
@@ -164,7 +164,6 @@ def _read_loop(conn: Connection, ref: Any, conn_id: int, url: str, subscriptions
         return
     frames = conn.frames
     batch: list[tuple[int, Any]] = []  # deliver mode: read, not yet handed on
-    watchdog = conn.watchdog
     clock_ns = time.time_ns
     reason = "stopped"
     max_backlog = conn.max_backlog

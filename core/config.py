@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 ENV_PREFIX = "KRT_"
 SECRET_ENV_NAMES = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
@@ -472,7 +473,7 @@ def secrets_from_env(env: Mapping[str, str]) -> Secrets:
     if (key is None) != (secret is None):
         missing = "KRAKEN_API_SECRET" if secret is None else "KRAKEN_API_KEY"
         raise ConfigError(f"config error: {missing} is not set but its pair is; expected both or neither")
-    return Secrets(api_key=key, api_secret=secret)
+    return Secrets(api_key=None if key is None else SecretStr(key), api_secret=None if secret is None else SecretStr(secret))
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -544,7 +545,7 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str, sources: di
             sources.setdefault((section, key), source)
 
 
-def _describe_expected(error: dict[str, Any], loc: tuple[str, ...]) -> str:
+def _describe_expected(error: ErrorDetails, loc: tuple[str, ...]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":

@@ -31,8 +31,10 @@ def mid_price(best_bid: Decimal | None, best_ask: Decimal | None) -> Decimal | N
 
 
 def spread_bps(best_bid: Decimal | None, best_ask: Decimal | None) -> Decimal | None:
-    mid = mid_price(best_bid, best_ask)
-    if mid is None or mid <= 0:
+    if best_bid is None or best_ask is None:
+        return None
+    mid = (best_bid + best_ask) / _TWO
+    if mid <= 0:
         return None
     return (best_ask - best_bid) / mid * BPS
 

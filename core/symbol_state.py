@@ -385,7 +385,9 @@ class SymbolState:
         if self._last_resubscribe_ns is not None and now_ns - self._last_resubscribe_ns <= self.stale_after_ns:
             return asks
         self._last_resubscribe_ns = now_ns
-        quiet_ms = (now_ns - (self.book_last_ns if silent else self._waiting_since_ns)) // 1_000_000
+        # (not silent means overdue, so the snapshot wait has a start)
+        quiet_from_ns = self.book_last_ns if silent or self._waiting_since_ns is None else self._waiting_since_ns
+        quiet_ms = (now_ns - quiet_from_ns) // 1_000_000
         reason = f"no book frame for {quiet_ms} ms" if silent else f"no snapshot for {quiet_ms} ms"
         return [ResubscribeBook(symbol=self.symbol, channel="book", reason=reason), *asks]
 

@@ -59,10 +59,9 @@ class JsonLineFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
-    converter = time.gmtime
-
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        self.converter = time.gmtime  # UTC
 
 
 def configure_logging(*, level: str, log_dir: str | None, max_bytes: int, backup_count: int, secrets: Iterable[str] = (),

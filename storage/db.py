@@ -17,6 +17,7 @@ import os
 import time
 import urllib.parse
 from pathlib import Path
+from typing import TypedDict
 
 import peewee as pw
 
@@ -131,9 +132,19 @@ def _close_quietly(db: pw.Database) -> None:
         pass
 
 
-def describe(db: pw.Database) -> dict[str, object]:
+class DatabaseInfo(TypedDict):
+    """What `kraken-runtime db info` prints (also as JSON)."""
+
+    engine: str  # postgresql | sqlite
+    database: str  # the file (SQLite) or host/database (PostgreSQL); never credentials
+    schema_version: int
+    latest_version: int
+    tables: dict[str, int | None]  # row count per table; None for a table that does not exist yet
+
+
+def describe(db: pw.Database) -> DatabaseInfo:
     """What `kraken-runtime db info` prints: engine, schema version, row counts."""
-    counts = {}
+    counts: dict[str, int | None] = {}
     for model in ALL_MODELS:
         with model.bind_ctx(db):
             counts[model._meta.table_name] = model.select().count() if table_exists(db, model._meta.table_name) else None
@@ -161,6 +172,6 @@ def reset_thread_connection() -> None:
             database_proxy.close()
     except Exception:  # noqa: BLE001 - the connection is broken anyway; peewee forgets it either way
         try:
-            database_proxy._state.reset()  # type: ignore[attr-defined]
+            database_proxy._state.reset()
         except Exception:  # noqa: BLE001
             pass

@@ -14,6 +14,7 @@ import peewee as pw
 from kraken_runtime.core.marketdata import SymbolStateRow
 from kraken_runtime.storage.models import (
     ActorEvent,
+    BaseModel,
     ControlCommand,
     Fill,
     Intent,
@@ -362,8 +363,15 @@ def _state_row_plan() -> list[tuple[pw.Field, Callable[[SymbolStateRow], Any]]]:
             elif name in _STATE_ROW_COLUMNS:
                 _STATE_ROW_PLAN.append((field, operator.attrgetter(name)))
             else:
-                _STATE_ROW_PLAN.append((field, lambda _row, field=field: _default(field)))
+                _STATE_ROW_PLAN.append((field, _default_for(field)))
     return _STATE_ROW_PLAN
+
+
+def _default_for(field: pw.Field) -> Callable[[SymbolStateRow], Any]:
+    def value_of(_row: SymbolStateRow) -> Any:
+        return _default(field)
+
+    return value_of
 
 
 def _default(field: pw.Field) -> Any:
@@ -406,7 +414,7 @@ def symbol_states(run_id: int) -> list[dict[str, Any]]:
     return [dict(row.__data__, run=run_id) for row in query]
 
 
-def _insert_rows(model: type, run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+def _insert_rows(model: type[BaseModel], run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
     """Append rows in one transaction. Every row gets the same columns (peewee's insert_many takes them
     from the first row and would silently drop any others); an unknown column is refused."""
     batch = [dict(row) for row in rows]

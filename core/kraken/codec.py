@@ -1063,6 +1063,7 @@ def _add_order_result_json(order: m.AddOrderAck) -> dict[str, Any]:
 
 def message_frame(message: Any) -> dict[str, Any]:
     """An inbound message (as ``decode`` returns it) back in Kraken's JSON shape (Decimals kept)."""
+    frame: dict[str, Any]
     match message:
         case m.HeartbeatMessage():
             return {"channel": "heartbeat"}

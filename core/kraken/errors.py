@@ -14,6 +14,7 @@ backoff is sensible (the REST client never repeats AddOrder, whatever this says)
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 __all__ = [
     "KrakenError",
@@ -66,7 +67,7 @@ class KrakenError(Exception):
 
     retryable = False
 
-    def __init__(self, message: str = "", *, errors: tuple[str, ...] | list[str] = (), endpoint: str | None = None):
+    def __init__(self, message: str = "", *, errors: tuple[str, ...] | list[str] = (), endpoint: str | None = None) -> None:
         self.errors: tuple[str, ...] = tuple(errors)
         self.endpoint = endpoint
         text = message or "; ".join(self.errors) or type(self).__name__
@@ -90,7 +91,7 @@ class TransportError(KrakenError):
 
     retryable = True
 
-    def __init__(self, message: str = "", *, may_have_reached_exchange: bool = True, **kwargs):
+    def __init__(self, message: str = "", *, may_have_reached_exchange: bool = True, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.may_have_reached_exchange = may_have_reached_exchange
 
@@ -98,7 +99,7 @@ class TransportError(KrakenError):
 class HttpStatusError(TransportError):
     """An HTTP error status without a Kraken error body (e.g. a 502 from the edge)."""
 
-    def __init__(self, message: str = "", *, status: int, **kwargs):
+    def __init__(self, message: str = "", *, status: int, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.status = status
         self.retryable = status >= 500 or status == 429
@@ -175,7 +176,7 @@ class Throttled(RateLimited):
 
     retryable = True
 
-    def __init__(self, message: str = "", *, retry_at_unix: Decimal | None = None, **kwargs):
+    def __init__(self, message: str = "", *, retry_at_unix: Decimal | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_at_unix = retry_at_unix
 
@@ -183,7 +184,7 @@ class Throttled(RateLimited):
 class LocalRateLimited(RateLimited):
     """Refused by this client before sending: the local counter model says the call would exceed the limit."""
 
-    def __init__(self, message: str = "", *, retry_after_s: float, **kwargs):
+    def __init__(self, message: str = "", *, retry_after_s: float, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after_s = retry_after_s
 
@@ -283,7 +284,7 @@ class OrderOutcomeUnknown(KrakenError):
     the executions feed).
     """
 
-    def __init__(self, message: str = "", *, cl_ord_id: str, **kwargs):
+    def __init__(self, message: str = "", *, cl_ord_id: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.cl_ord_id = cl_ord_id
 

@@ -585,11 +585,14 @@ def _check_enum(owner: str, name: str, value: object, enum: type[StrEnum], optio
     if value is None:
         _require(optional, f"{owner}.{name} is required")
         return
-    try:
-        enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ValueError(f"{owner}.{name} must be one of {allowed}, got {value!r}") from None
+    if isinstance(value, str):  # a member is a str too
+        try:
+            enum(value)
+            return
+        except ValueError:
+            pass
+    allowed = ", ".join(member.value for member in enum)
+    raise ValueError(f"{owner}.{name} must be one of {allowed}, got {value!r}")
 
 
 def _check_decimal(owner: str, name: str, value: object, *, positive: bool = False,

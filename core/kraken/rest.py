@@ -498,6 +498,8 @@ class KrakenRestClient:
     def _private(self, endpoint: str, params: list[tuple[str, str]], *, retry: bool, pair: str | None = None) -> Any:
         if self._api_key is None or self._secret is None:
             raise ValueError(f"{endpoint} needs api_key and api_secret")
+        api_key: str = self._api_key
+        secret: bytes = self._secret
         path = f"/0/private/{endpoint}"
         url = self._base_url + path
 
@@ -512,14 +514,14 @@ class KrakenRestClient:
                 )
             try:
                 self._admit_rest(endpoint)
-                nonce = self._nonces.next(self._api_key)
+                nonce = self._nonces.next(api_key)
                 fields = [("nonce", str(nonce)), *params]
                 if self._otp is not None:
                     fields.append(("otp", self._otp))
                 body = urlencode(fields)
                 headers = {
-                    "API-Key": self._api_key,
-                    "API-Sign": sign_with_key(path, body, nonce, self._secret),
+                    "API-Key": api_key,
+                    "API-Sign": sign_with_key(path, body, nonce, secret),
                     "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
                 }
                 response = self._send("POST", url, endpoint, data=body.encode(), headers=headers)

@@ -37,12 +37,15 @@ class WsConnection:
     def __init__(self, url: str, ws: websocket.WebSocket) -> None:
         self.url = url
         self._ws = ws
-        self._sock = ws.sock
+        sock = ws.sock
+        if sock is None:
+            raise WsClosed(f"{url}: not connected")
+        self._sock: socket.socket | None = sock
         self._parser = FrameParser()
         self._pending: deque[str | bytes] = deque()  # messages read but not yet returned by recv()
         self._closed: WsClosed | None = None  # the peer's close, raised once what came before it is returned
         self._poll = select.poll()  # poll, not select: no FD_SETSIZE limit in a process with many sockets
-        self._poll.register(self._sock, select.POLLIN)
+        self._poll.register(sock, select.POLLIN)
 
     def send(self, text: str) -> None:
         try:
@@ -55,9 +58,9 @@ class WsConnection:
         empty list when the read held only part of a frame or control frames. WsTimeout after the receive
         timeout; WsClosed when the connection ends (closed by the peer, reset, or broken framing)."""
         if self._pending:
-            out = list(self._pending)
+            pending = list(self._pending)
             self._pending.clear()
-            return out
+            return pending
         if self._closed is not None:
             raise self._closed
         sock = self._sock
@@ -89,8 +92,9 @@ class WsConnection:
                     self._ws.send_close()
                 except (websocket.WebSocketException, OSError):
                     pass
-                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
-                reason = payload[2:].decode("utf-8", "replace")
+                body = payload if isinstance(payload, bytes) else payload.encode()  # control frames are bytes
+                code = int.from_bytes(body[:2], "big") if len(body) >= 2 else None
+                reason = body[2:].decode("utf-8", "replace")
                 self._closed = WsClosed(f"{self.url}: closed by peer (code {code}{': ' + reason if reason else ''})")
                 if not out:
                     raise self._closed

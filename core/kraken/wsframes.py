@@ -16,6 +16,8 @@ its fragments) larger than `max_message_bytes` is refused before it is buffered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = ["FrameError", "FrameParser", "OP_CONT", "OP_TEXT", "OP_BINARY", "OP_CLOSE", "OP_PING", "OP_PONG"]
 
 OP_CONT = 0x0
@@ -118,7 +120,7 @@ class FrameParser:
         self._rest = buf[pos:] if pos < n else b""
         return out
 
-    def _frame(self, b0: int, payload: bytes, append) -> None:
+    def _frame(self, b0: int, payload: bytes, append: Callable[[tuple[int, str | bytes]], None]) -> None:
         """A whole frame whose header `_check_header` passed: control frames as they are, data frames whole
         or gathered into their message."""
         opcode = b0 & 0x0F
@@ -138,6 +140,8 @@ class FrameParser:
         if b0 & 0x80:
             whole = b"".join(self._frag_parts)
             first = self._frag_opcode
+            if first is None:  # (_check_header refuses a continuation without a message in progress)
+                raise FrameError("continuation frame without a message in progress (RFC 6455 5.4)")
             self._frag_opcode = None
             self._frag_parts = []
             self._frag_size = 0
