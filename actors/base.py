@@ -151,7 +151,7 @@ class SupervisedActor(pykka.ThreadingActor):
 
     @property
     def mailbox_depth(self) -> int:
-        return self.actor_inbox.qsize()  # type: ignore[attr-defined]
+        return self.actor_inbox.qsize()  # type: ignore[attr-defined]  # pykka.ActorInbox has no qsize; a ThreadingActor's is a queue.Queue
 
     # --- pykka hooks -----------------------------------------------------------------------------------------
 
@@ -251,7 +251,7 @@ class PeriodicTimer:
         while not self._stopped.wait(self.interval_s):
             if not self._target.is_alive():
                 return
-            if self._target.actor_inbox.qsize() >= self._max_pending:  # type: ignore[attr-defined]
+            if self._target.actor_inbox.qsize() >= self._max_pending:  # type: ignore[attr-defined]  # pykka.ActorInbox has no qsize; a ThreadingActor's is a queue.Queue
                 continue
             count += 1
             try:

@@ -597,10 +597,12 @@ def _format_validation(exc: ValidationError, sources: dict[tuple[str, ...], str]
 
 def _format_cross_check(section: str, cross: _CrossCheck, sources: dict[tuple[str, ...], str], merged: Mapping[str, Any]) -> str:
     model = Settings.model_fields[section].annotation
-    given = merged.get(section) if isinstance(merged.get(section), dict) else {}
+    assert isinstance(model, type) and issubclass(model, BaseModel), section  # a cross-check belongs to a section
+    section_given = merged.get(section)
+    given: Mapping[str, Any] = section_given if isinstance(section_given, dict) else {}
 
     def shown(key: str) -> str:
-        value = given.get(key, model.model_fields[key].default)  # type: ignore[union-attr]
+        value = given.get(key, model.model_fields[key].default)
         value_text = repr(str(value)) if isinstance(value, Decimal) else repr(value)
         if isinstance(value, (list, tuple)):
             value_text = "[" + ", ".join(str(item) for item in value) + "]"

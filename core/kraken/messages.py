@@ -646,8 +646,8 @@ def _check_texts(owner: str, name: str, value: object) -> None:
 
 def _check_req_id(owner: str, value: object) -> None:
     _check_int(owner, "req_id", value)
-    if value is not None:
-        _require(0 <= value < 2**63, f"{owner}.req_id must be in [0, 2**63), got {value}")  # type: ignore
+    if isinstance(value, int):
+        _require(0 <= value < 2**63, f"{owner}.req_id must be in [0, 2**63), got {value}")
 
 
 def check_cl_ord_id(owner: str, value: str | None) -> None:
@@ -751,9 +751,8 @@ def _check_order_fields(owner: str, order: AddOrder | BatchOrder) -> None:
         _require(order.limit_price is not None, f"{owner}.post_only is only for orders with a limit price")
     if order_type is OrderType.ICEBERG:
         _require(order.display_qty is not None, f"{owner}.display_qty is required for an iceberg order")
-        if order.order_qty is not None:
-            _require(order.display_qty * 15 >= order.order_qty,  # type: ignore[operator]
-                     f"{owner}.display_qty must be at least 1/15 of order_qty")
+        if order.order_qty is not None and order.display_qty is not None:
+            _require(order.display_qty * 15 >= order.order_qty, f"{owner}.display_qty must be at least 1/15 of order_qty")
     else:
         _require(order.display_qty is None, f"{owner}.display_qty is only for iceberg orders")
     if order.time_in_force == TimeInForce.GTD:
