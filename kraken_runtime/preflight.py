@@ -39,6 +39,11 @@ def check_run(settings: Settings, secrets: Secrets, *, check_ports: bool = True)
                 line=(f"config error: runtime.symbols: the local exchange does not list {', '.join(unknown)}; "
                       f"it lists {', '.join(sorted(INSTRUMENTS))}"),
                 exit_code=exitcodes.CONFIG))
+    if runtime.mode != "paper":  # the executor runs the paper venue only (actors/execution.py says the same)
+        problems.append(Problem(
+            line=(f"config error: runtime.mode = {runtime.mode!r}: shadow and live trading are not available in this "
+                  "build; expected paper"),
+            exit_code=exitcodes.CONFIG))
     if runtime.mode == "live" and not secrets.present:
         problems.append(Problem(
             line="config error: runtime.mode = 'live' needs KRAKEN_API_KEY and KRAKEN_API_SECRET; expected both set",

@@ -170,14 +170,18 @@ def test_every_ctl_command_round_trips_through_the_database_to_a_running_daemon(
     assert second.terminate(signal.SIGINT) == 0
 
 
-def test_inject_fault_when_daemon_is_live_then_refused_without_allow_in_live(sqlite_url, tmp_path, daemons):
+def test_run_when_mode_is_live_in_this_build_then_refused_before_anything_is_written(sqlite_url, tmp_path):
+    """Live trading is not in this build (the executor runs the paper venue only): refused with one line and
+    exit 78 before a runs row or the local exchange exists. (inject-fault's live refusal is tested at actor
+    level, tests/actors/test_supervisor.py.)"""
     env = _env(tmp_path, KRAKEN_API_KEY="k" * 8, KRAKEN_API_SECRET="c2VjcmV0c2VjcmV0")
-    daemon = DaemonProcess(sqlite_url, tmp_path, "--mode", "live", env=env)
-    daemons.append(daemon)
-    refused = ctl(sqlite_url, tmp_path, "inject-fault", "run-lease")
-    assert refused.returncode == 1 and "--allow-in-live" in refused.stderr
-    assert ctl(sqlite_url, tmp_path, "inject-fault", "run-lease", "--allow-in-live").returncode == 0
-    assert daemon.terminate() == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "kraken_runtime", "run", "--db", sqlite_url, "--http", "127.0.0.1:0", "--duration", "5",
+         "--mode", "live", "--env-file", str(tmp_path / "none.env")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 78 and "live trading are not available in this build" in done.stderr
+    assert "started" not in done.stderr and not Path(sqlite_url.removeprefix("sqlite:///")).exists()
 
 
 def test_run_when_duration_passes_then_exits_zero_and_records_the_run(sqlite_url, tmp_path):
