@@ -102,6 +102,7 @@ class SymbolStateRow:
     shard: str
     run_id: int
     run_status: str
+    run_heartbeat_ns: int | None  # the run's lease: a "running" run whose lease is old died without saying so
     symbol: str
     status: str
     epoch: int
@@ -302,7 +303,8 @@ def build_tier2(inputs: Tier2Inputs, *, snapshot_ns: int, order_ack: LatencySumm
         "snapshot_time": iso_utc(snapshot_ns),
         "snapshot_time_ns": snapshot_ns,
         "window": {"start": iso_utc(inputs.window.start_ns), "end": iso_utc(inputs.window.end_ns), "hours": 24},
-        "symbols": [{"shard": s.shard, "run_id": s.run_id, "run_status": s.run_status, "symbol": s.symbol,
+        "symbols": [{"shard": s.shard, "run_id": s.run_id, "run_status": s.run_status,
+                     "run_heartbeat": None if s.run_heartbeat_ns is None else iso_utc(s.run_heartbeat_ns), "symbol": s.symbol,
                      "status": s.status, "epoch": s.epoch, "resyncs": s.resyncs, "checksum_failures": s.checksum_failures,
                      "l3_quality": _dec(s.l3_quality), "spread_bps": _dec(s.spread_bps), "regime": s.regime,
                      "updated_at": iso_utc(s.updated_at_ns)} for s in inputs.symbols],
@@ -395,7 +397,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
     lines.append("safety modes: " + (", ".join(f"{m['shard']}={m['mode']}" for m in doc["safety_modes"]) or "none recorded"))
     lines.append("symbols:" if doc["symbols"] else "symbols: none")
     for s in doc["symbols"]:
-        lines.append(f"  {s['shard']:<10} {s['symbol']:<10} {s['status']:<9} epoch={s['epoch']} resyncs={s['resyncs']} "
+        lines.append(f"  {s['shard']:<10} {s['symbol']:<10} {s['status']:<9} run={s['run_id']} ({s['run_status']}, lease "
+                     f"{s['run_heartbeat']}) epoch={s['epoch']} resyncs={s['resyncs']} "
                      f"checksum_failures={s['checksum_failures']} l3={s['l3_quality']} spread_bps={s['spread_bps']} "
                      f"regime={s['regime']}")
     lines.append("actors:" if doc["actors"] else "actors: no events")

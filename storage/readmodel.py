@@ -120,25 +120,26 @@ def tier1_inputs(window: Window, *, demo_trade_count: int) -> Tier1Inputs:
 # --- Tier 2 -----------------------------------------------------------------------------------------------
 
 
-def latest_runs_by_shard() -> dict[str, tuple[int, str]]:
-    """shard -> (run id, status) of its most recently started run."""
-    latest: dict[str, tuple[int, str]] = {}
-    rows = Run.select(Run.id, Run.shard, Run.status).order_by(Run.started_at_ns.desc(), Run.id.desc()).tuples()
-    for run_id, shard, status in rows:
-        latest.setdefault(shard, (run_id, status))
+def latest_runs_by_shard() -> dict[str, tuple[int, str, int | None]]:
+    """shard -> (run id, status, lease heartbeat) of its most recently started run."""
+    latest: dict[str, tuple[int, str, int | None]] = {}
+    rows = Run.select(Run.id, Run.shard, Run.status, Run.heartbeat_at_ns).order_by(Run.started_at_ns.desc(), Run.id.desc()).tuples()
+    for run_id, shard, status, heartbeat in rows:
+        latest.setdefault(shard, (run_id, status, heartbeat))
     return latest
 
 
-def _symbol_rows(runs: dict[str, tuple[int, str]]) -> tuple[list[SymbolStateRow], dict[str, Decimal]]:
-    by_id = {run_id: (shard, status) for shard, (run_id, status) in runs.items()}
+def _symbol_rows(runs: dict[str, tuple[int, str, int | None]]) -> tuple[list[SymbolStateRow], dict[str, Decimal]]:
+    by_id = {run_id: (shard, status, heartbeat) for shard, (run_id, status, heartbeat) in runs.items()}
     rows: list[SymbolStateRow] = []
     marks: dict[str, tuple[int, Decimal]] = {}
     if not by_id:
         return rows, {}
     query = RunSymbolState.select().where(RunSymbolState.run.in_(list(by_id))).order_by(RunSymbolState.symbol)
     for r in query:
-        shard, run_status = by_id[r.run_id]
-        rows.append(SymbolStateRow(shard=shard, run_id=r.run_id, run_status=run_status, symbol=r.symbol, status=r.status,
+        shard, run_status, heartbeat = by_id[r.run_id]
+        rows.append(SymbolStateRow(shard=shard, run_id=r.run_id, run_status=run_status, run_heartbeat_ns=heartbeat,
+                                   symbol=r.symbol, status=r.status,
                                    epoch=r.epoch, resyncs=r.resyncs, checksum_failures=r.checksum_failures,
                                    l3_quality=r.l3_quality, spread_bps=r.spread_bps, regime=r.regime,
                                    updated_at_ns=r.updated_at_ns))
@@ -148,8 +149,8 @@ def _symbol_rows(runs: dict[str, tuple[int, str]]) -> tuple[list[SymbolStateRow]
     return rows, {symbol: mid for symbol, (_, mid) in marks.items()}
 
 
-def _actor_rows(runs: dict[str, tuple[int, str]]) -> list[ActorHealthRow]:
-    by_id = {run_id: shard for shard, (run_id, _) in runs.items()}
+def _actor_rows(runs: dict[str, tuple[int, str, int | None]]) -> list[ActorHealthRow]:
+    by_id = {run_id: shard for shard, (run_id, _, _) in runs.items()}
     if not by_id:
         return []
     stats: dict[tuple[int, str], dict[str, int]] = {}
@@ -174,7 +175,7 @@ def _actor_rows(runs: dict[str, tuple[int, str]]) -> list[ActorHealthRow]:
     return result
 
 
-def _mode_rows(runs: dict[str, tuple[int, str]]) -> list[ShardModeRow]:
+def _mode_rows(runs: dict[str, tuple[int, str, int | None]]) -> list[ShardModeRow]:
     """Each shard's latest safety-mode change (its own runs' rows, or rows no run wrote)."""
     result = []
     for shard in sorted(runs):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from kraken_runtime.core.marketdata import SymbolStateRow
-from kraken_runtime.core.snapshot import WINDOW_NS, build_tier1, build_tier2, utc_window
+from kraken_runtime.core.snapshot import WINDOW_NS, build_tier1, build_tier2, iso_utc, utc_window
 from kraken_runtime.storage import readmodel, repo
 from kraken_runtime.storage.db import close_database, open_database
 
@@ -132,7 +132,10 @@ def test_tier2_reads_the_latest_run_of_each_shard_and_aggregates_in_decimal(db):
     sell = _order(run_a, "sell", created=NOW - 9, updated=NOW - 8, intent=intent, side="sell")
     _fill(run_a, buy, "f1", created=NOW - 8, exchange=None, price="100.10", qty="0.3", fee="0.01")
     _fill(run_a, sell, "f2", created=NOW - 7, exchange=None, side="sell", price="100.20", qty="0.1", fee="0.01")
+    repo.heartbeat_run(run_a, NOW - 3 * 10**9)
     doc = build_tier2(readmodel.tier2_inputs(utc_window(NOW)), snapshot_ns=NOW)
+    assert [(s["run_id"], s["run_status"]) for s in doc["symbols"]] == [(run_a, "running"), (run_b, "running")]
+    assert doc["symbols"][0]["run_heartbeat"] == iso_utc(NOW - 3 * 10**9)
     assert [(s["shard"], s["symbol"], s["status"], s["epoch"], s["resyncs"], s["checksum_failures"], s["spread_bps"])
             for s in doc["symbols"]] == [("a", "BTC/USD", "ready", 3, 2, 1, "1.5"), ("b", "ETH/USD", "warming", 1, 0, 0, None)]
     assert [(a["actor"], a["last_event"], a["restarts"], a["failures"]) for a in doc["actors"]] == [("feed:public", "disabled", 2, 2)]
