@@ -70,6 +70,18 @@ def test_dashboards_are_valid_json_with_fixed_unique_uids_and_unique_panel_ids()
     assert sorted(uids) == ["krt-tier1", "krt-tier2"]
 
 
+def test_panels_sit_on_the_24_column_grid_without_overlapping():
+    for path in DASHBOARDS:
+        taken: dict[tuple[int, int], str] = {}
+        for panel in json.loads(path.read_text())["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, (path.name, panel["title"])
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                for y in range(grid["y"], grid["y"] + grid["h"]):
+                    assert (x, y) not in taken, f"{path.name}: {panel['title']!r} overlaps {taken[(x, y)]!r}"
+                    taken[(x, y)] = panel["title"]
+
+
 def test_every_panel_and_query_uses_the_provisioned_datasource():
     uid = provisioned_datasource_uid()
     for path in DASHBOARDS:
