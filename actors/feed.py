@@ -36,7 +36,7 @@ from kraken_runtime.actors.base import ChildLink, SupervisedActor
 from kraken_runtime.actors.wsreader import Connection, next_connection_id
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.core.config import FeedSettings
-from kraken_runtime.core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, reconnect_delay_s
+from kraken_runtime.core.feed_policy import Backoff, ConnectionBudget, IdleWatchdog, ResubscribeBackoff, reconnect_delay_s
 from kraken_runtime.core.kraken import codec
 from kraken_runtime.core.kraken.book import BookMessage, book_frame_symbol, decode_book_frame, decode_canonical_book_frame
 from kraken_runtime.core.kraken.l3book import Level3Message
@@ -143,6 +143,8 @@ class FeedActor(SupervisedActor):
         self.backoff = Backoff(initial_s=settings.reconnect_initial_ms / 1000, max_s=settings.reconnect_max_ms / 1000,
                                jitter_ratio=settings.reconnect_jitter_ratio)
         self.rng = random.Random()
+        self.resubscribe_backoff = ResubscribeBackoff()  # per (symbol, book): repeated resubscribes wait longer
+        self._held_resubscribes: dict[tuple[str, str], ResubscribeBook] = {}  # waiting for their backoff, latest wins
         # (the readers deliver straight to the state holders: feed.max_backlog_frames bounds those, per symbol)
         self.conns: dict[str, Connection] = {PUBLIC: Connection(PUBLIC)}
         if endpoints.ws_l3_url and settings.level3:
@@ -289,6 +291,10 @@ class FeedActor(SupervisedActor):
 
     def _tick(self) -> None:
         now = self.monotonic_s()
+        for key, held in list(self._held_resubscribes.items()):
+            if self.resubscribe_backoff.due_s(key, now) <= now:
+                del self._held_resubscribes[key]
+                self._resubscribe(held)  # (dropped if the connection went meanwhile: a new one starts with a snapshot)
         for conn in self.conns.values():
             if conn.open and conn.watchdog is not None and conn.watchdog.stalled(now):
                 for symbol in self.symbols:
@@ -309,6 +315,17 @@ class FeedActor(SupervisedActor):
         conn = self.conns.get(channel)
         if conn is None or conn.ws is None or not conn.open:
             return  # the next connection starts with a snapshot anyway
+        key = (message.symbol, message.channel)
+        now = self.monotonic_s()
+        due = self.resubscribe_backoff.due_s(key, now)
+        if due > now:  # resubscribed a moment ago: this one waits (_tick sends it when due)
+            if key not in self._held_resubscribes:
+                log.warning("%s: resubscribe of %s %s held back %.1fs (repeated resubscribes back off): %s", self.link.name,
+                            message.symbol, message.channel, due - now, message.reason)
+            self._held_resubscribes[key] = message
+            return
+        self._held_resubscribes.pop(key, None)
+        self.resubscribe_backoff.sent(key, now)
         log.warning("%s: resubscribing %s %s: %s", self.link.name, message.symbol, message.channel, message.reason)
         params: dict[str, Any] = {"channel": message.channel, "symbol": [message.symbol]}
         if channel == LEVEL3:

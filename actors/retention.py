@@ -51,7 +51,9 @@ class RetentionActor(SupervisedActor):
         except Exception as exc:  # noqa: BLE001 - try again next interval, on a fresh connection
             reset_thread_connection()
             self.metrics.storage_errors.labels(writer="retention").inc()
-            log.warning("%s: pruning failed: %s", self.link.name, type(exc).__name__)
+            text = (str(exc).strip().splitlines() or [""])[0]  # the cause, not just its type (issue 16)
+            log.warning("%s: pruning failed (next attempt in %.0fs): %s%s", self.link.name, self.interval_s,
+                        type(exc).__name__, f": {text}" if text else "")
             return 0
         self.removed_total += removed
         if removed:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from kraken_runtime.core.supervision import Backoff, backoff_delay_s
 
-__all__ = ["ConnectionBudget", "IdleWatchdog", "reconnect_delay_s", "Backoff"]
+__all__ = ["ConnectionBudget", "IdleWatchdog", "ResubscribeBackoff", "reconnect_delay_s", "Backoff"]
 
 
 class ConnectionBudget:
@@ -57,6 +57,38 @@ def reconnect_delay_s(backoff: Backoff, failures: int, random: float) -> float:
     if failures <= 0:
         return 0.0
     return backoff_delay_s(backoff, failures - 1, lambda: random)
+
+
+class ResubscribeBackoff:
+    """Per (symbol, book): repeated resubscribes back off. A book whose checksum keeps failing (a venue bug, a
+    bad level) would otherwise be resubscribed on every snapshot, 20 times a second. The first resubscribe of a
+    key goes at once; each later one waits initial_s, then twice that, ... at most max_s after the previous
+    one; a key left alone for reset_after_s starts over. Times in seconds, passed in; keys are bounded by the
+    configured symbols (two books each)."""
+
+    __slots__ = ("initial_s", "max_s", "reset_after_s", "_sent")
+
+    def __init__(self, *, initial_s: float = 0.5, max_s: float = 30.0, reset_after_s: float = 60.0) -> None:
+        if initial_s <= 0 or max_s < initial_s or reset_after_s <= 0:
+            raise ValueError("resubscribe backoff needs 0 < initial_s <= max_s and reset_after_s > 0")
+        self.initial_s = initial_s
+        self.max_s = max_s
+        self.reset_after_s = reset_after_s
+        self._sent: dict[tuple[str, str], tuple[float, int]] = {}  # key -> (last sent, resubscribes in a row)
+
+    def due_s(self, key: tuple[str, str], now_s: float) -> float:
+        """The earliest time the next resubscribe of `key` may go (`now_s` or earlier: at once)."""
+        last = self._sent.get(key)
+        if last is None or now_s - last[0] >= self.reset_after_s:
+            return now_s
+        return last[0] + min(self.max_s, self.initial_s * 2 ** min(last[1] - 1, 62))
+
+    def sent(self, key: tuple[str, str], now_s: float) -> int:
+        """Record a resubscribe sent now; returns how many in a row (1 after a quiet spell)."""
+        last = self._sent.get(key)
+        count = 1 if last is None or now_s - last[0] >= self.reset_after_s else last[1] + 1
+        self._sent[key] = (now_s, count)
+        return count
 
 
 @dataclass(slots=True)

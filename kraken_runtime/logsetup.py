@@ -1,7 +1,13 @@
 """Logging: human-readable lines on the console, JSON lines to logs/ with size-based rotation.
 
 Secrets never reach a log: every record passes a filter that replaces the configured secret values
-(and anything that looks like an API-Sign or a Kraken WS token argument) with a fixed mask.
+(and the value of an API-Sign / API-Key / token / secret / password assignment) with a fixed mask. Only
+values are replaced, never words: Kraken's error text (`EAPI:Invalid key`) and names that merely contain
+"token" (`GetWebSocketsToken`) survive.
+
+The console gets one line per record: a traceback goes to the JSON log only (the console line says so), and
+pykka's own "Unhandled exception" report of an actor failure is left to the JSON log, because the
+supervisor prints the failure's one line itself.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from typing import Iterable
 import orjson
 
 MASK = "<redacted>"
-_SIGN_RE = re.compile(r"(?i)(api-sign|api-key|token|secret|password)([\"']?\s*[:=]\s*[\"']?)([^\s\"',}]+)")
+# A key standing alone (not the end of a longer name), then ':' or '=', then a value of 8+ secret-like characters.
+_SIGN_RE = re.compile(r"(?i)(?<![A-Za-z0-9_])(api-sign|api-key|token|secret|password)([\"']?\s*[:=]\s*[\"']?)"
+                      r"([A-Za-z0-9+/=_\-.~]{8,})")
 
 
 class RedactSecrets(logging.Filter):
@@ -59,9 +67,28 @@ class JsonLineFormatter(logging.Formatter):
 
 
 class ConsoleFormatter(logging.Formatter):
+    """One line per record: a traceback is left to the JSON log, and the line says so."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)sZ %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
         self.converter = time.gmtime  # UTC
+
+    def format(self, record: logging.LogRecord) -> str:
+        exc_info, exc_text, stack_info = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None  # this handler's view only
+        try:
+            line = super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = exc_info, exc_text, stack_info
+        return line + (" (traceback in the JSON log)" if exc_info or exc_text else "")
+
+
+class DropActorCrashReports(logging.Filter):
+    """pykka logs every actor failure with its traceback; the supervisor prints the failure's one line, so the
+    console leaves pykka's report to the JSON log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("pykka") and record.levelno >= logging.ERROR)
 
 
 def configure_logging(*, level: str, log_dir: str | None, max_bytes: int, backup_count: int, secrets: Iterable[str] = (),
@@ -75,6 +102,7 @@ def configure_logging(*, level: str, log_dir: str | None, max_bytes: int, backup
     console = logging.StreamHandler()
     console.setFormatter(ConsoleFormatter())
     console.addFilter(redact)
+    console.addFilter(DropActorCrashReports())
     root.addHandler(console)
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)

@@ -196,3 +196,26 @@ def test_an_external_sqlite_lock_then_the_sweep_keeps_its_pace_and_healthz_never
         server.stop()
         sup.stop(block=True, timeout=TIMEOUT)
         close_database(db)
+
+
+def test_retention_when_pruning_fails_then_the_log_names_the_cause(monkeypatch, caplog) -> None:
+    """Finding: retention logged `pruning failed: OperationalError` with no detail."""
+    from prometheus_client import CollectorRegistry
+
+    from kraken_runtime.actors.base import ChildLink, FaultBudget
+    from kraken_runtime.actors.ingest_metrics import IngestMetrics
+    from kraken_runtime.actors.retention import RetentionActor
+    from kraken_runtime.storage import repo
+
+    def locked(**_kwargs):
+        raise pw.OperationalError("database is locked\nsecond line")
+
+    monkeypatch.setattr(repo, "prune_market_data", locked)
+    metrics = IngestMetrics(CollectorRegistry())
+    metrics.register_symbols(())
+    actor = RetentionActor(link=ChildLink(name="retention", generation=1, report=lambda m: None, fault=FaultBudget()),
+                           retention_days=7, interval_s=3600, metrics=metrics)
+    assert actor.prune() == 0
+    lines = [r.getMessage() for r in caplog.records if "pruning failed" in r.getMessage()]
+    assert lines == ["retention: pruning failed (next attempt in 3600s): OperationalError: database is locked"]
+    assert metrics.storage_errors.labels(writer="retention")._value.get() == 1
