@@ -18,19 +18,20 @@ when read, ``L2Book.apply_text`` when replayed: no JSON parse, no Decimal or for
 other line is parsed exactly (``wire.loads``) and decoded by the checked decoders, which name what is wrong. A snapshot replaces the book; one that replaces a book already built
 counts as a resync. An update before any snapshot cannot be checked and counts as ``unchecked``.
 
-API: ``read_capture(name, text) -> list[Frame]`` (raises ``CaptureError``), ``replay(frames, ...) ->
-list[StreamStats]``, ``verify_capture_text(name, text, ...) -> FileReport``, ``parse_precision(spec)``.
+API: ``read_capture(name, text) -> list[Frame]`` (raises ``CaptureError``; ``iter_capture`` the same one
+frame at a time), ``replay(name, frames, ...) -> list[StreamStats]``, ``verify_capture_text(name, text, ...) -> FileReport``, ``parse_precision(spec)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from kraken_runtime.core.kraken.book import CHECKSUM_OK, BookFrameText, L2Book, decode_book, parse_book_frame
 from kraken_runtime.core.kraken.l3book import L3Book, decode_level3
 from kraken_runtime.core.kraken.wire import DecodeError, loads
-from kraken_runtime.core.recording import RecordingError, is_recording, read_recording
+from kraken_runtime.core.recording import RecordedFrame, RecordingError, is_recording, read_recording
 
 __all__ = [
     "CaptureError",
@@ -38,6 +39,7 @@ __all__ = [
     "StreamStats",
     "FileReport",
     "read_capture",
+    "iter_capture",
     "replay",
     "verify_capture_text",
     "parse_precision",
@@ -57,12 +59,18 @@ class CaptureError(ValueError):
 
 
 class Frame(NamedTuple):
-    """One read frame and where it came from (1-based line for JSON lines, else position in the file):
+    """One read frame and where it came from: ``where`` is the 1-based line number (JSON lines) or the
+    position in the file (``"init"``, ``"updates[3]"``, ``"[3]"``); ``location`` says it in words.
     ``message`` is the parsed JSON value, or a ``BookFrameText`` for a book line in Kraken's own layout.
     A NamedTuple (immutable, ~0.1 us to make): a capture holds one per line, millions for long ones."""
 
-    location: str
+    where: int | str
     message: Any
+
+    @property
+    def location(self) -> str:
+        where = self.where
+        return f"line {where}" if where.__class__ is int else str(where)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -136,34 +144,40 @@ def parse_precision(spec: str) -> tuple[str, int, int]:
 
 def read_capture(name: str, text: str) -> list[Frame]:
     """Split a capture's text into parsed frames; raises ``CaptureError`` with a one-line reason."""
+    return list(iter_capture(name, text))
+
+
+def iter_capture(name: str, text: str) -> Iterator[Frame]:
+    """``read_capture`` one frame at a time (``verify_capture_text`` replays them as they are read, so a long
+    capture never holds millions of frames at once); the layout is checked before the first frame."""
     if not text.strip():
         raise CaptureError(f"{name}: empty capture")
     if is_recording(text):
-        return _read_recording(name, text)
+        return _iter_recording(name, text)
     try:
         whole = loads(text)
     except DecodeError:
-        whole = None
-    else:
-        if isinstance(whole, dict) and "init" in whole and "updates" in whole:
-            updates = whole["updates"]
-            if not isinstance(updates, list):
-                raise CaptureError(f"{name}: 'updates' is not a list")
-            whole_frames = [Frame(location="init", message=whole["init"])]
-            whole_frames.extend(Frame(location=f"updates[{i}]", message=m) for i, m in enumerate(updates))
-            return whole_frames
-        if isinstance(whole, list):
-            return [Frame(location=f"[{i}]", message=m) for i, m in enumerate(whole)]
-        if isinstance(whole, dict):
-            return [Frame(location="line 1", message=whole)]
-        raise CaptureError(f"{name}: a capture must hold JSON objects, found {type(whole).__name__}")
-    frames: list[Frame] = []
-    append = frames.append
+        return _iter_lines(name, text)
+    if isinstance(whole, dict) and "init" in whole and "updates" in whole:
+        updates = whole["updates"]
+        if not isinstance(updates, list):
+            raise CaptureError(f"{name}: 'updates' is not a list")
+        whole_frames = [Frame(where="init", message=whole["init"])]
+        whole_frames.extend(Frame(where=f"updates[{i}]", message=m) for i, m in enumerate(updates))
+        return iter(whole_frames)
+    if isinstance(whole, list):
+        return iter([Frame(where=f"[{i}]", message=m) for i, m in enumerate(whole)])
+    if isinstance(whole, dict):
+        return iter([Frame(where=1, message=whole)])
+    raise CaptureError(f"{name}: a capture must hold JSON objects, found {type(whole).__name__}")
+
+
+def _iter_lines(name: str, text: str) -> Iterator[Frame]:
     new_frame = _new_frame
     for number, line in enumerate(text.splitlines(), start=1):
         book = parse_book_frame(line)
         if book is not None:  # the daemon's wire-text path
-            append(new_frame(Frame, (f"line {number}", book)))
+            yield new_frame(Frame, (number, book))
             continue
         if not line.strip():
             continue
@@ -171,30 +185,31 @@ def read_capture(name: str, text: str) -> list[Frame]:
             message = loads(line)
         except DecodeError as error:
             raise CaptureError(f"{name}:{number}: {error.reason}") from None
-        append(new_frame(Frame, (f"line {number}", message)))
-    return frames
+        yield new_frame(Frame, (number, message))
 
 
 _new_frame = tuple.__new__
 
 
-def _read_recording(name: str, text: str) -> list[Frame]:
+def _iter_recording(name: str, text: str) -> Iterator[Frame]:
     try:
         recorded = read_recording(text)
     except RecordingError as error:
         raise CaptureError(f"{name}: {error}") from None
-    frames = []
+    return _iter_recorded(name, recorded)
+
+
+def _iter_recorded(name: str, recorded: list[tuple[int, RecordedFrame]]) -> Iterator[Frame]:
     for number, item in recorded:
         book = parse_book_frame(item.frame)
         if book is not None:
-            frames.append(Frame(f"line {number}", book))
+            yield Frame(number, book)
             continue
         try:
             message = loads(item.frame)
         except DecodeError as error:
             raise CaptureError(f"{name}:{number}: {error.reason}") from None
-        frames.append(Frame(location=f"line {number}", message=message))
-    return frames
+        yield Frame(where=number, message=message)
 
 
 def _precision_text(precision: tuple[int, int] | None) -> str:
@@ -203,21 +218,31 @@ def _precision_text(precision: tuple[int, int] | None) -> str:
 
 def replay(
     name: str,
-    frames: list[Frame],
+    frames: Iterable[Frame],
     *,
     default_depth: int = DEFAULT_DEPTH,
     precisions: dict[str, tuple[int, int]] | None = None,
 ) -> list[StreamStats]:
     """Replay frames through fresh books; returns per-(symbol, channel) stats in first-seen order."""
+    return _replay(name, frames, default_depth, precisions)[0]
+
+
+def _replay(
+    name: str, frames: Iterable[Frame], default_depth: int, precisions: dict[str, tuple[int, int]] | None
+) -> tuple[list[StreamStats], int]:
+    """``replay``, and how many frames it read."""
     explicit = dict(precisions or {})
+    count = 0
     learned: dict[str, tuple[int, int]] = {}
     depths: dict[tuple[str, str], int] = {}
     books: dict[tuple[str, str], L2Book | L3Book] = {}
     stats: dict[tuple[str, str], StreamStats] = {}
-    # The wire-text path's per-symbol state: (stream, book or None, precision the book hashes at).
+    # The wire-text path's per-symbol state: [stream, book or None, frames matched and not yet counted into
+    # the stream (_fold), the learned_version its precision was looked up at].
     fast: dict[str, list[Any]] = {}
+    learned_version = 0
 
-    for frame in frames:
+    for count, frame in enumerate(frames, start=1):
         message = frame[1]
         if message.__class__ is BookFrameText:
             symbol = message[1]
@@ -227,23 +252,24 @@ def replay(
                 stream = stats.get(key)
                 if stream is None:
                     stream = stats[key] = StreamStats(symbol=symbol, channel="book")
-                entry = fast[symbol] = [stream, books.get(key), _UNSET]
-            stream = entry[0]
-            stream.frames += 1
-            precision = explicit.get(symbol) or learned.get(symbol)
+                entry = fast[symbol] = [stream, books.get(key), 0, -1]
             book = entry[1]
-            if message[0] == "snapshot" or book is None or precision is not entry[2]:
-                book = _prepare_book(stream, books, depths, default_depth, "book", message[0] == "snapshot",
+            if message[0] == "snapshot" or book is None or entry[3] != learned_version:
+                precision = explicit.get(symbol) or learned.get(symbol)
+                book = _prepare_book(entry[0], books, depths, default_depth, "book", message[0] == "snapshot",
                                      precision)
                 if book is None:
+                    entry[0].frames += 1
                     continue
-                entry[1], entry[2] = book, precision
+                entry[1], entry[3] = book, learned_version
             result = book.apply_text(message)
-            stream.checked += 1
             if result[0] == CHECKSUM_OK:
-                stream.matched += 1
+                entry[2] += 1  # a matched frame, counted into the stream by _fold
             else:
-                _mismatch(stream, frame[0], result[1], result[2])
+                stream = entry[0]
+                stream.frames += 1
+                stream.checked += 1
+                _mismatch(stream, frame.location, result[1], result[2])
             continue
         if not isinstance(message, dict):
             continue
@@ -258,6 +284,7 @@ def replay(
             continue
         if channel == "instrument":
             _learn_precisions(message, learned)
+            learned_version += 1  # the wire-text path looks its books' precision up again
             continue
         if channel not in BOOK_CHANNELS:
             continue
@@ -276,8 +303,8 @@ def replay(
             book = _prepare_book(stream, books, depths, default_depth, channel, snapshot, precision)
             if book is None:
                 continue
-            if channel == "book":
-                fast.pop(data.symbol, None)  # the wire-text path looks its book up again
+            if channel == "book" and data.symbol in fast:
+                _fold(fast.pop(data.symbol))  # the wire-text path looks its book up again
             result = book.apply(data, snapshot=snapshot)  # type: ignore[arg-type]
             if result.expected is None:
                 stream.unchecked += 1
@@ -287,10 +314,18 @@ def replay(
                 stream.matched += 1
             else:
                 _mismatch(stream, frame.location, result.expected, result.computed)
-    return list(stats.values())
+    for entry in fast.values():
+        _fold(entry)
+    return list(stats.values()), count
 
 
-_UNSET: Any = object()  # no precision seen yet (None means "hash the wire text")
+def _fold(entry: list[Any]) -> None:
+    """Count the wire-text path's matched frames into their stream."""
+    stream, matched = entry[0], entry[2]
+    stream.frames += matched
+    stream.checked += matched
+    stream.matched += matched
+    entry[2] = 0
 
 
 def _prepare_book(
@@ -358,6 +393,5 @@ def verify_capture_text(
     precisions: dict[str, tuple[int, int]] | None = None,
 ) -> FileReport:
     """Read and replay one capture; raises ``CaptureError`` when it cannot be read."""
-    frames = read_capture(name, text)
-    streams = replay(name, frames, default_depth=default_depth, precisions=precisions)
-    return FileReport(name=name, frames_read=len(frames), streams=streams)
+    streams, count = _replay(name, iter_capture(name, text), default_depth, precisions)
+    return FileReport(name=name, frames_read=count, streams=streams)

@@ -104,10 +104,11 @@ class ReferenceL2Book:
 
 
 class ReferenceL3Book:
-    """Dict of orders + sort on every checksum."""
+    """Dict of orders + sort on every checksum; with ``depth``, each side truncated to that many price levels
+    after every message (Kraken sends no deletes for orders leaving the subscribed depth)."""
 
-    def __init__(self, price_places: int, qty_places: int) -> None:
-        self.pp, self.qp = price_places, qty_places
+    def __init__(self, price_places: int, qty_places: int, depth: int | None = None) -> None:
+        self.pp, self.qp, self.depth = price_places, qty_places, depth
         self.orders: dict[str, tuple[str, Decimal, Decimal, int]] = {}
         self.sequence = 0
 
@@ -126,6 +127,10 @@ class ReferenceL3Book:
                 else:
                     self.sequence += 1
                     self.orders[order_id] = (side, price, qty, self.sequence)
+        if self.depth is not None:
+            for side, descending in (("ask", False), ("bid", True)):
+                kept = set(sorted({o[1] for o in self.orders.values() if o[0] == side}, reverse=descending)[: self.depth])
+                self.orders = {k: o for k, o in self.orders.items() if o[0] != side or o[1] in kept}
         texts = []
         for side, descending in (("ask", False), ("bid", True)):
             rows = sorted((o for o in self.orders.values() if o[0] == side), key=lambda o: o[3])
