@@ -170,17 +170,17 @@ def test_every_ctl_command_round_trips_through_the_database_to_a_running_daemon(
     assert second.terminate(signal.SIGINT) == 0
 
 
-def test_run_when_mode_is_live_in_this_build_then_refused_before_anything_is_written(sqlite_url, tmp_path):
-    """Live trading is not in this build (the executor runs the paper venue only): refused with one line and
-    exit 78 before a runs row or the local exchange exists. (inject-fault's live refusal is tested at actor
-    level, tests/actors/test_supervisor.py.)"""
+def test_run_when_mode_is_live_without_confirmation_then_refused_before_anything_is_written(sqlite_url, tmp_path):
+    """Live needs --mode live, credentials and --confirm-live (or KRT_CONFIRM_LIVE=yes): without the confirmation
+    it is refused with one line and exit 2 before a runs row or the local exchange exists. (inject-fault's live
+    refusal is tested at actor level, tests/actors/test_supervisor.py.)"""
     env = _env(tmp_path, KRAKEN_API_KEY="k" * 8, KRAKEN_API_SECRET="c2VjcmV0c2VjcmV0")
     done = subprocess.run(
         [sys.executable, "-m", "kraken_runtime", "run", "--db", sqlite_url, "--http", "127.0.0.1:0", "--duration", "5",
          "--mode", "live", "--env-file", str(tmp_path / "none.env")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
     )
-    assert done.returncode == 78 and "live trading are not available in this build" in done.stderr
+    assert done.returncode == 2 and "add --confirm-live (or set KRT_CONFIRM_LIVE=yes)" in done.stderr, done.stderr
     assert "started" not in done.stderr and not Path(sqlite_url.removeprefix("sqlite:///")).exists()
 
 
@@ -275,7 +275,10 @@ def test_ctl_when_the_daemon_expired_the_command_as_too_old_then_says_why_and_ex
     assert code == 3 and "(halt) not applied: expired unapplied" in err and "control_command_max_age_s" in err, err
 
 
-def test_ctl_when_interrupted_while_waiting_for_a_daemon_then_exit_130_and_command_withdrawn(sqlite_url, tmp_path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_ctl_when_interrupted_while_waiting_for_a_daemon_then_exit_130_and_command_withdrawn(sqlite_url, tmp_path, sigint):
+    """`ignored`: started with SIGINT ignored (a shell's background job, nohup); the finding was that Ctrl-C then
+    did nothing. ctl now handles Ctrl-C itself."""
     from kraken_runtime.storage import repo
     from kraken_runtime.storage.db import close_database, open_database
 
@@ -284,6 +287,7 @@ def test_ctl_when_interrupted_while_waiting_for_a_daemon_then_exit_130_and_comma
         [sys.executable, "-m", "kraken_runtime", "ctl", "--db", sqlite_url, "--timeout", "60",
          "--env-file", str(tmp_path / "none.env"), "halt"],
         cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint == "ignored" else None,
     )
     db = open_database(sqlite_url, migrate=False)
     try:

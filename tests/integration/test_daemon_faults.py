@@ -173,3 +173,32 @@ def test_validation_when_symbols_port_folder_or_credentials_are_wrong_then_refus
     lines = [line for line in checked.stderr.splitlines() if line]
     assert lines == [line for line in refused.stderr.splitlines() if line.startswith("config error")]  # the same lines
     assert all(line.startswith("config error: runtime.mode = 'live'") and "expected" in line for line in lines)
+
+
+def test_end_of_run_when_the_main_threads_connection_dropped_earlier_then_reconnects_and_records_it(pg_url) -> None:
+    """Finding: when the main thread's connection had dropped earlier, a clean exit logged `cannot record the
+    end of run N` and left it `running`."""
+    import psycopg2
+
+    from kraken_runtime.core.config import load_settings
+    from kraken_runtime.core.marketdata import SymbolStateRow
+    from kraken_runtime.daemon import Daemon
+    from kraken_runtime.storage.models import database_proxy
+
+    db = open_database(pg_url)
+    admin = psycopg2.connect(pg_url.split("?")[0], connect_timeout=3)
+    admin.autocommit = True
+    try:
+        run_id = repo.start_run(mode="paper", market="sim", shard="default", config_hash="x", version="t", hostname="h",
+                                pid=1, now_ns=time.time_ns())
+        repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol="BTC/USD", updated_at_ns=time.time_ns(), status="ready")])
+        backend = database_proxy.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        with admin.cursor() as cursor:  # this thread's backend only: other tests may share the server
+            cursor.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        Daemon(load_settings(env={"KRT_STORAGE__DB_URL": pg_url}))._record_end(run_id, "stopped")
+        run = repo.get_run(run_id)
+        assert run["status"] == "stopped" and run["stopped_at_ns"] is not None
+        assert [row["status"] for row in repo.symbol_states(run_id)] == ["stopped"]
+    finally:
+        admin.close()
+        close_database(db)
