@@ -23,7 +23,8 @@ def configured_strategies(settings: Settings) -> dict[str, Decimal]:
 def route_child_specs(settings: Settings, *, run_id: int, send: Callable[[str, Any], bool],
                       send_latest: Callable[[str, Any, Any], bool], peer_state: Callable[[str], str | None],
                       metrics: RouteMetrics, budget: RestartBudget, backoff: Backoff,
-                      risk_name: str = "risk") -> tuple[ChildSpec, ...]:
+                      risk_name: str = "risk", signal_sink: str = SCANNER_NAME) -> tuple[ChildSpec, ...]:
+    """`signal_sink`: where the strategies send their signals (the scanner; a test may put a tap in between)."""
     weights = configured_strategies(settings)
     metrics.register(settings.runtime.symbols, weights)
     shutdown_s = min(5.0, settings.runtime.shutdown_timeout_s)
@@ -38,7 +39,7 @@ def route_child_specs(settings: Settings, *, run_id: int, send: Callable[[str, A
             return build_strategy(name, sections[name])
 
         def start(link: Any) -> Any:
-            return StrategyActor.start(link=link, make_strategy=make_strategy, send=send, scanner_name=SCANNER_NAME)
+            return StrategyActor.start(link=link, make_strategy=make_strategy, send=send, scanner_name=signal_sink)
 
         return start
 

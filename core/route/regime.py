@@ -1,7 +1,9 @@
 """Regime detection per symbol: unknown, calm, trending, volatile or illiquid.
 
 Each measure is judged against the symbol's own recent distribution, sampled every `regime_sample_ms` over
-`regime_history_s` (the current spread and depth are the medians of the last CURRENT_SAMPLES samples):
+`regime_history_s` (the current spread and depth are the medians of the last CURRENT_SAMPLES samples; their
+yardstick is the median of the samples older than `regime_trend_lookback_s`, or of all of them while fewer
+than `regime_min_samples` are that old):
 - illiquid: the spread at `regime_illiquid_spread_ratio` x its median or more, or the thinner side's depth
   at `regime_illiquid_depth_ratio` x its median or less;
 - volatile: realised volatility over the last `regime_trend_lookback_s` (root mean square of the sample
@@ -62,6 +64,14 @@ def classify(*, samples: int, spread_ratio: Decimal | None, depth_ratio: Decimal
     return CALM
 
 
+def _baseline(series: SampledSeries, cutoff_ns: int, min_samples: int) -> list[Decimal]:
+    """The distribution the latest values are judged against: the samples older than the lookback window
+    (so a lasting change is not absorbed into its own yardstick at once), or every sample while fewer than
+    `min_samples` are that old."""
+    older = [value for ts, value in series.since(0) if ts < cutoff_ns]
+    return older if len(older) >= min_samples else series.values()
+
+
 class RegimeTracker:
     """One symbol's samples and its current regime."""
 
@@ -95,12 +105,12 @@ class RegimeTracker:
 
     def measure(self, spread: Decimal, depth: Decimal, now_ns: int) -> RegimeReading:
         s = self.settings
-        spread_median = median(self.spreads.values())
-        depth_median = median(self.depths.values())
+        cutoff = now_ns - int(s.regime_trend_lookback_s * NS_PER_S)
+        spread_median = median(_baseline(self.spreads, cutoff, s.regime_min_samples))
+        depth_median = median(_baseline(self.depths, cutoff, s.regime_min_samples))
         spread_ratio = spread / spread_median if spread_median else None
         depth_ratio = depth / depth_median if depth_median else None
         mids = self.mids.values()
-        cutoff = now_ns - int(s.regime_trend_lookback_s * NS_PER_S)
         recent = [value for _, value in self.mids.since(cutoff)]
         older = mids[:len(mids) - len(recent) + 1]  # up to and including the first recent sample
         vol_recent = rms(returns_bps(recent))

@@ -218,6 +218,7 @@ class SymbolFlow:
             if self.fair < self.min_fair:
                 self.fair = self.min_fair
             self.excitation *= math.exp(-dt_s / _EXCITATION_TAU_S)
+        action = ""
         if self.script is not None:
             if self.script.finished(ts):
                 self.script = None
@@ -248,6 +249,8 @@ class SymbolFlow:
             if rng.random() < self.burst_probability:
                 self.excitation += self.base_rate * 2.0  # a news burst, about every two minutes
             self._keep_depth(ops, ts)
+            if action == "thin" and self.blowout_half_ticks:
+                self._clear_band(ops, ts)  # scripted illiquidity: nobody stays quoted near the price
         self.next_ns = ts + self._interarrival_ns()
 
     def _apply_faults(self, ops: MarketOps, ts: int) -> None:

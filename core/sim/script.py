@@ -6,8 +6,9 @@ Phases (each for `seconds`; after the last one the symbol's own flow model goes 
 - mean_reverting: the fair price is pulled back to where the phase began (half-life `half_life_s`, default
   2 s) while it keeps its noise: prices oscillate around a level, no trend;
 - volatile: extra noise on the fair price, `volatility_scale` times the symbol's own (default 8);
-- illiquid: a spread blowout by `spread_factor` (default 20) for the whole phase: the flow stops quoting
-  near the fair price, so the spread widens and depth near the mid thins;
+- illiquid: a spread blowout by `spread_factor` (default 20) for the whole phase, kept up after every
+  event (whatever the flow rests near the fair price is pulled): the spread stays wide and depth near
+  the mid thins;
 - frozen: no flow events at all: the book and trades stand still and the symbol's feed goes quiet.
 
 Pure: the flow calls `MarketScript.apply(flow, ts_ns, dt_s)` once per event with its own clock and random
@@ -25,7 +26,7 @@ from typing import Any, Mapping, Protocol
 __all__ = ["PHASES", "Phase", "MarketScript", "ScriptError", "parse_script"]
 
 _NS = 1_000_000_000
-FROZEN, FOLLOW, NOTHING = "frozen", "follow", ""  # what MarketScript.apply asks of the flow
+FROZEN, FOLLOW, THIN, NOTHING = "frozen", "follow", "thin", ""  # what MarketScript.apply asks of the flow
 PHASES: tuple[str, ...] = ("trending", "mean_reverting", "volatile", "illiquid", "frozen")
 MAX_PHASES = 100
 MAX_PHASE_SECONDS = 86_400.0
@@ -99,7 +100,8 @@ class MarketScript:
     def apply(self, flow: ScriptedFlow, ts_ns: int, dt_s: float) -> str:
         """Shape the flow for the event at ts_ns (after its own random walk moved the fair price by dt_s).
         Returns what the flow must do: FROZEN (the event must not happen), FOLLOW (move the book to the
-        scripted fair price: take what lies between the touch and it) or NOTHING more."""
+        scripted fair price: take what lies between the touch and it), THIN (after the event, cancel the
+        flow's orders within the blown-out band, so the spread stays wide) or NOTHING more."""
         index = self.phase_index_at(ts_ns)
         if index is None:
             return NOTHING
@@ -113,7 +115,7 @@ class MarketScript:
         if phase.name == "frozen":
             return FROZEN
         if phase.name == "illiquid":
-            return NOTHING
+            return THIN
         if dt_s <= 0:
             return FOLLOW
         if phase.name == "trending":

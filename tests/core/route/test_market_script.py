@@ -81,8 +81,8 @@ def test_phase_effects_on_the_fair_price():
     flow.fair = anchor * 1.01
     script.apply(flow, T0 + 12 * SEC, 2.0)  # one half-life
     assert flow.fair == pytest.approx(anchor * 1.005, rel=1e-6)
-    script.apply(flow, T0 + 21 * SEC, 0.0)  # illiquid: one blowout for the phase's remaining 3 s
-    script.apply(flow, T0 + 22 * SEC, 1.0)
+    assert script.apply(flow, T0 + 21 * SEC, 0.0) == "thin"  # illiquid: one blowout for the phase's remaining 3 s
+    assert script.apply(flow, T0 + 22 * SEC, 1.0) == "thin"
     assert flow.blowouts == [(20.0, 3.0)]
     assert script.apply(flow, T0 + 24 * SEC, 1.0) == "frozen"
     assert script.apply(flow, T0 + 25 * SEC, 1.0) == ""  # over
@@ -109,8 +109,9 @@ def test_frozen_phase_produces_no_events_and_illiquid_widens_the_spread():
     assert x.step(x.now_ns + SEC) != []  # unscripted again
     usual = spread(x)
     x.set_market_script({"symbol": "BTC/USD", "phases": [{"phase": "illiquid", "seconds": 10, "spread_factor": 30}]})
-    x.step(x.now_ns + 5 * SEC)
-    assert spread(x) > 5 * usual
+    for _ in range(10):  # it stays wide, event after event
+        x.step(x.now_ns + SEC // 2)
+        assert spread(x) > 5 * usual
     assert x.clear_market_scripts() == ["BTC/USD"] and x.market_scripts() == {}
 
 
