@@ -55,12 +55,22 @@ class Venue(Protocol):
 
     def poll(self, now_ns: int) -> list[VenueEvent]: ...
 
+    def adopt(self, order: OrderRecord) -> None:
+        """Track an order the database shows open; the next poll reconciles it with the venue."""
+
+    def arm(self, timeout_s: int) -> bool:
+        """Arm or refresh the venue's dead man's switch; False when the venue has none or refused."""
+
+    def disarm(self) -> None:
+        """Disarm the dead man's switch (clean shutdown)."""
+
 
 class ExecutorActor(SupervisedActor):
     def __init__(self, *, link: ChildLink, run_id: int, shard: str, mode: str, settings: ExecutorSettings,
                  venue_factory: Callable[[], Venue], send: Callable[[str, Any], bool], metrics: ExecutionMetrics,
                  quote_of: Callable[[str], str], risk_name: str = "risk", clock_ns: Callable[[], int] = time.time_ns,
-                 console: Callable[[str], None] | None = None) -> None:
+                 console: Callable[[str], None] | None = None,
+                 peer_state: Callable[[str], str | None] | None = None, market_fresh_ms: int = 10_000) -> None:
         super().__init__(link=link)
         self.run_id = run_id
         self.shard = shard
@@ -78,6 +88,10 @@ class ExecutorActor(SupervisedActor):
         self.order_ids: dict[str, int] = {}  # client order id -> orders.id
         self.submitted_ns: dict[str, int] = {}
         self._symbols_seen: set[str] = set()
+        self.peer_state = peer_state  # the directory's view of a child (running | restarting | disabled ...)
+        self.market_fresh_ns = market_fresh_ms * 1_000_000
+        self.last_snapshot_ns = 0
+        self.switch_armed_ns = 0  # when the dead man's switch was last armed (0: not armed)
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -88,20 +102,36 @@ class ExecutorActor(SupervisedActor):
 
     def on_supervised_stop(self) -> None:
         self._cancel_all("executor stopping (clean shutdown)")
+        if self.venue is not None and self.switch_armed_ns:
+            self.venue.disarm()
+            self.switch_armed_ns = 0
+            self.metrics.dead_mans_switch.set(0)
 
     def _reconcile_at_start(self) -> None:
-        """Paper: orders left open in the database (by an earlier instance or run) have no venue behind them any
-        more; they are closed as canceled, and the risk envelope is told, before anything new goes out."""
+        """Before anything new goes out, every order the database shows open for this shard and mode is settled.
+        Paper: a resting paper order lives only in memory, so one left open by an earlier instance is closed as
+        canceled. Kraken: the venue adopts it and is polled at once (status by txid or, for an unknown submit,
+        by cl_ord_id; fills missed while down from the trade history)."""
         now = self.clock_ns()
-        left = store.open_orders_of_shard(self.shard, mode=self.mode, up_to_run_id=self.run_id) if self.mode == "paper" else []
+        left = store.open_orders_of_shard(self.shard, mode=self.mode, up_to_run_id=self.run_id)
+        assert self.venue is not None
         for row in left:
-            record = _record_from_row(row)
+            record = _record_from_row(row, exec_ids=store.exec_ids_of_order(int(row["id"])))
             self.orders[record.client_order_id] = record
             self.order_ids[record.client_order_id] = int(row["id"])
-            self._apply(record.client_order_id, Canceled(reason="paper venue restarted: a resting paper order does not "
-                                                          "survive its executor", ts_ns=now))
-        if left:
+            if self.mode == "paper":
+                self._apply(record.client_order_id, Canceled(reason="paper venue restarted: a resting paper order does "
+                                                              "not survive its executor", ts_ns=now))
+            else:
+                self.venue.adopt(record)
+                self._tell_update(record, status=record.status, reason="reconciling", venue_error=False, now=now)
+        if left and self.mode == "paper":
             log.warning("executor: %d paper order(s) left open by an earlier instance closed as canceled", len(left))
+        elif left:
+            self._run(lambda venue, at: venue.poll(at))
+            still = [cl for cl in self.orders if self.orders[cl].status == "unknown"]
+            log.warning("executor: reconciled %d order(s) left open by an earlier instance; %d still unknown",
+                        len(left), len(still))
 
     # --- messages ---------------------------------------------------------------------------------------------
 
@@ -110,10 +140,12 @@ class ExecutorActor(SupervisedActor):
             case OrderRequest():
                 self._submit(message)
             case StateSnapshot():
+                self.last_snapshot_ns = self.clock_ns()
                 self._run(lambda venue, now: venue.on_snapshot(message, now))
             case ExecutionTick():
                 self._run(lambda venue, now: venue.poll(now))
                 self._expire_makers()
+                self._dead_mans_switch()
             case CancelOrders():
                 self._cancel_all(message.reason, symbol=message.symbol)
             case SafetyModeChanged():
@@ -137,6 +169,12 @@ class ExecutorActor(SupervisedActor):
         if request.client_order_id in self.orders:
             log.error("executor: client order id %s seen twice; the second request is dropped", request.client_order_id)
             return
+        if any(o.status == "unknown" for o in self.orders.values()):
+            self._run(lambda venue, at: venue.poll(at))  # resolve the ambiguous submit by cl_ord_id first
+            if any(o.status == "unknown" for o in self.orders.values()):
+                self._tell_update(record, status="rejected", reason="an earlier order's outcome is still unknown; "
+                                  "nothing new goes out until it is resolved", venue_error=False, now=now)
+                return
         try:
             self.order_ids[record.client_order_id] = store.insert_order(
                 self.run_id, intent_id=request.intent_id, client_order_id=record.client_order_id,
@@ -228,6 +266,27 @@ class ExecutorActor(SupervisedActor):
                 for cl, event in self.venue.cancel(cl_ord_id, now, reason):
                     self._apply(cl, event)
 
+    def _dead_mans_switch(self) -> None:
+        """Kraken venue: CancelAllOrdersAfter(dead_mans_switch_s), refreshed every dead_mans_switch_refresh_s only
+        while the feeds (a fresh snapshot), the risk envelope (running) and this executor are healthy. When they
+        are not, it is left to run out and the exchange cancels everything."""
+        timeout_s = self.settings.dead_mans_switch_s
+        if self.venue is None or self.mode == "paper" or timeout_s <= 0:
+            return
+        now = self.clock_ns()
+        if self.switch_armed_ns and now - self.switch_armed_ns < self.settings.dead_mans_switch_refresh_s * 1_000_000_000:
+            return
+        healthy = now - self.last_snapshot_ns <= self.market_fresh_ns and (
+            self.peer_state is None or self.peer_state(self.risk_name) == "running")
+        if not healthy:
+            if self.switch_armed_ns and now - self.switch_armed_ns >= timeout_s * 1_000_000_000:
+                self.switch_armed_ns = 0
+                self.metrics.dead_mans_switch.set(0)
+            return
+        if self.venue.arm(timeout_s):
+            self.switch_armed_ns = now
+            self.metrics.dead_mans_switch.set(1)
+
     def _cancel_all(self, reason: str, *, symbol: str = "") -> None:
         if self.venue is None:
             return
@@ -257,10 +316,10 @@ def side_of(side: str) -> Side:
     raise ValueError(f"order side {side!r} is neither buy nor sell")
 
 
-def _record_from_row(row: dict[str, Any]) -> OrderRecord:
+def _record_from_row(row: dict[str, Any], *, exec_ids: frozenset[str] = frozenset()) -> OrderRecord:
     return OrderRecord(client_order_id=row["client_order_id"], symbol=row["symbol"], side=row["side"], qty=Decimal(row["qty"]),
                        price=Decimal(row["price"]), post_only=bool(row["post_only"]), time_in_force=row["time_in_force"],
-                       status=row["status"], exchange_order_id=row["exchange_order_id"],
+                       status=row["status"], exchange_order_id=row["exchange_order_id"], exec_ids=exec_ids,
                        filled_qty=Decimal(row["filled_qty"]), avg_fill_price=row["avg_fill_price"],
                        intent_id=int(row["intent_id"] or 0), strategies=tuple(row["strategies"]),
                        created_at_ns=int(row["created_at_ns"]), updated_at_ns=int(row["updated_at_ns"]))

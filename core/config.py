@@ -24,6 +24,13 @@ from pydantic_core import ErrorDetails
 
 ENV_PREFIX = "KRT_"
 SECRET_ENV_NAMES = ("KRAKEN_API_KEY", "KRAKEN_API_SECRET")
+# KRT_ names that are not settings: the live-trading confirmation (kraken-runtime run --confirm-live).
+NON_SETTING_ENV_NAMES = frozenset({"KRT_CONFIRM_LIVE"})
+# The owner's environment names, accepted beside KRT_<SECTION>__<KEY> (documented in config/.env.example).
+OWNER_ENV_NAMES: dict[str, tuple[str, str]] = {
+    "KRAKEN_TRADE_BUFFER": ("risk", "trade_buffer"),
+    "KRAKEN_ENABLED_PAIRS": ("executor", "enabled_pairs"),
+}
 
 
 class ConfigError(Exception):
@@ -224,6 +231,7 @@ class StateSettings(_Section):
     volatility_sample_ms: int = Field(1000, ge=10, le=600_000)
     market_batch_rows: int = Field(500, ge=1, le=100_000)
     market_flush_ms: int = Field(1000, ge=10, le=600_000)
+    ticker_row_interval_ms: int = Field(1000, ge=0, le=600_000)
     retention_interval_s: float = Field(3600.0, gt=0, le=86_400)
 
     @field_validator("volatility_windows_s")
@@ -284,6 +292,35 @@ class ExecutorSettings(_Section):
     tick_interval_ms: int = Field(100, ge=10, le=60_000)
     paper_latency_ms: int = Field(50, ge=0, le=60_000)
     paper_balance_usd: Decimal = Field(Decimal("10000"), ge=0)
+    kraken_poll_interval_ms: int = Field(3000, ge=100, le=600_000)
+    dead_mans_switch_s: int = Field(60, ge=0, le=86_400)
+    dead_mans_switch_refresh_s: int = Field(20, ge=1, le=86_400)
+    enabled_pairs: tuple[str, ...] = ()
+
+    @field_validator("enabled_pairs", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        """KRAKEN_ENABLED_PAIRS: "XRP" or "XRP,BTC/USD" (a lone base means its USD pair)."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, (list, tuple)):
+            value = [f"{v.upper()}/USD" if isinstance(v, str) and v.isalnum() else v for v in value]
+        return value
+
+    @field_validator("enabled_pairs")
+    @classmethod
+    def _check_pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in value:
+            base, _, quote = pair.partition("/")
+            if not base or not quote or not (base + quote).isalnum() or pair != pair.upper():
+                raise ValueError(f"pairs such as XRP or BTC/USD, comma-separated (got {pair!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _check_switch(self) -> "ExecutorSettings":
+        if self.dead_mans_switch_s and self.dead_mans_switch_refresh_s * 2 > self.dead_mans_switch_s:
+            raise _CrossCheck("dead_mans_switch_refresh_s", "at most half of", "dead_mans_switch_s")
+        return self
 
 
 # --- route engine: scanner and strategies (docs/ARCHITECTURE.md "Route engine") ------------------------------
@@ -513,7 +550,7 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, 
     layer: dict[str, Any] = {}
     sources: dict[tuple[str, ...], str] = {}
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or name.startswith("KRT_TEST_"):
+        if not name.startswith(ENV_PREFIX) or name.startswith("KRT_TEST_") or name in NON_SETTING_ENV_NAMES:
             continue
         section, sep, key = name[len(ENV_PREFIX):].partition("__")
         if not sep or not section or not key:
@@ -526,6 +563,16 @@ def _env_layer(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, 
         if isinstance(value, (dict, list)) and path != ("runtime", "symbols"):
             value = raw
         layer.setdefault(path[0], {})[path[1]] = value
+        sources[path] = f"environment {name}"
+    for name, path in OWNER_ENV_NAMES.items():  # the owner's names; a KRT_ name for the same key wins
+        owner_raw = env.get(name)
+        if owner_raw is None or not owner_raw.strip() or path[1] in layer.get(path[0], {}):
+            continue
+        try:
+            value = yaml.load(owner_raw, Loader=_DecimalLoader)  # noqa: S506
+        except yaml.YAMLError:
+            value = owner_raw
+        layer.setdefault(path[0], {})[path[1]] = value if isinstance(value, (Decimal, int)) else owner_raw.strip()
         sources[path] = f"environment {name}"
     return layer, sources
 

@@ -219,9 +219,9 @@ class Daemon:
         snapshot_board = SnapshotBoard(refresh_s=max(5, int(settings.observer.interval_s)))
         budget, backoff = supervision_defaults(settings)
         try:  # the risk envelope and executor (critical), after the route engine, before the observer
-            execution = execution_specs_for(settings, run_id=run_id, send=directory.send, rest_url=self.market.rest_url,
+            execution = execution_specs_for(settings, run_id=run_id, send=directory.send, market=self.market,
                                             registry=self.metrics.registry, safety_mode=safety_mode.value, budget=budget,
-                                            backoff=backoff, version=self.options.version)
+                                            backoff=backoff, peer_state=directory.state, version=self.options.version)
         except ExecutionSetupError as exc:
             print(str(exc), file=sys.stderr)
             self._record_end(run_id, "stopped")

@@ -119,6 +119,10 @@ def fills(run_id: int | None = None) -> list[dict[str, Any]]:
     return result
 
 
+def exec_ids_of_order(order_id: int) -> frozenset[str]:
+    return frozenset(row.exec_id for row in Fill.select(Fill.exec_id).where(Fill.order == order_id))
+
+
 def find_order(ref: str) -> dict[str, Any] | None:
     """An order by its row id (digits), client order id or exchange order id."""
     query = Order.select()

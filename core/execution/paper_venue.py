@@ -148,6 +148,15 @@ class PaperVenue:
     def forget(self, client_order_id: str) -> None:
         self._orders.pop(client_order_id, None)
 
+    def adopt(self, order: OrderRecord) -> None:
+        """Nothing to adopt: a paper order does not outlive its venue (the executor closes it as canceled)."""
+
+    def arm(self, timeout_s: int) -> bool:
+        return False  # no dead man's switch: nothing rests anywhere but in this process
+
+    def disarm(self) -> None:
+        return None
+
 
 def _level_visible(side: str, price: Decimal, levels: tuple[tuple[Decimal, Decimal], ...]) -> bool:
     """Whether `price` lies within the shown depth of our side (so a missing level means an empty one)."""

@@ -9,7 +9,9 @@ import sys
 
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import __version__, exitcodes
-from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument, secret_values
+from kraken_runtime.commands._common import (
+    add_config_arguments, effective_environment, fail_config, load_from_args, seconds_argument, secret_values,
+)
 from kraken_runtime.logsetup import configure_logging
 from kraken_runtime.preflight import check_run
 
@@ -28,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="where /metrics, /healthz and /readyz listen (default 127.0.0.1:9464; port 0 picks one)")
     parser.add_argument("--duration", metavar="S", type=seconds_argument(), help="stop cleanly after S seconds")
     parser.add_argument("--mode", choices=("paper", "shadow", "live"), help="runtime.mode")
+    parser.add_argument("--live", dest="mode", action="store_const", const="live", help="shorthand for --mode live")
+    parser.add_argument("--confirm-live", action="store_true",
+                        help="confirm real orders in live mode (or KRT_CONFIRM_LIVE=yes); live refuses to start without it")
     parser.add_argument("--market", choices=("sim", "kraken"), help="runtime.market")
     parser.add_argument("--symbols", metavar="LIST", help="runtime.symbols, comma-separated (BTC/USD,ETH/USD)")
     parser.set_defaults(func=run)
@@ -50,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         settings, secrets = load_from_args(args, overrides)
     except ConfigError as error:
         return fail_config(error)
+    if settings.runtime.mode == "live" and not live_confirmed(args):
+        print("error: runtime.mode = 'live' places real orders; add --confirm-live (or set KRT_CONFIRM_LIVE=yes) to confirm",
+              file=sys.stderr)
+        return exitcodes.USAGE
     problems = check_run(settings, secrets)  # before anything is written or started
     if problems:
         for found in problems:
@@ -62,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(level=settings.logging.level, log_dir=settings.logging.dir, max_bytes=settings.logging.file_max_bytes,
                       backup_count=settings.logging.file_backup_count, secrets=secret_values(secrets))
     return run_daemon(settings, DaemonOptions(duration_s=args.duration, version=__version__, secrets=secrets))
+
+
+def live_confirmed(args: argparse.Namespace) -> bool:
+    """Live needs three things: --mode live (or --live), credentials (preflight) and this confirmation."""
+    if getattr(args, "confirm_live", False):
+        return True
+    return effective_environment(getattr(args, "env_file", None)).get("KRT_CONFIRM_LIVE", "").strip().lower() == "yes"
 
 
 def pin_process(cpus: tuple[int, ...]) -> str | None:
