@@ -20,6 +20,7 @@ from typing import Any, Callable
 from kraken_runtime.actors.base import ChildLink, SupervisedActor
 from kraken_runtime.actors.feed import FrameBacklog
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
+from kraken_runtime.core.coalesce import LatestPerInterval
 from kraken_runtime.core.config import StateSettings
 from kraken_runtime.core.marketdata import (
     DISABLED,
@@ -90,6 +91,8 @@ class SymbolStateActor(SupervisedActor):
                                  price_precision=price_precision, qty_precision=qty_precision)
         self.pending_tickers: list[dict[str, Any]] = []
         self.pending_trades: list[dict[str, Any]] = []
+        # market_ticker rows: at most one per state.ticker_row_interval_ms, the newest (trades are all kept)
+        self.ticker_rows: LatestPerInterval[dict[str, Any]] = LatestPerInterval(settings.ticker_row_interval_ms * 1_000_000)
         self.last_market_flush_ns = 0
         self._last_epoch_metric = -1
         self._last_ready_metric = -1
@@ -178,7 +181,7 @@ class SymbolStateActor(SupervisedActor):
         if result.rebuilt:
             self._resyncs.inc(result.rebuilt)
         if result.ticker_rows:
-            self.pending_tickers.extend(result.ticker_rows)
+            self.ticker_rows.offer(result.ticker_rows[-1])  # the newest of this batch; older ones are superseded
         if result.trade_rows:
             self.pending_trades.extend(result.trade_rows)
         self._after(now)
@@ -211,6 +214,9 @@ class SymbolStateActor(SupervisedActor):
         self.send_latest(self.writer_name, self.symbol, StateRowReady(row=row, urgent=urgent))
 
     def _flush_market(self, now: int, *, force: bool = False) -> None:
+        ticker = self.ticker_rows.drain() if force else self.ticker_rows.take(now)
+        if ticker is not None:
+            self.pending_tickers.append(ticker)
         pending = len(self.pending_tickers) + len(self.pending_trades)
         if not pending:
             self.last_market_flush_ns = now

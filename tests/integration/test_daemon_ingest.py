@@ -43,6 +43,10 @@ def test_run_on_defaults_makes_every_symbol_ready_with_rows(tmp_path):
             assert row["premium_bps"] is not None  # the local exchange's reference venue is wired
         counts = repo.window_counts(since_ns=run["started_at_ns"])
         assert counts["ticker_rows"] > 0 and counts["trade_rows"] > 0
+        # Ticker rows coalesced: at most one per symbol per state.ticker_row_interval_ms (1 s) over the ~6 s run,
+        # plus the one held at shutdown; trades are all kept.
+        seconds = (run["stopped_at_ns"] - run["started_at_ns"]) / 1e9
+        assert counts["ticker_rows"] <= 3 * (seconds + 2), (counts, seconds)
     finally:
         close_database(db)
 
