@@ -168,11 +168,12 @@ def test_validation_when_symbols_port_folder_or_credentials_are_wrong_then_refus
     env = _env(tmp_path, KRT_RUNTIME__MODE="live")
     checked = _run(tmp_path, env=env, command="config")
     assert checked.returncode == 78 and "KRAKEN_API_KEY" in checked.stderr
-    refused = _run(tmp_path, "--duration", "5", env=env)
+    refused = _run(tmp_path, "--duration", "5", "--confirm-live", env=env)
     assert refused.returncode == 78 and "KRAKEN_API_KEY" in refused.stderr  # the same check, the same answer
     lines = [line for line in checked.stderr.splitlines() if line]
     assert lines == [line for line in refused.stderr.splitlines() if line.startswith("config error")]  # the same lines
-    assert all(line.startswith("config error: runtime.mode = 'live'") and "expected" in line for line in lines)
+    assert lines and all(line.startswith("config error: runtime.mode = 'live'") and "expected" in line for line in lines)
+    assert not (tmp_path / "state").exists()
 
 
 def test_end_of_run_when_the_main_threads_connection_dropped_earlier_then_reconnects_and_records_it(pg_url) -> None:
