@@ -111,7 +111,9 @@ def _print_status_text(doc: dict[str, Any]) -> None:
         for row in doc["symbols"]:
             age = f"last message {row['last_message_age_s']}s ago" if row.get("last_message_age_s") is not None else "no message yet"
             print(f"  {row['symbol']:<24} {row['status']:<30} {age}")
-    print("strategies: " + ", ".join(f"{name}={'on' if on else 'off'}" for name, on in doc["strategies"].items()))
+    actors = {child["name"]: child["state"] for child in doc["children"]}
+    print("strategies: " + ", ".join(f"{name}={'on' if on else 'off'} (actor {actors.get(f'strategy:{name}', 'none')})"
+                                     for name, on in doc["strategies"].items()))
 
 
 def handle_ctrl_c() -> None:

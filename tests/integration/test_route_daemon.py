@@ -108,3 +108,18 @@ def test_ctl_disable_strategy_stops_its_contribution_within_1s_and_persists_acro
         assert all(row["signals"] == 0 for row in route_store.scorecard(second) if row["strategy"] == "imbalance")
     finally:
         close_database(db)
+
+
+def test_ctl_status_shows_each_strategy_switch_and_its_actor_state(capsys):
+    from kraken_runtime.commands.ctl import _print_status_text
+    from kraken_runtime.core import control as ctl
+
+    doc = ctl.status_document(
+        safety_mode="active", safety_reason="", run_id=1, mode="paper", shard="default", stuck_threads=0, dropped_messages=0,
+        strategies={"momentum": False},
+        children=(ctl.ChildReport(name="strategy:imbalance", state="running", restarts=0, last_error=None, mailbox=0),
+                  ctl.ChildReport(name="strategy:momentum", state="disabled", restarts=5, last_error="boom", mailbox=0)))
+    _print_status_text(doc)
+    line = [text for text in capsys.readouterr().out.splitlines() if text.startswith("strategies: ")][0]
+    assert line == ("strategies: imbalance=on (actor running), spread_compression=on (actor none), "
+                    "momentum=off (actor disabled), premium_gap=on (actor none)")
