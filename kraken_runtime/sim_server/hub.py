@@ -23,6 +23,7 @@ from kraken_runtime.sim_server.transport import ServerWsConnection
 from kraken_runtime.sim_server.wsproto import rfc3339_ns, rfc3339_us
 
 log = logging.getLogger(__name__)
+NS = 1_000_000_000
 
 HEARTBEAT_INTERVAL_NS = 1_000_000_000
 
@@ -58,6 +59,7 @@ class Hub:
         self.l3_groups: dict[tuple[str, int], L3Group] = {}
         self.ticker_subs: dict[tuple[str, str], set[ServerWsConnection]] = {}  # (symbol, trigger)
         self.trade_subs: dict[str, set[ServerWsConnection]] = {}
+        self.ohlc_subs: dict[tuple[str, int], set[ServerWsConnection]] = {}  # (symbol, interval minutes)
         self.instrument_subs: set[ServerWsConnection] = set()
         self.status_conns: set[ServerWsConnection] = set()  # every public/l3/auth connection (status pushes)
         self.subscribed_conns: set[ServerWsConnection] = set()
@@ -339,6 +341,25 @@ class Hub:
             text = self.ticker_message(symbol, "update")
             for conn in list(tsubs):
                 self.send(conn, text)
+        for (ohlc_symbol, interval), osubs in self.ohlc_subs.items():
+            if ohlc_symbol == symbol and osubs:
+                text = self.ohlc_message(symbol, interval, "update")
+                for conn in list(osubs):
+                    self.send(conn, text)
+
+    def ohlc_message(self, symbol: str, interval: int, kind: str) -> str:
+        """The ohlc channel (PROTOCOL.md 1.10): a snapshot of the candles of the last 24 h, or an update
+        with the forming candle (sent when a trade prints on the symbol)."""
+        inst = self.market.instrument(symbol)
+        pp, qp = inst.price_precision, inst.qty_precision
+        bars = self.market.exchange.ohlc(symbol, interval)
+        if kind == "update":
+            bars = bars[-1:]
+        return dumps({"channel": "ohlc", "type": kind, "timestamp": rfc3339_ns(self.clock_ns()), "data": [{
+            "symbol": symbol, "open": num(b.open, pp), "high": num(b.high, pp), "low": num(b.low, pp),
+            "close": num(b.close, pp), "vwap": num(b.vwap, pp), "trades": b.count, "volume": num(b.volume, qp),
+            "interval_begin": rfc3339_ns(b.begin_ns), "interval": interval,
+            "timestamp": rfc3339_us(b.begin_ns + interval * 60 * NS)} for b in bars]})
 
     def trade_message(self, symbol: str, printed: list, kind: str) -> str:
         inst = self.market.instrument(symbol)
@@ -362,6 +383,8 @@ class Hub:
         for subs in self.ticker_subs.values():
             subs.discard(conn)
         for subs in self.trade_subs.values():
+            subs.discard(conn)
+        for subs in self.ohlc_subs.values():
             subs.discard(conn)
         self.instrument_subs.discard(conn)
         self.status_conns.discard(conn)

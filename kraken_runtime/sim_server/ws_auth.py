@@ -10,8 +10,10 @@ codec.encode_message, so the wire format is exactly the one the project's client
   last 50 fills), then one update per execution report, pushed as soon as the exchange model reports
   it: a trading request's own events, and fills of resting orders by the market's flow inside `step`.
 - `balances`: snapshot, then one ledger entry per update.
-- add_order, amend_order, cancel_order (one reply per order), cancel_all, cancel_all_orders_after,
-  batch_add, batch_cancel, ping; public channels are served here too, as on Kraken.
+- add_order, amend_order, edit_order, cancel_order (one reply per order), cancel_all,
+  cancel_all_orders_after, batch_add, batch_cancel, ping; public channels are served here too, as on
+  Kraken. edit_order (legacy cancel-and-replace) is parsed here: the project's codec has no request
+  type for it, since the project's own client amends instead.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from kraken_runtime.sim_server.ws_public import PublicHandler
 ERR_INVALID_TOKEN = "EAPI:Invalid token"
 ERR_INVALID_ARGS = "EGeneral:Invalid arguments"
 ERR_DEADLINE = "EService:Deadline elapsed"
+ERR_UNKNOWN_ORDER = "EOrder:Unknown order"
 PRIVATE = ("executions", "balances")
 SNAPSHOT_TRADES = 50
 _QUIET_STATUSES = frozenset({"new", "filled", "canceled", "expired"})  # order_status: false
@@ -93,6 +96,9 @@ class AuthHandler:
             self.public.on_message(conn, text)
             return
         req_id = wsproto.valid_req_id(raw)
+        if method == "edit_order":
+            await self._edit_order(conn, params, req_id, time_in)
+            return
         try:
             request = decode_request(text)
         except DecodeError as exc:
@@ -303,6 +309,62 @@ class AuthHandler:
                                              **self._times(time_in)))
         self._publish(events)
 
+    async def _edit_order(self, conn: ServerWsConnection, params: object, req_id: int | None, time_in: int) -> None:
+        """edit_order: order_id and symbol required; order_qty, limit_price, post_only, order_userref,
+        deadline, validate. A new order replaces the original (new id, back of the queue)."""
+        name = "edit_order"
+        if not isinstance(params, dict):
+            self._send_error(conn, name, req_id, ERR_INVALID_ARGS, time_in)
+            return
+        unknown = sorted(set(params) - _EDIT_FIELDS)
+        if unknown:
+            self._send_error(conn, name, req_id, f"Unsupported field: '{unknown[0]}'", time_in)
+            return
+        account = self.trading.account_for_token(params.get("token"), self._now())
+        if account is None:
+            self._send_error(conn, name, req_id, ERR_INVALID_TOKEN, time_in)
+            return
+        order_id, symbol = params.get("order_id"), params.get("symbol")
+        userref = params.get("order_userref")
+        try:
+            qty = _ws_decimal(params.get("order_qty"))
+            price = _ws_decimal(params.get("limit_price"))
+        except ValueError:
+            self._send_error(conn, name, req_id, ERR_INVALID_ARGS, time_in)
+            return
+        post_only, validate, deadline = params.get("post_only"), params.get("validate", False), params.get("deadline")
+        if not isinstance(order_id, str) or not isinstance(symbol, str) \
+                or (userref is not None and (isinstance(userref, bool) or not isinstance(userref, int))) \
+                or (post_only is not None and not isinstance(post_only, bool)) or not isinstance(validate, bool) \
+                or (deadline is not None and not isinstance(deadline, str)):
+            self._send_error(conn, name, req_id, ERR_INVALID_ARGS, time_in)
+            return
+        current = self.trading.find_open(account, order_id, None)
+        served = self.exchange.instrument(symbol)
+        if current is None or served is None or served.symbol != current.symbol:
+            self._send_error(conn, name, req_id, ERR_UNKNOWN_ORDER if current is None else ERR_INVALID_ARGS, time_in)
+            return
+        delay = self.server.faults.ack_delay_s(self._now())
+        if delay:
+            await asyncio.sleep(delay)
+        try:
+            elapsed = deadline is not None and wsproto.parse_rfc3339(deadline) < wsproto.wall_ns()
+        except ValueError:
+            self._send_error(conn, name, req_id, ERR_INVALID_ARGS, time_in)
+            return
+        if elapsed:
+            self._send_error(conn, name, req_id, ERR_DEADLINE, time_in)
+            return
+        result, events = self.trading.edit_order(account, self._now(), order_id=order_id, order_qty=qty,
+                                                 limit_price=price, post_only=post_only, order_userref=userref,
+                                                 validate=validate)
+        if isinstance(result, KrakenReject):
+            self._send_error(conn, name, req_id, result.error, time_in)
+        else:
+            self._send(conn, m.EditOrderAck(method=name, req_id=req_id, order_id=result.order_id,
+                                            original_order_id=result.original_order_id, **self._times(time_in)))
+        self._publish(events)
+
     def _cancel_order(self, conn, account: str, request: m.CancelOrder, time_in: int) -> None:
         targets = ([("order_id", v) for v in request.order_ids] + [("cl_ord_id", v) for v in request.cl_ord_ids]
                    + [("order_userref", v) for v in request.order_userrefs])
@@ -354,6 +416,22 @@ class AuthHandler:
 
 
 # ---------------------------------------------------------------------------------------------- mapping
+
+
+_EDIT_FIELDS = frozenset({"token", "order_id", "symbol", "order_qty", "limit_price", "post_only", "order_userref",
+                          "deadline", "validate"})
+
+
+def _ws_decimal(value: object) -> Decimal | None:
+    """A WS number as a Decimal (JSON numbers arrive as float or int; their shortest text is what Kraken sent)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(value)
+    result = Decimal(repr(value) if isinstance(value, float) else str(value))
+    if not result.is_finite():
+        raise ValueError(value)
+    return result
 
 
 def _t(ns: int) -> str:

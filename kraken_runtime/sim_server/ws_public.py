@@ -7,17 +7,20 @@ One ack per symbol; Kraken's error strings for bad requests (PROTOCOL.md 1.2).
 
 from __future__ import annotations
 
+from kraken_runtime.core.sim.api import OHLC_INTERVALS_MIN
 from kraken_runtime.sim_server import wsproto
 from kraken_runtime.sim_server.hub import Hub, status_message
 from kraken_runtime.sim_server.jsontext import dumps
 from kraken_runtime.sim_server.transport import ServerWsConnection
 from kraken_runtime.sim_server.wsproto import response, wall_ns
 
-PUBLIC_CHANNELS = ("status", "instrument", "ticker", "trade", "book")
+PUBLIC_CHANNELS = ("status", "instrument", "ticker", "trade", "book", "ohlc")
+OHLC_WARNING = "timestamp is deprecated, use interval_begin"
 _ALLOWED = {
     "book": {"channel", "symbol", "depth", "snapshot"},
     "ticker": {"channel", "symbol", "event_trigger", "snapshot"},
     "trade": {"channel", "symbol", "snapshot"},
+    "ohlc": {"channel", "symbol", "interval", "snapshot"},
     "instrument": {"channel", "snapshot", "execution_venue", "include_tokenized_assets"},
     "status": {"channel", "snapshot"},
     "level3": {"channel", "symbol", "depth", "snapshot", "token"},
@@ -106,6 +109,12 @@ class PublicHandler:
                 self._error(conn, method, req_id, wsproto.ERR_BAD_ARGS, time_in)
                 return
             extra["event_trigger"] = trigger
+        if channel == "ohlc":
+            interval = params.get("interval", 1)
+            if interval not in OHLC_INTERVALS_MIN or isinstance(interval, bool):
+                self._error(conn, method, req_id, wsproto.ERR_BAD_ARGS, time_in)
+                return
+            extra["interval"] = interval
         known = set(self.hub.market.symbols)
         for symbol in symbols:
             if symbol not in known:
@@ -162,8 +171,12 @@ class PublicHandler:
             result["depth"] = extra["depth"]
         if channel == "ticker":
             result["event_trigger"] = extra["event_trigger"]
+        if channel == "ohlc":
+            result["interval"] = extra["interval"]
         result["snapshot"] = snapshot
         result["symbol"] = symbol
+        if channel == "ohlc":
+            result["warnings"] = [OHLC_WARNING]
         now = wall_ns()
         self.hub.send(conn, response("subscribe", req_id=req_id, result=result, time_in=time_in, time_out=now))
         hub = self.hub
@@ -178,6 +191,10 @@ class PublicHandler:
             hub.ticker_subs.setdefault((symbol, extra["event_trigger"]), set()).add(conn)
             if snapshot:
                 hub.send(conn, hub.ticker_message(symbol, "snapshot"))
+        elif channel == "ohlc":
+            hub.ohlc_subs.setdefault((symbol, extra["interval"]), set()).add(conn)
+            if snapshot:
+                hub.send(conn, hub.ohlc_message(symbol, extra["interval"], "snapshot"))
         elif channel == "trade":
             hub.trade_subs.setdefault(symbol, set()).add(conn)
             if snapshot:
@@ -187,7 +204,8 @@ class PublicHandler:
         subs = conn.state["subs"]
         key = (channel, symbol)
         current = subs.get(key)
-        if current is None or (channel in ("book", "level3") and current.get("depth") != extra.get("depth")):
+        if current is None or (channel in ("book", "level3") and current.get("depth") != extra.get("depth")) \
+                or (channel == "ohlc" and current.get("interval") != extra.get("interval")):
             self.hub.send(conn, response("subscribe", req_id=req_id, error=wsproto.ERR_NOT_FOUND,
                                          time_in=time_in, time_out=wall_ns(), extra={"symbol": symbol}))
             return
@@ -207,6 +225,9 @@ class PublicHandler:
             result["event_trigger"] = current["event_trigger"]
         elif channel == "trade":
             hub.trade_subs.get(symbol, set()).discard(conn)
+        elif channel == "ohlc":
+            hub.ohlc_subs.get((symbol, current["interval"]), set()).discard(conn)
+            result["interval"] = current["interval"]
         result["symbol"] = symbol
         self.hub.send(conn, response("unsubscribe", req_id=req_id, result=result, time_in=time_in,
                                      time_out=wall_ns()))

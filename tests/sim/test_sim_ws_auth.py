@@ -79,7 +79,9 @@ def session(market, connect, clock):
 def settle(handle, clock, deadline_s: float = 10.0) -> None:
     """Wait until the market loop has stepped the model to the clock's time."""
     end = time.monotonic() + deadline_s
-    while handle.call(lambda: handle.exchange.now_ns) < clock.now:
+    # The loop answers between ticks; one tick may step a long stretch of flow, so each call may wait
+    # as long as the whole deadline.
+    while handle.call(lambda: handle.exchange.now_ns, timeout=deadline_s) < clock.now:
         assert time.monotonic() < end, "the market loop did not catch up with the clock"
 
 
@@ -294,6 +296,7 @@ def test_token_when_unknown_or_expired_then_invalid_token_and_once_used_it_does_
         unused = rest.get_websockets_token().token
     subscribe(client, token, "balances")  # uses `token`
     clock.advance(901)
+    settle(market, clock, deadline_s=60.0)  # the market loop simulates 901 s of flow first (seconds of CPU)
     client.send({"method": "subscribe", "params": {"channel": "executions", "token": unused}})
     expired = reply(client, "subscribe")
     assert isinstance(expired, m.MethodError) and expired.error == "EAPI:Invalid token"
