@@ -424,11 +424,47 @@ def _insert_rows(model: type[BaseModel], run_id: int, rows: Iterable[Mapping[str
     unknown = columns - set(model._meta.fields)
     if unknown:
         raise ValueError(f"{model._meta.table_name} has no column(s) {sorted(unknown)}")
-    batch = [{**dict.fromkeys(columns), **row, "run": run_id} for row in batch]
+    # One multi-row INSERT per chunk from a statement text built once per column set (as for the state
+    # upserts): peewee's insert_many spent ~1 ms of query building per 10 rows (docs/PERFORMANCE.md
+    # "storage"); the values still go through each field's db_value. A column a row lacks is NULL.
+    names = ("run", *sorted(columns - {"run"}))
+    fields = [model._meta.fields[name] for name in names]
+    db = database_proxy.obj
+    sql_for, per_statement = _insert_sql(db, model, names)
+    run_value = fields[0].db_value(run_id)
+    value_fields = list(zip(names[1:], fields[1:]))
     with database_proxy.atomic():
-        for chunk in pw.chunked(batch, 500):
-            model.insert_many(chunk).execute()
+        for chunk in pw.chunked(batch, per_statement):
+            params: list[Any] = []
+            for row in chunk:
+                params.append(run_value)
+                params.extend([field.db_value(row.get(name)) for name, field in value_fields])
+            db.execute_sql(sql_for(len(chunk)), params)
     return len(batch)
+
+
+_INSERT_SQL: dict[tuple[str, str, tuple[str, ...]], tuple[Callable[[int], str], int]] = {}
+
+
+def _insert_sql(db: pw.Database, model: type[BaseModel], names: tuple[str, ...]) -> tuple[Callable[[int], str], int]:
+    """(rows -> INSERT text for that many rows of `names`, rows per statement: at most 999 parameters)."""
+    key = (type(db).__name__, model._meta.table_name, names)
+    cached = _INSERT_SQL.get(key)
+    if cached is not None:
+        return cached
+    quoted = ", ".join(f'"{model._meta.fields[name].column_name}"' for name in names)
+    one_row = "(" + ", ".join([db.param] * len(names)) + ")"
+    head = f'INSERT INTO "{model._meta.table_name}" ({quoted}) VALUES '
+    texts: dict[int, str] = {}
+
+    def sql_for(count: int) -> str:
+        text = texts.get(count)
+        if text is None:
+            text = texts[count] = head + ", ".join([one_row] * count)
+        return text
+
+    cached = _INSERT_SQL[key] = (sql_for, max(1, 999 // len(names)))
+    return cached
 
 
 def insert_market_tickers(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:

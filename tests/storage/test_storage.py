@@ -245,6 +245,15 @@ def test_market_rows_with_different_columns_keep_every_value(db):
         repo.insert_market_tickers(run_id, [{"symbol": "BTC/USD", "ts_recv_ns": NS, "bogus": 1}])
 
 
+def test_market_rows_beyond_one_statement_all_land_in_order_with_exact_values(db):
+    run_id = _run()
+    rows = [{"symbol": "BTC/USD", "side": "buy", "price": Decimal(f"63000.{i % 10}"), "qty": Decimal(f"0.{i:08d}"),
+             "trade_id": i, "ts_recv_ns": NS + i} for i in range(1, 251)]  # 250 rows: three multi-row statements
+    assert repo.insert_market_trades(run_id, rows) == 250
+    stored = [(row.trade_id, row.price, row.qty, row.ts_recv_ns) for row in MarketTrade.select().order_by(MarketTrade.id)]
+    assert stored == [(r["trade_id"], r["price"], r["qty"], r["ts_recv_ns"]) for r in rows]
+
+
 def test_concurrent_writes_from_several_threads_all_land(db):
     run_id = _run()
     errors: list[BaseException] = []
