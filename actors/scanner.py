@@ -35,6 +35,7 @@ from kraken_runtime.storage.db import reset_thread_connection
 log = logging.getLogger(__name__)
 
 SCANNER_NAME = "scanner"
+SEED_FILLS_PER_TRADE = 4
 
 
 def intent_line(intent: Intent) -> str:
@@ -75,7 +76,8 @@ class ScannerActor(SupervisedActor):
         self.engine.seed(repo.symbol_states(self.run_id))
         assert self.engine.scorecard is not None
         for name in self.weights:
-            self.engine.scorecard.seed(name, route_store.recent_net_pnls(name, self.settings.scorecard_trades))
+            # a trade may have several opening fills before it: read a few fills per trade of the window
+            self.engine.scorecard.seed(name, route_store.recent_strategy_fills(name, SEED_FILLS_PER_TRADE * self.settings.scorecard_trades))
         now = self.clock_ns()
         self._last_summary_ns = self._last_scorecard_ns = now
         self._publish_enabled()

@@ -73,10 +73,11 @@ def insert_strategy_fill(run_id: int, fill: StrategyFill) -> bool:
     return True
 
 
-def recent_net_pnls(strategy: str, limit: int) -> list[Decimal]:
-    """The strategy's last `limit` trades' PnL after fees, oldest first, across runs (the pause rule's window)."""
+def recent_strategy_fills(strategy: str, limit: int) -> list[tuple[Decimal, Decimal]]:
+    """The strategy's last `limit` fills as (realised PnL, fee), oldest first, across runs (the scorecard
+    rebuilds its pause-rule window from them)."""
     query = (StrategyFillRow.select(StrategyFillRow.realised_pnl_usd, StrategyFillRow.fee_usd)
              .where(StrategyFillRow.strategy == strategy).order_by(StrategyFillRow.id.desc()).limit(limit))
-    nets = [row.realised_pnl_usd - row.fee_usd for row in query]
-    nets.reverse()
-    return nets
+    fills = [(row.realised_pnl_usd, row.fee_usd) for row in query]
+    fills.reverse()
+    return fills

@@ -112,11 +112,12 @@ class RouteEngine:
                 del self.signals[key]
 
     def on_fill(self, fill: StrategyFill, now_ns: int) -> Pause | None:
+        """Score the fill; a trade that lost (after its fees) starts the symbol's loss cooldown."""
         assert self.scorecard is not None
+        net, pause = self.scorecard.fill(fill)
         entry = self._symbols.get(fill.symbol)
-        if entry is not None and fill.realised_pnl_usd - fill.fee_usd < 0:
+        if entry is not None and net is not None and net < 0:
             entry.guard.loss(now_ns, self.settings)
-        pause = self.scorecard.fill(fill)
         if pause is not None:
             self.set_enabled(pause.strategy, False)
         return pause

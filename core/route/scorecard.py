@@ -1,7 +1,12 @@
 """The strategy scorecard (feedback loop): per strategy and symbol, signals, intents and, from fills
 attributed to the strategy, realised PnL after fees and the hit rate; and the automatic pause rule.
 
-Pause rule: a strategy whose expectancy after fees (mean of realised PnL - fee per trade) over its last
+A trade is a fill that realises PnL (it closes some of a position). A fill that only opens one realises
+nothing: its fee is counted in the line's fees at once and charged to the strategy's next trade, so a trade's
+net PnL is its realised PnL minus every fee paid since the previous trade (the round trip's cost). A trade
+wins when its net is above zero; the hit rate is wins / trades.
+
+Pause rule: a strategy whose expectancy after fees (the mean net PnL of its trades) over its last
 `scorecard_trades` trades is below `scorecard_min_expectancy_usd` is paused. With fewer trades than that a
 negative expectancy is a "poor record": its weight is multiplied by `throttle_poor_record` instead.
 """
@@ -49,6 +54,7 @@ class Scorecard:
     settings: ScannerSettings
     lines: dict[tuple[str, str], ScoreLine] = field(default_factory=dict)
     _recent: dict[str, deque[Decimal]] = field(default_factory=dict)
+    _unpaid_fees: dict[str, Decimal] = field(default_factory=dict)  # fees of opening fills, charged to the next trade
     paused: set[str] = field(default_factory=set)
     dirty: bool = False
 
@@ -65,11 +71,22 @@ class Scorecard:
             window = self._recent[strategy] = deque(maxlen=self.settings.scorecard_trades)
         return window
 
-    def seed(self, strategy: str, net_pnls_oldest_first: Iterable[Decimal]) -> None:
-        """Rebuild a strategy's rolling window from stored fills (crash-only: same path as a cold start)."""
-        window = self._window(strategy)
-        window.clear()
-        window.extend(net_pnls_oldest_first)
+    def _trade(self, strategy: str, realised_pnl_usd: Decimal, fee_usd: Decimal) -> Decimal | None:
+        """The net PnL of the trade this fill completes, or None when it realises nothing (its fee waits)."""
+        if realised_pnl_usd == 0:
+            self._unpaid_fees[strategy] = self._unpaid_fees.get(strategy, ZERO) + fee_usd
+            return None
+        net = realised_pnl_usd - fee_usd - self._unpaid_fees.pop(strategy, ZERO)
+        self._window(strategy).append(net)
+        return net
+
+    def seed(self, strategy: str, fills_oldest_first: Iterable[tuple[Decimal, Decimal]]) -> None:
+        """Rebuild a strategy's rolling window from its stored fills, (realised PnL, fee) oldest first
+        (crash-only: the same path as live fills)."""
+        self._window(strategy).clear()
+        self._unpaid_fees.pop(strategy, None)
+        for realised, fee in fills_oldest_first:
+            self._trade(strategy, realised, fee)
 
     def signal(self, strategy: str, symbol: str) -> None:
         self.line(strategy, symbol).signals += 1
@@ -86,18 +103,19 @@ class Scorecard:
             return None
         return sum(window, ZERO) / len(window)
 
-    def fill(self, fill: StrategyFill) -> Pause | None:
-        """Count a fill; a Pause when it takes the strategy's expectancy below the minimum over a full window."""
+    def fill(self, fill: StrategyFill) -> tuple[Decimal | None, Pause | None]:
+        """Count a fill: (the net PnL of the trade it completes, or None; a Pause when that trade takes the
+        strategy's expectancy below the minimum over a full window)."""
         line = self.line(fill.strategy, fill.symbol)
-        net = fill.realised_pnl_usd - fill.fee_usd
-        line.trades += 1
-        line.wins += 1 if net > 0 else 0
         line.realised_pnl_usd += fill.realised_pnl_usd
         line.fees_usd += fill.fee_usd
         self.dirty = True
-        window = self._window(fill.strategy)
-        window.append(net)
-        return self.pause_due(fill.strategy)
+        net = self._trade(fill.strategy, fill.realised_pnl_usd, fill.fee_usd)
+        if net is None:
+            return None, None
+        line.trades += 1
+        line.wins += 1 if net > 0 else 0
+        return net, self.pause_due(fill.strategy)
 
     def pause_due(self, strategy: str) -> Pause | None:
         window = self._window(strategy)
@@ -119,9 +137,10 @@ class Scorecard:
         return ONE
 
     def lift(self, strategy: str) -> None:
-        """The operator enabled the strategy again: it starts a fresh window."""
+        """The operator enabled the strategy again: it starts a fresh window (fees already paid stay paid)."""
         self.paused.discard(strategy)
         self._window(strategy).clear()
+        self._unpaid_fees.pop(strategy, None)
 
     def pnl_by_strategy(self) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}

@@ -61,8 +61,8 @@ def test_strategy_fills_dedupe_by_exec_id_and_give_the_window_oldest_first(run_i
     assert route_store.insert_strategy_fill(run_id, fill("-2", "e2"))
     assert route_store.insert_strategy_fill(run_id, fill("3", ""))  # no exec id: never deduplicated
     assert route_store.insert_strategy_fill(run_id, fill("4", ""))
-    assert route_store.recent_net_pnls("momentum", 3) == [D("-2.1"), D("2.9"), D("3.9")]
-    assert route_store.recent_net_pnls("imbalance", 3) == []
+    assert route_store.recent_strategy_fills("momentum", 3) == [(D("-2"), D("0.1")), (D("3"), D("0.1")), (D("4"), D("0.1"))]
+    assert route_store.recent_strategy_fills("imbalance", 3) == []
 
 
 def test_regime_goes_into_the_state_holders_row_only(run_id):

@@ -295,34 +295,36 @@ def fill(strategy: str, pnl: str, fee: str = "0.1", symbol: str = "BTC/USD") -> 
     return StrategyFill(strategy=strategy, symbol=symbol, realised_pnl_usd=D(pnl), fee_usd=D(fee), ts_ns=T0)
 
 
-def test_scorecard_counts_pnl_after_fees_and_hit_rate():
+def test_scorecard_trades_are_fills_that_realise_pnl_charged_with_the_fees_since_the_last_one():
     card = Scorecard(ScannerSettings(scorecard_trades=10))
     card.signal("momentum", "BTC/USD")
     card.intent(("momentum", "imbalance"), "BTC/USD")
-    assert card.fill(fill("momentum", "1")) is None
-    assert card.fill(fill("momentum", "-0.5")) is None
+    assert card.fill(fill("momentum", "0", fee="0.2")) == (None, None)  # opens a position: no trade yet
+    assert card.fill(fill("momentum", "1")) == (D("0.7"), None)  # closes it: 1 - 0.1 - the opening 0.2
+    assert card.fill(fill("momentum", "-0.5")) == (D("-0.6"), None)
     line = card.line("momentum", "BTC/USD")
     assert (line.signals, line.intents, line.trades, line.wins) == (1, 1, 2, 1)
-    assert line.net_pnl_usd == D("0.3") and line.hit_rate == D("0.5")
-    assert card.pnl_by_strategy() == {"momentum": D("0.3"), "imbalance": D(0)}
+    assert line.net_pnl_usd == D("0.1") and line.fees_usd == D("0.4") and line.hit_rate == D("0.5")
+    assert card.pnl_by_strategy() == {"momentum": D("0.1"), "imbalance": D(0)}
 
 
 def test_scorecard_pauses_on_negative_expectancy_over_a_full_window_only():
     card = Scorecard(ScannerSettings(scorecard_trades=3))
-    assert card.fill(fill("momentum", "-1")) is None
+    assert card.fill(fill("momentum", "-1"))[1] is None
     assert card.weight_factor("momentum") == D("0.5")  # poor record before the window is full
-    assert card.fill(fill("momentum", "-1")) is None
-    pause = card.fill(fill("momentum", "1.5"))
-    assert pause is not None and pause.strategy == "momentum"
+    assert card.fill(fill("momentum", "-1"))[1] is None
+    net, pause = card.fill(fill("momentum", "1.5"))
+    assert net == D("1.4") and pause is not None and pause.strategy == "momentum"
     assert "expectancy after fees -0.2667 USD per trade over the last 3 trades" in pause.reason
-    assert card.fill(fill("momentum", "-1")) is None  # already paused: one pause, not one per fill
+    assert card.fill(fill("momentum", "-1"))[1] is None  # already paused: one pause, not one per fill
     card.lift("momentum")
     assert "momentum" not in card.paused and card.expectancy("momentum") is None
 
 
-def test_scorecard_expectancy_at_the_minimum_is_not_paused():
+def test_scorecard_expectancy_at_the_minimum_is_not_paused_and_a_seeded_window_is_judged_alike():
     card = Scorecard(ScannerSettings(scorecard_trades=2))
     card.fill(fill("imbalance", "0.1"))
-    assert card.fill(fill("imbalance", "0.1")) is None  # net 0 == minimum 0
-    card.seed("imbalance", [D("-1"), D("-1")])
+    assert card.fill(fill("imbalance", "0.1"))[1] is None  # net 0 == minimum 0
+    card.seed("imbalance", [(D("0"), D("0.5")), (D("-1"), D("0")), (D("0.2"), D("0.1"))])  # trades: -1.5, 0.1
+    assert card.expectancy("imbalance") == D("-0.7")
     assert card.pause_due("imbalance") is not None
