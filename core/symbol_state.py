@@ -43,7 +43,16 @@ from kraken_runtime.core.features import (
     q8,
     spread_bps,
 )
-from kraken_runtime.core.kraken.book import CHECKSUM_OK, BookMessage, L2Book, decode_book_frame, decode_canonical_book_frame
+from kraken_runtime.core.kraken.book import (
+    CHECKSUM_OK,
+    BookData,
+    BookFrameText,
+    BookMessage,
+    L2Book,
+    decode_book_frame,
+    decode_canonical_book_frame,
+    parse_book_frame,
+)
 from kraken_runtime.core.kraken.l3book import L3Book, Level3Message
 from kraken_runtime.core.kraken.messages import InstrumentMessage, Status, TickerMessage, TradeMessage
 from kraken_runtime.core.kraken.wire import DecodeError
@@ -221,6 +230,11 @@ class SymbolState:
             return result
         for ts_recv_ns, message in batch.items:
             if message.__class__ is str:  # a book frame as received: decoded here, by its consumer
+                parsed = parse_book_frame(message)  # Kraken's own layout: applied from its text (book.py)
+                if parsed is not None:
+                    if parsed.symbol == self.symbol:
+                        self._apply_book_item(parsed, parsed.type == "snapshot", ts_recv_ns, now_ns, result)
+                    continue
                 decoded = decode_canonical_book_frame(message)
                 if decoded is None:  # not in Kraken's own layout: the general decoder (or what is wrong)
                     try:
@@ -268,45 +282,52 @@ class SymbolState:
 
     def _apply_book(self, message: BookMessage, ts_recv_ns: int, now_ns: int, result: ApplyResult) -> None:
         snapshot = message.type == "snapshot"
-        book = self.book
         for data in message.data:
-            if data.symbol != self.symbol:
-                continue
-            result.book_frames += 1
-            if not snapshot and self.needs_snapshot:
-                result.discarded += 1
-                continue
+            if data.symbol == self.symbol:
+                self._apply_book_item(data, snapshot, ts_recv_ns, now_ns, result)
+
+    def _apply_book_item(self, data: BookData | BookFrameText, snapshot: bool, ts_recv_ns: int, now_ns: int,
+                         result: ApplyResult) -> None:
+        """One symbol's book data: decoded (BookData) or still wire text (BookFrameText, L2Book.apply_text)."""
+        book = self.book
+        result.book_frames += 1
+        if not snapshot and self.needs_snapshot:
+            result.discarded += 1
+            return
+        if isinstance(data, BookFrameText):
+            status, expected, computed = book.apply_text(data)
+        else:
             status, expected, computed = book.apply(data, snapshot)
-            self.book_last_ns = ts_recv_ns
-            if expected is not None:
-                self.checksums_checked["l2"] += 1
-            if status != CHECKSUM_OK or book.is_crossed():
-                if status != CHECKSUM_OK:  # a mismatch, or no checksum to verify against
-                    self.checksum_failures["l2"] += 1
-                    result.failed("l2")
-                if expected is None:
-                    reason = "book message without a checksum: cannot be verified"
-                elif status != CHECKSUM_OK:
-                    reason = f"checksum mismatch: expected {expected}, computed {computed}"
-                else:
-                    reason = "crossed book"
-                self._begin_resync(result, "book", reason, now_ns)
-                continue
-            if snapshot:
-                if self.epoch > 0:
-                    self.resyncs += 1
-                    result.rebuilt += 1
-                self.epoch += 1
-                self.needs_snapshot = False
-                self._waiting_since_ns = None
-            self.seq += 1
-            result.applied += 1
-            self.state_ts_ns = ts_recv_ns  # the state is as old as its book
-            result.latencies_ns.append(now_ns - ts_recv_ns)
-            if self.status != READY:
-                self._set_status(READY)
-            if self.volatility.wants(ts_recv_ns):
-                self.volatility.observe(ts_recv_ns, self._mid())
+        self.book_last_ns = ts_recv_ns
+        if expected is not None:
+            self.checksums_checked["l2"] += 1
+        if status != CHECKSUM_OK or book.is_crossed():
+            if status != CHECKSUM_OK:  # a mismatch, or no checksum to verify against
+                self.checksum_failures["l2"] += 1
+                result.failed("l2")
+            if expected is None:
+                reason = "book message without a checksum: cannot be verified"
+            elif status != CHECKSUM_OK:
+                reason = f"checksum mismatch: expected {expected}, computed {computed}"
+            else:
+                reason = "crossed book"
+            self._begin_resync(result, "book", reason, now_ns)
+            return
+        if snapshot:
+            if self.epoch > 0:
+                self.resyncs += 1
+                result.rebuilt += 1
+            self.epoch += 1
+            self.needs_snapshot = False
+            self._waiting_since_ns = None
+        self.seq += 1
+        result.applied += 1
+        self.state_ts_ns = ts_recv_ns  # the state is as old as its book
+        result.latencies_ns.append(now_ns - ts_recv_ns)
+        if self.status != READY:
+            self._set_status(READY)
+        if self.volatility.wants(ts_recv_ns):
+            self.volatility.observe(ts_recv_ns, self._mid())
 
     def _apply_l3(self, message: Level3Message, ts_recv_ns: int, result: ApplyResult) -> None:
         if self.l3 is None:

@@ -282,6 +282,16 @@ def test_raw_book_frames_are_decoded_by_the_state_and_end_in_the_same_book_as_de
     assert raw.book.bids() == decoded.book.bids() and raw.book.asks() == decoded.book.asks()
 
 
+def test_raw_book_frames_of_another_symbol_are_ignored_and_raw_updates_wait_for_a_snapshot(kraken_data):
+    lines = raw_book_lines(kraken_data)
+    state = make_state()
+    other = lines[0].replace('"symbol":"BTC/USD"', '"symbol":"ETH/USD"')
+    result = state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0, other), (T0 + 1, lines[1]))), T0 + 2)
+    assert result.book_frames == 1 and result.discarded == 1 and result.applied == 0 and state.status != READY
+    result = state.apply_batch(MarketBatch(symbol="BTC/USD", items=((T0 + 3, lines[0]), (T0 + 4, lines[1]))), T0 + 5)
+    assert result.applied == 2 and state.status == READY and state.epoch == 1
+
+
 def test_undecodable_raw_frame_is_counted_and_dropped_and_the_next_update_resyncs_the_book(kraken_data):
     lines = raw_book_lines(kraken_data)
     state = make_state()
