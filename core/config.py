@@ -399,7 +399,7 @@ class ImbalanceSettings(_StrategySection):
     @model_validator(mode="after")
     def _check_pairs(self) -> "ImbalanceSettings":
         if self.full_imbalance <= self.min_imbalance:
-            raise ValueError("strategies.imbalance: full_imbalance above min_imbalance")
+            raise ValueError(f"full_imbalance ({self.full_imbalance}) above min_imbalance ({self.min_imbalance})")
         return self
 
 
@@ -413,7 +413,7 @@ class SpreadCompressionSettings(_StrategySection):
     @model_validator(mode="after")
     def _check_pairs(self) -> "SpreadCompressionSettings":
         if self.full_compression <= self.min_compression:
-            raise ValueError("strategies.spread_compression: full_compression above min_compression")
+            raise ValueError(f"full_compression ({self.full_compression}) above min_compression ({self.min_compression})")
         return self
 
 
@@ -431,9 +431,10 @@ class MomentumSettings(_StrategySection):
     @model_validator(mode="after")
     def _check_pairs(self) -> "MomentumSettings":
         if not self.min_lookback_s <= self.base_lookback_s <= self.max_lookback_s <= self.history_s:
-            raise ValueError("strategies.momentum: min_lookback_s <= base_lookback_s <= max_lookback_s <= history_s")
+            raise ValueError(f"min_lookback_s ({self.min_lookback_s:g}) <= base_lookback_s ({self.base_lookback_s:g}) <= "
+                             f"max_lookback_s ({self.max_lookback_s:g}) <= history_s ({self.history_s:g})")
         if self.full_z <= self.min_z:
-            raise ValueError("strategies.momentum: full_z above min_z")
+            raise ValueError(f"full_z ({self.full_z}) above min_z ({self.min_z})")
         return self
 
 
@@ -444,7 +445,7 @@ class PremiumGapSettings(_StrategySection):
     @model_validator(mode="after")
     def _check_pairs(self) -> "PremiumGapSettings":
         if self.full_gap_bps <= self.min_gap_bps:
-            raise ValueError("strategies.premium_gap: full_gap_bps above min_gap_bps")
+            raise ValueError(f"full_gap_bps ({self.full_gap_bps}) above min_gap_bps ({self.min_gap_bps})")
         return self
 
 
