@@ -1,9 +1,8 @@
 """Observability end to end against one daemon on the local exchange (started once for this module):
 
 - /metrics parses with prometheus_client's parser and `promtool check metrics` is clean;
-- every metric the dashboards and alert rules reference exists in the daemon's registry (metrics still
-  being built by the route-engine and risk/executor issues are listed in PENDING_METRICS), and every
-  metric family the daemon exports is charted;
+- every metric the dashboards and alert rules reference exists in the daemon's registry, and every metric
+  family the daemon exports is charted (dashboards stay in step with the metrics both ways);
 - a real Prometheus (Debian's `prometheus`) on loopback scrapes the daemon and evaluates the alert rules;
   every dashboard panel query and every alert expression runs through its HTTP API, panel queries non-empty;
 - headless Chromium (Debian's `chromium`) renders the Tier 1 page: its cards match /snapshot.json and no
@@ -45,18 +44,6 @@ OPS = REPO / "ops"
 DASHBOARDS = sorted((OPS / "grafana" / "dashboards").glob("*.json"))
 ALERTS = OPS / "prometheus" / "alerts.yml"
 
-# Referenced by dashboards/alerts, exported by parts other issues are building now (issues "Route engine",
-# "Risk envelope and executor", "Honest health under faults"). A name here may already exist; remove it once its issue is done.
-PENDING_METRIC_NAMES = frozenset({
-    "krt_signals_total", "krt_intents_total", "krt_symbol_eligible", "krt_filter_rejections_total", "krt_regime",
-    "krt_strategy_enabled", "krt_strategy_pnl_usd", "krt_tick_to_intent_seconds",
-    "krt_orders_total", "krt_fills_total", "krt_risk_decisions_total", "krt_exposure_usd", "krt_pnl_usd",
-    "krt_open_orders", "krt_order_ack_seconds", "krt_dead_mans_switch_armed", "krt_scans_total", "krt_intents_not_stored_total",
-    # issue 16 "Honest health under faults"
-    "krt_actor_revivals_total", "krt_supervisor_store_busy_seconds", "krt_supervisor_store_queued_calls",
-    "krt_supervisor_store_writes_dropped_total", "krt_health_degraded", "krt_run_lease_age_seconds",
-})
-PENDING_METRICS = frozenset(re.sub(r"_(bucket|sum|count|total|created)$", "", name) for name in PENDING_METRIC_NAMES)
 # Exported but deliberately not charted: none today (add a name with the reason if one appears).
 NOT_CHARTED: frozenset[str] = frozenset()
 
@@ -227,8 +214,7 @@ def test_every_referenced_metric_exists_in_the_daemon_registry_and_every_family_
     for _, expr in alert_expressions():
         referenced |= referenced_metrics(expr)
     missing = referenced - exported
-    assert missing <= PENDING_METRICS, f"referenced but not exported by the daemon: {sorted(missing - PENDING_METRICS)}"
-    assert not PENDING_METRICS - referenced, f"pending names no panel or rule uses: {sorted(PENDING_METRICS - referenced)}"
+    assert not missing, f"referenced by a panel or an alert rule but not exported by the daemon: {sorted(missing)}"
     uncharted = exported - charted - NOT_CHARTED
     assert not uncharted, f"exported metric families no dashboard panel charts: {sorted(uncharted)}"
 
@@ -278,21 +264,16 @@ def test_real_prometheus_scrapes_the_daemon_and_runs_every_panel_query_and_alert
         assert {rule["name"] for rule in rules} == {name for name, _ in alert_expressions()}
         assert all(rule["health"] == "ok" for rule in rules), [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
 
-        exported = exported_families(scrape(daemon))
-        empty, pending = [], []
+        empty = []
         for dashboard, title, expr in dashboard_queries():
             answer = _prom_query(base, expr)
             assert answer["status"] == "success", (dashboard, title, expr, answer)
-            if referenced_metrics(expr) - exported:
-                pending.append((dashboard, title, expr))  # metric not built yet (PENDING_METRICS): must still run
-            elif not answer["data"]["result"]:
+            if not answer["data"]["result"]:
                 empty.append((dashboard, title, expr))
         assert not empty, f"panel queries with no data: {empty}"
         for name, expr in alert_expressions():
             answer = _prom_query(base, expr)
             assert answer["status"] == "success", (name, expr, answer)
-        # with every pending metric absent from the registry, every panel not using one returned data
-        assert all(referenced_metrics(expr) & PENDING_METRICS for _, _, expr in pending), pending
     finally:
         proc.terminate()
         try:
