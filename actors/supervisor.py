@@ -495,6 +495,7 @@ class SupervisorActor(pykka.ThreadingActor):
             self._control_failed(f"cannot read control commands: {first_line(exc)}")
             return
         for row in pending:
+            self._pending_persist = None
             try:
                 command = ctl.parse_command(row.command, row.args)
             except ctl.CommandError as exc:
@@ -508,8 +509,9 @@ class SupervisorActor(pykka.ThreadingActor):
             self.metrics.control_commands.labels(
                 command=row.command if row.command in ctl.COMMAND_NAMES else "status", status=result.status).inc()
             log.info("control: #%d %s %s -> %s: %s", row.command_id, row.command, dict(row.args), result.status, result.message)
-            self._worker.write(self._completion(row.command_id, result, self._pending_persist), f"result of command #{row.command_id}")
+            persist = self._pending_persist if result.status == "applied" else None
             self._pending_persist = None
+            self._worker.write(self._completion(row.command_id, result, persist), f"result of command #{row.command_id}")
         if self._control_failures:
             log.warning("supervisor: control channel working again after %d failed poll(s)", self._control_failures)
         self._control_failures = 0

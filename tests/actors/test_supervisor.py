@@ -432,3 +432,21 @@ def test_revival_when_turned_off_then_a_disabled_child_stays_disabled(harness, w
     h.clock.advance(86_400)
     h.tick()
     assert h.child("worker")["state"] == "disabled" and "revive_in_s" not in h.child("worker")
+
+
+def test_strategy_command_when_its_setting_cannot_be_stored_then_answered_failed_not_applied(harness, wait_until):
+    """The answer is written on the store's thread after what the command must persist; a persist that
+    fails turns the answer into `failed` (the operator must not read `applied` for a setting that is lost)."""
+    from kraken_runtime.actors.supervisor_store import PendingCommand
+
+    h = harness()
+
+    def refuse(name, enabled, *, updated_by):
+        raise ConnectionError("database unavailable")
+
+    h.store.set_strategy_enabled = refuse
+    h.store.pending = [PendingCommand(command_id=1, command="disable-strategy", args={"strategy": "momentum"},
+                                      issued_by="op", created_at_ns=0)]
+    wait_until(lambda: (h.tick(), 1 in h.store.results)[1], what="command answered")
+    result = h.store.results[1]
+    assert result.status == "failed" and result.message == "not persisted: ConnectionError: database unavailable"
