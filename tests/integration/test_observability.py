@@ -36,6 +36,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from kraken_runtime.core.config import Settings
+from kraken_runtime.core.snapshot import TIER1_KEYS
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
 
@@ -372,6 +373,9 @@ def test_tier1_page_rendered_by_chromium_matches_snapshot_json_and_publishes_no_
             forbidden |= _keys(value.model_dump())
     leaked = sorted(word for word in forbidden if word in dom)
     assert not leaked, f"the public page shows configuration or venue details: {leaked}"
+    leaked = sorted(word for word in forbidden if word in json.dumps(tier1, ensure_ascii=False))
+    assert not leaked, f"the Tier 1 document shows configuration or venue details: {leaked}"
+    assert set(tier1) == set(TIER1_KEYS)
 
 
 def _keys(tree: Any) -> set[str]:
