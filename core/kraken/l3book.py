@@ -32,6 +32,7 @@ Book maintenance (PROTOCOL.md section 3):
 
 from __future__ import annotations
 
+import re
 import zlib
 from bisect import bisect_left
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ from typing import Any, Literal, NamedTuple
 import orjson
 
 from kraken_runtime.core.kraken.book import (
+    _NUM,
+    _PRICE,
+    _TEXT_DECIMALS,
     CHECKSUM_ABSENT,
     CHECKSUM_MISMATCH,
     CHECKSUM_OK,
@@ -50,6 +54,7 @@ from kraken_runtime.core.kraken.book import (
     _exact_number,
     _Inexact,
     _Irregular,
+    _slot_builder,
 )
 from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
 
@@ -61,12 +66,14 @@ __all__ = [
     "L2View",
     "decode_level3",
     "decode_level3_frame",
+    "decode_canonical_level3_frame",
     "L3Book",
     "EVENTS",
 ]
 
 EVENTS = ("add", "modify", "delete")
 _ZERO = Decimal(0)
+_new_tuple = tuple.__new__
 _FRAGMENT_CACHE = 4096
 
 
@@ -198,10 +205,89 @@ def decode_level3(msg: dict) -> Level3Message:
     return _decode_level3_parsed(msg, msg, _exact_number, _exact_number)
 
 
+# Kraken's own level3 layout (key order as sent, no whitespace; PROTOCOL.md 3): a frame that matches is decoded
+# straight from its text, every number as written (``Decimal`` of its text: exact, any precision). Snapshot
+# items are symbol, checksum, bids, asks[, timestamp] with orders without ``event``; update items are checksum,
+# symbol, timestamp, bids, asks with an ``event`` per order. Anything else takes the general path. Patterns
+# without ambiguity (linear time), as book.py's.
+_T = r'[^"\\\x00-\x1f]'
+_ORDER_BODY = (
+    r'"order_id":"' + _T + r'+","limit_price":' + _PRICE + r',"order_qty":' + _NUM + r',"timestamp":"' + _T + r'*"\}'
+)
+_SNAPSHOT_ORDER = r"\{" + _ORDER_BODY
+_UPDATE_ORDER = r'\{"event":"(?:add|modify|delete)",' + _ORDER_BODY
+_CHECKSUM = r"(0|[1-9][0-9]{0,9})"
+
+
+def _orders(order: str) -> str:
+    return r"(?:" + order + r"(?:," + order + r")*)?"
+
+
+_CANONICAL_L3_SNAPSHOT = re.compile(
+    r'\{"channel":"level3","type":"snapshot","data":\[\{"symbol":"(' + _T + r'+)","checksum":' + _CHECKSUM
+    + r',"bids":\[(' + _orders(_SNAPSHOT_ORDER) + r')\],"asks":\[(' + _orders(_SNAPSHOT_ORDER) + r')\]'
+    + r'(?:,"timestamp":"(' + _T + r'*)")?\}\]\}'
+)
+_CANONICAL_L3_UPDATE = re.compile(
+    r'\{"channel":"level3","type":"update","data":\[\{"checksum":' + _CHECKSUM + r',"symbol":"(' + _T + r'+)",'
+    + r'"timestamp":"(' + _T + r'*)","bids":\[(' + _orders(_UPDATE_ORDER) + r')\],"asks":\[('
+    + _orders(_UPDATE_ORDER) + r')\]\}\]\}'
+)
+_findall_orders = re.compile(
+    r'\{(?:"event":"(add|modify|delete)",)?"order_id":"(' + _T + r'+)","limit_price":(' + _PRICE + r'),"order_qty":('
+    + _NUM + r'),"timestamp":"(' + _T + r'*)"\}'
+).findall
+_SNAPSHOT_PREFIX = '{"channel":"level3","type":"snapshot"'
+_build_l3_data = _slot_builder(Level3Data)
+_build_l3_message = _slot_builder(Level3Message)
+_UPDATE_PREFIX = '{"channel":"level3","type":"update"'
+
+
+def _text_orders(text: str) -> tuple[L3Order, ...]:
+    if not text:
+        return ()
+    prices = _TEXT_DECIMALS  # prices repeat (cached); quantities mostly do not (a cache would miss)
+    return tuple([
+        _new_tuple(L3Order, (order_id, prices[price], Decimal(qty), timestamp, event or None))
+        for event, order_id, price, qty, timestamp in _findall_orders(text)
+    ])
+
+
+def decode_canonical_level3_frame(frame: str) -> Level3Message | None:
+    """Decode a ``level3`` frame in Kraken's own layout from its text (numbers exact as written, no precision
+    needed); None for any other frame (then ``decode_level3_frame`` decodes it, or names what is wrong)."""
+    if frame.startswith(_UPDATE_PREFIX):
+        match = _CANONICAL_L3_UPDATE.fullmatch(frame)
+        if match is None:
+            return None
+        checksum_text, symbol, timestamp, bids_text, asks_text = match.groups()
+        kind = "update"
+    elif frame.startswith(_SNAPSHOT_PREFIX):
+        match = _CANONICAL_L3_SNAPSHOT.fullmatch(frame)
+        if match is None:
+            return None
+        symbol, checksum_text, bids_text, asks_text, timestamp = match.groups()
+        kind = "snapshot"
+    else:
+        return None
+    checksum = int(checksum_text)
+    if checksum > 0xFFFFFFFF:
+        return None
+    return _build_l3_message(
+        kind, (_build_l3_data(symbol, _text_orders(bids_text), _text_orders(asks_text), checksum, timestamp),)
+    )
+
+
 def decode_level3_frame(
     frame: str | bytes, price_precision: int | None = None, qty_precision: int | None = None
 ) -> Level3Message:
-    """Decode a raw ``level3`` frame; the orjson fast path when both precisions are known (see book.py)."""
+    """Decode a raw ``level3`` frame by the fastest path that applies: Kraken's own layout from its text
+    (``decode_canonical_level3_frame``), else orjson with exact conversion at the pair's precision when both
+    precisions are known (see book.py), else ``wire.loads`` and the checked decoder (which names errors)."""
+    if isinstance(frame, str):
+        decoded = decode_canonical_level3_frame(frame)
+        if decoded is not None:
+            return decoded
     if price_precision is not None and qty_precision is not None:
         if fast_number_guard(frame.encode() if isinstance(frame, str) else bytes(frame)):
             try:
@@ -224,7 +310,6 @@ def decode_level3_frame(
     return _decode_level3_parsed(loads(frame), frame, _exact_number, _exact_number)
 
 
-_new_tuple = tuple.__new__
 _KINDS = frozenset(("snapshot", "update"))
 _EVENT_SET = frozenset(EVENTS)
 

@@ -22,8 +22,8 @@ ratios are what compare across runs and machines. Every book benchmark asserts t
 Rows (what / baseline / target, from issue 15):
 - decode: us per WS v2 frame by channel (book, trade, ticker, level3, executions), exact numbers / stdlib
   json.loads and orjson.loads of the same frames / <= 2x orjson.loads.
-- l2book: us per L2 update, decode + apply + checksum, depth 10 and 25, on the recorded captures and a long
-  synthetic one / python-kraken-sdk's SpotOrderBookClient fed the same frames (its json.loads included, as
+- l2book: us per L2 update, decode + apply + checksum (the daemon's wire-text path), depth 10 and 25, on the
+  recorded captures and a long synthetic one / python-kraken-sdk's SpotOrderBookClient fed the same frames (its json.loads included, as
   its WebSocket client does) / <= 5 us at depth 10 and >= 3x faster than the baseline.
 - replay: ``kraken-runtime verify-capture`` end to end on a 200k-update capture (quick: 10k), start-up
   (the same command on a capture of one snapshot) subtracted / the l2book wire-text path on the same frames /
@@ -332,7 +332,7 @@ def bench_l2book(quick: bool) -> dict[str, Any]:
     for label, symbol, depth, frames in l2_datasets(quick):
         progress(f"  l2book: {label}")
         runs = _l2_runs(symbol, depth, frames)
-        rounds = 3 if quick else (7 if len(frames) > 10_000 else 15)
+        rounds = 3 if quick else (5 if len(frames) > 10_000 else 15)
         best = interleaved_best(rounds, runs)
         figures[label] = {"us_per_update": _r(best["wire_text"]), "decode_apply_us": _r(best["decode_apply"]),
                           "updates": len(frames), "depth": depth}
@@ -344,9 +344,10 @@ def bench_l2book(quick: bool) -> dict[str, Any]:
         if depth == 10:
             met[f"{label}: <= 5 us"] = best["wire_text"] <= 5.0
         met[f"{label}: >= 3x faster than the SDK"] = best["sdk"] >= 3 * best["wire_text"]
-    return result("l2book", "us per L2 update, decode + apply + checksum, at the pair's precision: the wire-text path "
-                  "(book.parse_book_frame + L2Book.apply_text: verify-capture's path); decode_apply = "
-                  "decode_canonical_book_frame + L2Book.apply (the state holder's path today); snapshots included",
+    return result("l2book", "us per L2 update, decode + apply + checksum, at the pair's precision: the daemon's "
+                  "wire-text path (book.parse_book_frame + L2Book.apply_text: the state holder's and verify-capture's "
+                  "path); decode_apply = decode_canonical_book_frame + L2Book.apply (a decoded BookMessage's path, "
+                  "the state holder's before this suite); snapshots included",
                   "us/update", figures, "python-kraken-sdk SpotOrderBookClient on the same frames (json.loads + on_message)",
                   baseline, ratio, "<= 5 us at depth 10; >= 3x faster than the baseline (speedup_vs_sdk >= 3)", met,
                   "sdk_checksum_mismatches: the SDK keeps levels across a re-subscribe snapshot and sorts prices as "

@@ -281,7 +281,7 @@ def level3_capture(updates: int, depth: int = 100, seed: int = 7) -> list[str]:
         for side in ("bid", "ask")
     }
     lines = [f'{{"channel":"level3","type":"snapshot","data":[{{"symbol":"{SYMBOL}","checksum":{book.checksum()},'
-             f'"bids":[{sides["bid"]}],"asks":[{sides["ask"]}]}}]}}']
+             f'"bids":[{sides["bid"]}],"asks":[{sides["ask"]}],"timestamp":"{stamp}"}}]}}']
     micros = 0
     for _ in range(updates):
         micros += rng.randint(50, 5000)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kraken_runtime.core.kraken.l3book import L3Book, decode_level3, decode_level3_frame
+from kraken_runtime.core.kraken.l3book import L3Book, decode_canonical_level3_frame, decode_level3, decode_level3_frame
 from kraken_runtime.core.kraken.wire import DecodeError, loads
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -73,3 +73,39 @@ def test_decode_level3_frame_when_fast_path_applies_then_it_equals_the_exact_dec
     # a qty with more decimals than the precision cannot be proven exact: the exact path decides
     inexact = frame.replace("0.5", "0.123456789")
     assert decode_level3_frame(inexact, 1, 8).data[0].bids[0].order_qty == loads("0.123456789")
+
+
+# ------------------------------------------------------------------------------ Kraken's layout, from its text
+
+
+def test_decode_canonical_level3_frame_equals_the_exact_decoder_on_every_frame(kraken_data):
+    docs = kraken_data / "captures" / "ws_v2_level3_BTCUSD_docs_snapshot_3_updates.jsonl"
+    lines = [line for line in docs.read_text().splitlines() if line.strip()]
+    lines += _synthetic().level3_capture(300, 100, seed=11)
+    for line in lines:
+        decoded = decode_canonical_level3_frame(line)
+        assert decoded is not None and decoded == decode_level3(loads(line))
+        assert decode_level3_frame(line) == decoded
+
+
+_CANONICAL_UPDATE = ('{"channel":"level3","type":"update","data":[{"checksum":1,"symbol":"BTC/USD","timestamp":"t",'
+                     '"bids":[{"event":"add","order_id":"OA","limit_price":100.1,"order_qty":0.5,"timestamp":"t"}],'
+                     '"asks":[]}]}')
+
+
+@pytest.mark.parametrize("frame", [
+    _CANONICAL_UPDATE.replace('"bids":', '"bids": '),  # whitespace
+    _CANONICAL_UPDATE.replace('"event":"add",', ""),  # an update order without its event
+    _CANONICAL_UPDATE.replace('"type":"update"', '"type":"snapshot"'),  # a snapshot laid out as an update
+    _CANONICAL_UPDATE.replace("100.1", "0.0"),  # a zero price
+    _CANONICAL_UPDATE.replace('"checksum":1', '"checksum":4294967296'),  # beyond 32 bits
+    _CANONICAL_UPDATE.replace('"event":"add"', '"event":"move"'),
+    _CANONICAL_UPDATE.replace('"order_id":"OA"', '"order_id":""'),
+])
+def test_decode_canonical_level3_frame_when_not_kraken_layout_then_none_and_the_general_path_decides(frame):
+    assert decode_canonical_level3_frame(frame) is None
+    try:
+        general = decode_level3_frame(frame)
+    except DecodeError:
+        return  # named by the checked decoder
+    assert general == decode_level3(loads(frame))
