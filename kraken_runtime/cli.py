@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import NoReturn
 
 from kraken_runtime import __version__
 from kraken_runtime import exitcodes
+from kraken_runtime.commands._common import UsageParser
 
 
 # Subcommand modules, in the order `--help` lists them. A module is listed only once it does real work.
@@ -25,22 +25,15 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2 (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(exitcodes.USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = UsageParser(
         prog="kraken-runtime",
         description="Autonomous, supervised trading runtime for Kraken spot.",
         epilog="Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 no daemon answered (ctl), 78 bad configuration, "
                "130 interrupted (Ctrl-C; `run` stops cleanly with 0).",
     )
     parser.add_argument("--version", action="version", version=f"kraken-runtime {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=UsageParser)
     for name in COMMANDS:
         importlib.import_module(f"kraken_runtime.commands.{name.replace('-', '_')}").register(subparsers)
     return parser

@@ -1,4 +1,4 @@
-"""Shared option handling for subcommands: the configuration layers and the secrets."""
+"""Shared by the subcommands: the parser class, the configuration layers and the secrets."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NoReturn
 
 from dotenv import dotenv_values
 
 from kraken_runtime.core.config import ConfigError, Secrets, Settings, load_settings, secrets_from_env, SECRET_ENV_NAMES
 from kraken_runtime import exitcodes
+
+
+class UsageParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exitcodes.USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 class CommandFailed(Exception):

@@ -17,6 +17,7 @@ from decimal import InvalidOperation
 from typing import Any
 
 from kraken_runtime import exitcodes
+from kraken_runtime.commands._common import UsageParser
 from kraken_runtime.core.config import SimSettings
 from kraken_runtime.core.sim.instruments import INSTRUMENTS
 
@@ -119,10 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m kraken_runtime.commands.sim ...` (the same as `kraken-runtime sim ...`)."""
-    from kraken_runtime.cli import _Parser  # here, not at the top: kraken_runtime.cli imports this module
-
-    parser = _Parser(prog="kraken-runtime")
-    register(parser.add_subparsers(dest="command", parser_class=_Parser))
+    parser = UsageParser(prog="kraken-runtime")
+    register(parser.add_subparsers(dest="command", parser_class=UsageParser))
     args = parser.parse_args(["sim", *(sys.argv[1:] if argv is None else argv)])
     return int(args.func(args))
 

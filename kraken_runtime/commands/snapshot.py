@@ -19,6 +19,8 @@ from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime.core.snapshot import build_tier1, build_tier2, render_text, utc_window
+from kraken_runtime.storage import readmodel
+from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
 
 def _tier(text: str) -> int:
@@ -44,9 +46,6 @@ def run(args: argparse.Namespace) -> int:
         settings, _ = load_from_args(args)
     except ConfigError as error:
         return fail_config(error)
-
-    from kraken_runtime.storage import readmodel
-    from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
 
     url = settings.storage.db_url
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).expanduser().exists():
