@@ -680,11 +680,28 @@ def decode_message(obj: Any) -> m.InboundMessage | Any:
 def decode(frame: str | bytes) -> m.InboundMessage | Any:
     """Type one raw frame. Returns a message from ``messages`` (or ``book``/``l3book`` for those channels);
     raises ``DecodeError`` for anything malformed or unknown, and nothing else."""
+    if isinstance(frame, str) and frame.startswith(_BOOK_FRAMES):
+        # Kraken's own book/level3 layout is decoded from its text (exact, no JSON parse); equal messages.
+        decoded = _decode_canonical(frame)
+        if decoded is not None:
+            return decoded
     obj = _parse(frame)
     try:
         return _dispatch(obj)
     except _Bad as bad:
         raise DecodeError(bad.reason, excerpt_of(frame)) from None
+
+
+_BOOK_FRAMES = ('{"channel":"book","type":"', '{"channel":"level3","type":"')
+
+
+def _decode_canonical(frame: str) -> Any:
+    from kraken_runtime.core.kraken.book import decode_canonical_book_frame
+    from kraken_runtime.core.kraken.l3book import decode_canonical_level3_frame
+
+    if frame[12] == "b":  # '{"channel":"b...'
+        return decode_canonical_book_frame(frame)
+    return decode_canonical_level3_frame(frame)
 
 
 def _parse(frame: str | bytes) -> Any:
