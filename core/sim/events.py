@@ -140,21 +140,22 @@ TickerState = Ticker
 
 class EventLog:
     """The events one engine call caused, in order. The exchange owns one and hands it to each part
-    that reports (symbol markets, the order engine); `drain` gives the call's events and empties it."""
+    that reports (symbol markets, the order engine); `drain` gives the call's events and empties it.
+    `events` stays the same list object for the log's life, so a hot path may bind `events.append`."""
 
-    __slots__ = ("_events", "public")
+    __slots__ = ("events", "public")
 
     def __init__(self) -> None:
-        self._events: list[MarketEvent] = []
+        self.events: list[MarketEvent] = []
         self.public = True  # False while warming up: public book/trade events are not recorded
 
     def append(self, event: MarketEvent) -> None:
-        self._events.append(event)
+        self.events.append(event)
 
     def drain(self) -> list[MarketEvent]:
-        events = self._events
-        self._events = []
-        return events
+        drained = list(self.events)
+        self.events.clear()
+        return drained
 
     def clear(self) -> None:
-        self._events.clear()
+        self.events.clear()

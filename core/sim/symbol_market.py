@@ -47,6 +47,7 @@ class SymbolMarket:
         self.recent: deque[TradePrinted] = deque(maxlen=recent_trades_kept)
         self.stats: TickerStats | None = None
         self.log = log
+        self._emit = log.events.append  # the hot path: one bound method, no EventLog.append frame
         self._ids = ids
         self._on_fill = on_fill
 
@@ -59,7 +60,7 @@ class SymbolMarket:
 
     def level_event(self, side: int, price: int, ts: int) -> None:
         if self.log.public:
-            self.log.append(
+            self._emit(
                 BookLevelChanged(
                     symbol=self.symbol, side=SIDE_BOOK[side], price=self.px(price),
                     qty=self.qx(self.book.level_qty(side, price)), ts_ns=ts,
@@ -68,7 +69,7 @@ class SymbolMarket:
 
     def l3_event(self, event: str, order: BookOrder, qty: int, ts: int) -> None:
         if self.log.public:
-            self.log.append(
+            self._emit(
                 L3OrderEvent(
                     symbol=self.symbol, event=event, order_id=order.order_id, side=SIDE_BOOK[order.side],
                     limit_price=self.px(order.price), order_qty=self.qx(qty), order_ts_ns=order.ts_ns, ts_ns=ts,
@@ -99,7 +100,8 @@ class SymbolMarket:
              taker: AccountOrder | None) -> MatchResult:
         owner = taker.account if taker is not None else None
         result = self.book.match(side, qty, limit, owner)
-        log = self.log
+        public = self.log.public
+        emit = self._emit
         stats = self.stats
         for fill in result.fills:
             self.trade_seq += 1
@@ -112,8 +114,8 @@ class SymbolMarket:
             if stats is not None:
                 stats.on_trade(ts, fill.price, fill.qty)
             maker = fill.maker
-            if log.public:
-                log.append(trade)
+            if public:
+                emit(trade)
                 if maker.qty == 0:
                     self.l3_event("delete", maker, fill.qty, ts)
                 else:

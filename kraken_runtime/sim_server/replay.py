@@ -124,15 +124,15 @@ class ReplayHandler:
             task.cancel()
 
     def on_message(self, conn: ServerWsConnection, text: str) -> None:
-        time_in = wsproto.wall_ns()
+        time_in = wsproto.clock_ns()
         message, error = wsproto.parse_request(text)
         if message is None:
-            conn.send(wsproto.response("", error=error, time_in=time_in, time_out=wsproto.wall_ns()))
+            conn.send(wsproto.response("", error=error, time_in=time_in, time_out=wsproto.clock_ns()))
             return
         req_id = wsproto.valid_req_id(message)
         if message.get("method") == "ping":
             conn.send(dumps({"method": "pong", **({"req_id": req_id} if req_id is not None else {}),
-                             "time_in": wsproto.rfc3339_us(time_in), "time_out": wsproto.rfc3339_us(wsproto.wall_ns())}))
+                             "time_in": wsproto.rfc3339_us(time_in), "time_out": wsproto.rfc3339_us(wsproto.clock_ns())}))
             return
         if message.get("method") == "subscribe" and conn.id not in self.tasks:
             if not self.has_acks:
@@ -142,7 +142,7 @@ class ReplayHandler:
                     result = {"channel": params.get("channel"), "depth": params.get("depth", 10),
                               "snapshot": params.get("snapshot", True), "symbol": symbol}
                     conn.send(wsproto.response("subscribe", req_id=req_id, result=result, time_in=time_in,
-                                               time_out=wsproto.wall_ns()))
+                                               time_out=wsproto.clock_ns()))
             self.tasks[conn.id] = asyncio.get_running_loop().create_task(self._stream(conn))
 
     async def _stream(self, conn: ServerWsConnection) -> None:

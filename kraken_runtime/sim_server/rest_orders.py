@@ -26,7 +26,7 @@ from kraken_runtime.sim_server.rest_common import (
     publish,
     text,
 )
-from kraken_runtime.sim_server.wsproto import parse_rfc3339, wall_ns
+from kraken_runtime.sim_server.wsproto import parse_rfc3339, clock_ns
 
 ERR_UNKNOWN_ORDER = "EOrder:Unknown order"
 OFLAGS = ("post", "fcib", "fciq", "nompp")
@@ -42,7 +42,7 @@ def _check_deadline(app: RestApp, params: Params) -> None:
         when = parse_rfc3339(deadline)
     except ValueError:
         raise BadRequest() from None
-    if when < wall_ns():  # Kraken's engine checks its own clock, as the WS side does
+    if when < clock_ns():  # Kraken's engine checks its own clock, as the WS side does
         raise BadRequest(ERR_DEADLINE)
 
 

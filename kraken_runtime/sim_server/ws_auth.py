@@ -85,7 +85,7 @@ class AuthHandler:
                     del table[account]
 
     async def on_message(self, conn: ServerWsConnection, text: str) -> None:
-        time_in = wsproto.wall_ns()
+        time_in = wsproto.clock_ns()
         raw, error = wsproto.parse_request(text)
         if raw is None:
             self._send_error(conn, "", None, error or wsproto.ERR_MALFORMED, time_in)
@@ -114,12 +114,12 @@ class AuthHandler:
             if delay:
                 await asyncio.sleep(delay)
             deadline = getattr(request, "deadline", None)
-            if isinstance(deadline, str) and wsproto.parse_rfc3339(deadline) < wsproto.wall_ns():
+            if isinstance(deadline, str) and wsproto.parse_rfc3339(deadline) < wsproto.clock_ns():
                 self._send_error(conn, name, req_id, ERR_DEADLINE, time_in)
                 return
             getattr(self, "_" + name)(conn, account, request, time_in)
         elif isinstance(request, m.Ping):
-            self._send(conn, m.Pong(method="pong", req_id=req_id, time_in=_t(time_in), time_out=_t(wsproto.wall_ns())))
+            self._send(conn, m.Pong(method="pong", req_id=req_id, time_in=_t(time_in), time_out=_t(wsproto.clock_ns())))
         elif isinstance(request, m.Subscribe):
             self._subscribe(conn, request, time_in)
         elif isinstance(request, m.Unsubscribe):
@@ -132,10 +132,10 @@ class AuthHandler:
 
     def _send_error(self, conn, method: str, req_id, error: str, time_in: int) -> None:
         self._send(conn, m.MethodError(method=method, req_id=req_id, error=error, time_in=_t(time_in),
-                                       time_out=_t(wsproto.wall_ns())))
+                                       time_out=_t(wsproto.clock_ns())))
 
     def _times(self, time_in: int) -> dict:
-        return {"time_in": _t(time_in), "time_out": _t(wsproto.wall_ns())}
+        return {"time_in": _t(time_in), "time_out": _t(wsproto.clock_ns())}
 
     def _now(self) -> int:
         return self.server.clock_ns()
@@ -348,7 +348,7 @@ class AuthHandler:
         if delay:
             await asyncio.sleep(delay)
         try:
-            elapsed = deadline is not None and wsproto.parse_rfc3339(deadline) < wsproto.wall_ns()
+            elapsed = deadline is not None and wsproto.parse_rfc3339(deadline) < wsproto.clock_ns()
         except ValueError:
             self._send_error(conn, name, req_id, ERR_INVALID_ARGS, time_in)
             return

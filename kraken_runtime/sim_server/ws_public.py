@@ -12,7 +12,7 @@ from kraken_runtime.sim_server import wsproto
 from kraken_runtime.sim_server.hub import Hub, status_message
 from kraken_runtime.sim_server.jsontext import dumps
 from kraken_runtime.sim_server.transport import ServerWsConnection
-from kraken_runtime.sim_server.wsproto import response, wall_ns
+from kraken_runtime.sim_server.wsproto import response, clock_ns
 
 PUBLIC_CHANNELS = ("status", "instrument", "ticker", "trade", "book", "ohlc")
 OHLC_WARNING = "timestamp is deprecated, use interval_begin"
@@ -47,21 +47,21 @@ class PublicHandler:
         self.hub.forget(conn)
 
     def on_message(self, conn: ServerWsConnection, text: str) -> None:
-        time_in = wall_ns()
+        time_in = clock_ns()
         message, error = wsproto.parse_request(text)
         if message is None:
-            self.hub.send(conn, response("", error=error, time_in=time_in, time_out=wall_ns()))
+            self.hub.send(conn, response("", error=error, time_in=time_in, time_out=clock_ns()))
             return
         method = message.get("method")
         req_id = wsproto.valid_req_id(message)
         if method == "ping":
             self.hub.send(conn, dumps({"method": "pong", **({"req_id": req_id} if req_id is not None else {}),
                                        "time_in": wsproto.rfc3339_us(time_in),
-                                       "time_out": wsproto.rfc3339_us(wall_ns())}))
+                                       "time_out": wsproto.rfc3339_us(clock_ns())}))
             return
         if method not in ("subscribe", "unsubscribe"):
             self.hub.send(conn, response(str(method), req_id=req_id, error=wsproto.ERR_METHOD,
-                                         time_in=time_in, time_out=wall_ns()))
+                                         time_in=time_in, time_out=clock_ns()))
             return
         params = message.get("params")
         if not isinstance(params, dict):
@@ -119,7 +119,7 @@ class PublicHandler:
         for symbol in symbols:
             if symbol not in known:
                 self.hub.send(conn, response(method, req_id=req_id, error=wsproto.unsupported_pair(symbol),
-                                             time_in=time_in, time_out=wall_ns(), extra={"symbol": symbol}))
+                                             time_in=time_in, time_out=clock_ns(), extra={"symbol": symbol}))
                 continue
             if method == "subscribe":
                 self._subscribe(conn, req_id, channel, symbol, snapshot, extra, time_in)
@@ -129,7 +129,7 @@ class PublicHandler:
     # ------------------------------------------------------------------ helpers
 
     def _error(self, conn, method, req_id, error, time_in) -> None:
-        self.hub.send(conn, response(method, req_id=req_id, error=error, time_in=time_in, time_out=wall_ns()))
+        self.hub.send(conn, response(method, req_id=req_id, error=error, time_in=time_in, time_out=clock_ns()))
 
     def _instrument(self, conn, method, req_id, params, time_in) -> None:
         subs = conn.state["subs"]
@@ -141,7 +141,7 @@ class PublicHandler:
             subs[("instrument", None)] = {}
             self.hub.instrument_subs.add(conn)
             self.hub.subscribed_conns.add(conn)
-            self.hub.send(conn, response(method, req_id=req_id, time_in=time_in, time_out=wall_ns(), result={
+            self.hub.send(conn, response(method, req_id=req_id, time_in=time_in, time_out=clock_ns(), result={
                 "channel": "instrument", "snapshot": bool(snapshot),
                 "warnings": ["tick_size is deprecated, use price_increment"]}))
             if snapshot:
@@ -150,18 +150,18 @@ class PublicHandler:
         else:
             if subs.pop(("instrument", None), None) is None:
                 self.hub.send(conn, response("subscribe", req_id=req_id, error=wsproto.ERR_NOT_FOUND,
-                                             time_in=time_in, time_out=wall_ns()))
+                                             time_in=time_in, time_out=clock_ns()))
                 return
             self.hub.instrument_subs.discard(conn)
             self.hub.send(conn, response(method, req_id=req_id, result={"channel": "instrument"},
-                                         time_in=time_in, time_out=wall_ns()))
+                                         time_in=time_in, time_out=clock_ns()))
 
     def _subscribe(self, conn, req_id, channel, symbol, snapshot, extra, time_in) -> None:
         subs = conn.state["subs"]
         key = (channel, symbol)
         if key in subs:
             self.hub.send(conn, response("subscribe", req_id=req_id, error=wsproto.ERR_ALREADY,
-                                         time_in=time_in, time_out=wall_ns(), extra={"symbol": symbol}))
+                                         time_in=time_in, time_out=clock_ns(), extra={"symbol": symbol}))
             return
         subs[key] = dict(extra)
         conn.state["symbols"].add(symbol)
@@ -177,7 +177,7 @@ class PublicHandler:
         result["symbol"] = symbol
         if channel == "ohlc":
             result["warnings"] = [OHLC_WARNING]
-        now = wall_ns()
+        now = clock_ns()
         self.hub.send(conn, response("subscribe", req_id=req_id, result=result, time_in=time_in, time_out=now))
         hub = self.hub
         if channel == "book":
@@ -207,7 +207,7 @@ class PublicHandler:
         if current is None or (channel in ("book", "level3") and current.get("depth") != extra.get("depth")) \
                 or (channel == "ohlc" and current.get("interval") != extra.get("interval")):
             self.hub.send(conn, response("subscribe", req_id=req_id, error=wsproto.ERR_NOT_FOUND,
-                                         time_in=time_in, time_out=wall_ns(), extra={"symbol": symbol}))
+                                         time_in=time_in, time_out=clock_ns(), extra={"symbol": symbol}))
             return
         del subs[key]
         if not any(s == symbol for (_, s) in subs):
@@ -230,4 +230,4 @@ class PublicHandler:
             result["interval"] = current["interval"]
         result["symbol"] = symbol
         self.hub.send(conn, response("unsubscribe", req_id=req_id, result=result, time_in=time_in,
-                                     time_out=wall_ns()))
+                                     time_out=clock_ns()))

@@ -104,5 +104,6 @@ def valid_req_id(message: dict):
     return None
 
 
-def wall_ns() -> int:
+def clock_ns() -> int:
+    """The wall clock in ns since the epoch: the time_in / time_out of replies (Kraken's own clock)."""
     return time.time_ns()

@@ -12,6 +12,11 @@ Same-run baseline: one client first, then N clients. Figures printed:
 PASS when >= 20 symbols, >= 1,000 updates/s in total, ratio >= 0.9, p99 lag < 250 ms and late ticks < 5 %.
 
 Usage: python ops/bench/sim.py [--seconds 8] [--clients 5] [--rate-scale 2.1] [--symbols 20] [--depth 10]
+
+`--engine` measures the pure model instead (no server): SimExchange.step over 20 simulated seconds, one
+symbol first (the baseline), then all 20, printing events and book updates per CPU second and the ratio of
+per-event cost (20 symbols / 1). PASS when 20 symbols simulate >= 10,000 book updates per CPU second
+(>= 10x headroom over the 1,000 updates/s the server fans out) and the ratio is <= 1.5.
 """
 
 from __future__ import annotations
@@ -24,8 +29,14 @@ import time
 import websocket
 
 from kraken_runtime.core.kraken.codec import rfc3339_to_ns
+from kraken_runtime.core.sim.api import SimModelConfig
+from kraken_runtime.core.sim.events import BookLevelChanged
+from kraken_runtime.core.sim.exchange import SimExchange
 from kraken_runtime.core.sim.instruments import DEFAULT_SYMBOLS
 from kraken_runtime.sim_server.app import start_sim
+
+
+NS = 1_000_000_000
 
 
 def _client(url: str, symbols: list[str], depth: int, seconds: float, start_at: float, out) -> None:
@@ -82,6 +93,33 @@ def measure(handle, clients: int, seconds: float, depth: int) -> dict:
             "late_ticks": late, "ticks": ticks}
 
 
+def engine_run(symbols: tuple[str, ...], seed: int, seconds: int) -> dict:
+    now = 1_700_000_000 * NS
+    exchange = SimExchange(symbols=symbols, seed=seed, now_ns=now, config=SimModelConfig(warmup_s=2.0))
+    start = time.process_time()
+    events = []
+    for step in range(1, seconds + 1):
+        events += exchange.step(now + step * NS)
+    cpu = time.process_time() - start
+    levels = sum(1 for e in events if isinstance(e, BookLevelChanged))
+    return {"events": len(events), "levels": levels, "cpu_s": cpu, "us_per_event": cpu / len(events) * 1e6,
+            "levels_per_cpu_s": levels / cpu, "levels_per_sim_s": levels / seconds}
+
+
+def engine_bench(seed: int, seconds: int) -> int:
+    base = engine_run(DEFAULT_SYMBOLS[:1], seed, seconds)
+    many = engine_run(DEFAULT_SYMBOLS[:20], seed, seconds)
+    ratio = many["us_per_event"] / base["us_per_event"]
+    for label, r, n in (("baseline", base, 1), ("loaded", many, 20)):
+        print(f"{label:8s} {n:2d} symbol(s), {seconds} s simulated: {r['events']:7,d} events in {r['cpu_s']:.3f} CPU s "
+              f"({r['us_per_event']:.1f} us each); {r['levels_per_sim_s']:7,.0f} book updates per simulated s, "
+              f"{r['levels_per_cpu_s']:9,.0f} per CPU s")
+    print(f"ratio per-event cost 20 symbols / 1: {ratio:.2f}")
+    ok = many["levels_per_cpu_s"] >= 10_000 and ratio <= 1.5
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -91,7 +129,10 @@ def main() -> int:
     parser.add_argument("--rate-scale", type=float, default=2.1)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--tick", type=float, default=0.05, help="market loop tick in seconds (server default 0.05)")
+    parser.add_argument("--engine", action="store_true", help="measure the pure model's step cost, no server")
     args = parser.parse_args()
+    if args.engine:
+        return engine_bench(args.seed, 20)
     symbols = DEFAULT_SYMBOLS[:args.symbols]
     handle = start_sim(symbols=symbols, seed=args.seed, model={"rate_scale": args.rate_scale},
                        tick_s=args.tick)

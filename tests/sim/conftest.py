@@ -15,6 +15,7 @@ import pytest
 import requests
 import websocket
 
+from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.sim_server.app import start_sim
 
 
@@ -86,8 +87,6 @@ def connect():
 @pytest.fixture
 def rest_client(sim):
     """The project's own REST client, signed with the sim's demo key."""
-    from kraken_runtime.core.kraken.rest import KrakenRestClient
-
     client = KrakenRestClient(version="test", base_url=sim.endpoints["rest"], api_key=sim.endpoints["api_key"],
                               api_secret=sim.endpoints["api_secret"], max_attempts=1)
     yield client

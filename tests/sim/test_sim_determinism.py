@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import websocket
+
 from kraken_runtime.sim_server.app import start_sim
 
 NS = 1_000_000_000
@@ -22,8 +24,6 @@ class Clock:
 
 def _book_frames(handle, clock, steps: int) -> list:
     """Book snapshot + the updates after each 1-second step, without their timestamps."""
-    import websocket
-
     ws = websocket.create_connection(handle.endpoints["ws_public"], timeout=5)
     try:
         ws.send(json.dumps({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/USD", "ETH/USD"],

@@ -12,6 +12,7 @@ import pytest
 
 from kraken_runtime.core.kraken.errors import KrakenError
 from kraken_runtime.core.kraken.ratelimit import RestTier
+from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.sim_server.app import start_sim
 
 
@@ -126,8 +127,6 @@ def test_authentication_failure_then_kraken_error(sim, case, expected, private):
 
 
 def test_project_client_when_key_unknown_then_typed_kraken_error(sim):
-    from kraken_runtime.core.kraken.rest import KrakenRestClient
-
     client = KrakenRestClient(version="t", base_url=sim.endpoints["rest"], api_key="nobody",
                               api_secret=sim.endpoints["api_secret"], max_attempts=1)
     with pytest.raises(KrakenError) as caught:

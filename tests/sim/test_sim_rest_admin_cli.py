@@ -10,9 +10,12 @@ import time
 from pathlib import Path
 
 import requests
+import websocket
 
 from kraken_runtime.commands.sim import DEFAULT_SEED
 from kraken_runtime.commands.sim import main as sim_command
+from kraken_runtime.core.kraken import wire
+from kraken_runtime.core.kraken.book import L2Book, decode_book
 from kraken_runtime.core.config import SimSettings
 from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.sim_server.replay import load_capture
@@ -67,8 +70,6 @@ def test_admin_post_get_delete_then_fault_listed_and_cleared(sim):
 
 
 def test_corrupt_checksum_then_exactly_count_book_messages_fail(sim, connect):
-    from kraken_runtime.core.kraken import wire
-    from kraken_runtime.core.kraken.book import L2Book, decode_book
 
     client = connect(sim.endpoints["ws_public"])
     client.send({"method": "subscribe", "params": {"channel": "book", "symbol": ["ETH/USD"], "depth": 10}})
@@ -91,8 +92,6 @@ def test_corrupt_checksum_then_exactly_count_book_messages_fail(sim, connect):
 
 
 def test_stall_feed_then_socket_silent_including_heartbeats(sim, connect):
-    import websocket
-
     client = connect(sim.endpoints["ws_public"])
     client.send({"method": "subscribe", "params": {"channel": "book", "symbol": ["XRP/USD"]}})
     client.wait_for(lambda m: m.get("channel") == "book" and m.get("type") == "update")
@@ -114,8 +113,6 @@ def test_stall_feed_then_socket_silent_including_heartbeats(sim, connect):
 
 
 def test_drop_connections_then_clients_are_disconnected(sim, connect):
-    import websocket
-
     client = connect(sim.endpoints["ws_public"])
     client.recv_json()
     sim.inject_fault({"fault": "drop_connections"})

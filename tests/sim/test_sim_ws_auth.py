@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import time
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -96,8 +97,6 @@ def reply(client, method: str, deadline_s: float = 5.0):
 
 def _raw(client, predicate, deadline_s=5.0) -> str:
     """The first frame (in arrival order) matching `predicate`; frames it skips are kept for later calls."""
-    import json
-
     backlog = client.__dict__.setdefault("backlog", [])
     for index, text in enumerate(backlog):
         if predicate(json.loads(text)):

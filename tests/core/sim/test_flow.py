@@ -1,4 +1,3 @@
-import time
 from collections import Counter
 from decimal import Decimal
 
@@ -122,15 +121,10 @@ def test_regimes_change_volatility_over_time(make_exchange):
     assert seen == {"calm", "normal", "volatile"}
 
 
-def test_step_cost_per_event_is_small_for_twenty_symbols(make_exchange):
+def test_twenty_symbols_simulate_at_least_300_book_updates_per_second(make_exchange):
+    """The model's own rate (simulated time, not CPU time: the step cost is ops/bench/sim.py --engine)."""
     x = make_exchange(DEFAULT_SYMBOLS, seed=3)
-    start = time.perf_counter()
     events = run(x, 20)
-    elapsed = time.perf_counter() - start
     l2 = sum(1 for e in events if isinstance(e, BookLevelChanged))
-    per_event_us = elapsed / len(events) * 1e6
-    print(f"\n20 symbols, 20 s simulated in {elapsed:.3f} s: {len(events)} events ({per_event_us:.1f} us each), "
-          f"{l2 / 20:.0f} book updates/s simulated, {l2 / elapsed:.0f} book updates per CPU second; "
-          f"{Counter(type(e).__name__ for e in events)}")
     assert l2 / 20 >= 300
-    assert l2 / elapsed >= 10_000  # >= 10x headroom over 1,000 updates/s
+    assert Counter(type(e).__name__ for e in events)["TradePrinted"] > 0
