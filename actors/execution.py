@@ -21,6 +21,7 @@ from kraken_runtime.actors.kraken_venue import KrakenVenue
 from kraken_runtime.actors.risk import RiskEnvelopeActor
 from kraken_runtime.core.config import Settings
 from kraken_runtime.core.execution.paper_venue import FeeRates, PaperVenue
+from kraken_runtime.core.kraken.ratelimit import RestCallCounter
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.risk.types import InstrumentRules
@@ -132,7 +133,7 @@ def execution_specs_for(settings: Settings, *, run_id: int, send: Callable[[str,
             raise ExecutionSetupError(f"error: cannot read the trading rules of {', '.join(symbols)} from {rest_url} "
                                       f"(AssetPairs): {type(exc).__name__}: {exc}", 1) from None
     starting: dict[str, Decimal] | None = None
-    client_factory: Callable[[], KrakenRestClient] | None = None
+    client_factory: Callable[[RestCallCounter | None], KrakenRestClient] | None = None
     if settings.runtime.mode != "paper":
         if not (market.api_key and market.api_secret):
             raise ExecutionSetupError(f"config error: runtime.mode = {settings.runtime.mode!r} needs KRAKEN_API_KEY and "
@@ -140,9 +141,9 @@ def execution_specs_for(settings: Settings, *, run_id: int, send: Callable[[str,
         timeout_s = settings.executor.venue_timeout_ms / 1000
         key, secret = market.api_key, market.api_secret
 
-        def client_factory() -> KrakenRestClient:
+        def client_factory(counter: RestCallCounter | None = None) -> KrakenRestClient:
             return KrakenRestClient(version=version, base_url=rest_url, api_key=key, api_secret=secret,
-                                    timeout_s=(timeout_s, timeout_s))
+                                    timeout_s=(timeout_s, timeout_s), rest_counter=counter, rate_limit_max_wait_s=timeout_s)
 
         client = client_factory()
         try:
@@ -245,7 +246,7 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
                           instruments: Mapping[str, InstrumentRules], metrics: ExecutionMetrics, safety_mode: str,
                           budget: RestartBudget, backoff: Backoff, scanner_name: str | None = "scanner",
                           console: Callable[[str], None] | None = None, pairs: Mapping[str, str] | None = None,
-                          client_factory: Callable[[], KrakenRestClient] | None = None,
+                          client_factory: Callable[[RestCallCounter | None], KrakenRestClient] | None = None,
                           starting_balances: Mapping[str, Decimal] | None = None,
                           peer_state: Callable[[str], str | None] | None = None) -> tuple[ChildSpec, ...]:
     metrics.register_symbols(settings.runtime.symbols)
@@ -265,8 +266,10 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
             return PaperVenue(fees=fees, latency_ns=latency_ns)
         if client_factory is None:
             raise RuntimeError(f"runtime.mode {mode} without a Kraken client")
-        return KrakenVenue(client=client_factory(), pairs=pairs or {}, validate_only=mode == "shadow",
-                           poll_interval_ns=settings.executor.kraken_poll_interval_ms * 1_000_000)
+        counter = RestCallCounter(settings.kraken.api_tier)  # the key's REST counter, modelled so calls stay under it
+        return KrakenVenue(client=client_factory(counter), pairs=pairs or {}, validate_only=mode == "shadow",
+                           poll_interval_ns=settings.executor.kraken_poll_interval_ms * 1_000_000, rest_counter=counter,
+                           deadline_s=settings.executor.venue_timeout_ms / 1000)
 
     def spec(name: str, factory: Callable[[Any], Any]) -> ChildSpec:
         return ChildSpec(name=name, factory=factory, policy=RestartPolicy.PERMANENT, budget=budget, backoff=backoff,

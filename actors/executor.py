@@ -29,6 +29,7 @@ from kraken_runtime.core.execution.orders import (
     Executed,
     OrderEvent,
     OrderRecord,
+    OutcomeUnknown,
     Rejected,
     apply_event,
 )
@@ -57,6 +58,9 @@ class Venue(Protocol):
 
     def adopt(self, order: OrderRecord) -> None:
         """Track an order the database shows open; the next poll reconciles it with the venue."""
+
+    def settle(self, now_ns: int) -> list[VenueEvent]:
+        """Poll now, whatever the interval (start-up reconciliation, shutdown)."""
 
     def arm(self, timeout_s: int) -> bool:
         """Arm or refresh the venue's dead man's switch; False when the venue has none or refused."""
@@ -102,6 +106,7 @@ class ExecutorActor(SupervisedActor):
 
     def on_supervised_stop(self) -> None:
         self._cancel_all("executor stopping (clean shutdown)")
+        self._run(lambda venue, at: venue.settle(at))  # the final status of what was cancelled or raced a fill
         if self.venue is not None and self.switch_armed_ns:
             self.venue.disarm()
             self.switch_armed_ns = 0
@@ -116,7 +121,8 @@ class ExecutorActor(SupervisedActor):
         left = store.open_orders_of_shard(self.shard, mode=self.mode, up_to_run_id=self.run_id)
         assert self.venue is not None
         for row in left:
-            record = _record_from_row(row, exec_ids=store.exec_ids_of_order(int(row["id"])))
+            exec_ids, fees = store.fills_of_order_summary(int(row["id"]))
+            record = _record_from_row(row, exec_ids=exec_ids, fees=fees)
             self.orders[record.client_order_id] = record
             self.order_ids[record.client_order_id] = int(row["id"])
             if self.mode == "paper":
@@ -125,10 +131,13 @@ class ExecutorActor(SupervisedActor):
             else:
                 self.venue.adopt(record)
                 self._tell_update(record, status=record.status, reason="reconciling", venue_error=False, now=now)
+                if record.status == "pending_new":  # its sender died between the row and the answer: ambiguous
+                    self._apply(record.client_order_id, OutcomeUnknown(reason="the process sending it stopped before "
+                                                                       "the venue answered", ts_ns=now))
         if left and self.mode == "paper":
             log.warning("executor: %d paper order(s) left open by an earlier instance closed as canceled", len(left))
         elif left:
-            self._run(lambda venue, at: venue.poll(at))
+            self._run(lambda venue, at: venue.settle(at))
             still = [cl for cl in self.orders if self.orders[cl].status == "unknown"]
             log.warning("executor: reconciled %d order(s) left open by an earlier instance; %d still unknown",
                         len(left), len(still))
@@ -316,10 +325,10 @@ def side_of(side: str) -> Side:
     raise ValueError(f"order side {side!r} is neither buy nor sell")
 
 
-def _record_from_row(row: dict[str, Any], *, exec_ids: frozenset[str] = frozenset()) -> OrderRecord:
+def _record_from_row(row: dict[str, Any], *, exec_ids: frozenset[str] = frozenset(), fees: Decimal = Decimal(0)) -> OrderRecord:
     return OrderRecord(client_order_id=row["client_order_id"], symbol=row["symbol"], side=row["side"], qty=Decimal(row["qty"]),
                        price=Decimal(row["price"]), post_only=bool(row["post_only"]), time_in_force=row["time_in_force"],
-                       status=row["status"], exchange_order_id=row["exchange_order_id"], exec_ids=exec_ids,
+                       status=row["status"], exchange_order_id=row["exchange_order_id"], exec_ids=exec_ids, fees=fees,
                        filled_qty=Decimal(row["filled_qty"]), avg_fill_price=row["avg_fill_price"],
                        intent_id=int(row["intent_id"] or 0), strategies=tuple(row["strategies"]),
                        created_at_ns=int(row["created_at_ns"]), updated_at_ns=int(row["updated_at_ns"]))

@@ -119,8 +119,10 @@ def fills(run_id: int | None = None) -> list[dict[str, Any]]:
     return result
 
 
-def exec_ids_of_order(order_id: int) -> frozenset[str]:
-    return frozenset(row.exec_id for row in Fill.select(Fill.exec_id).where(Fill.order == order_id))
+def fills_of_order_summary(order_id: int) -> tuple[frozenset[str], Decimal]:
+    """The execution ids and the total fee of an order's stored fills (an adopted order's state machine needs both)."""
+    rows = list(Fill.select(Fill.exec_id, Fill.fee).where(Fill.order == order_id))
+    return frozenset(row.exec_id for row in rows), sum((row.fee for row in rows), Decimal(0))
 
 
 def find_order(ref: str) -> dict[str, Any] | None:

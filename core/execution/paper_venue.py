@@ -151,6 +151,9 @@ class PaperVenue:
     def adopt(self, order: OrderRecord) -> None:
         """Nothing to adopt: a paper order does not outlive its venue (the executor closes it as canceled)."""
 
+    def settle(self, now_ns: int) -> list[VenueEvent]:
+        return self.poll(now_ns)
+
     def arm(self, timeout_s: int) -> bool:
         return False  # no dead man's switch: nothing rests anywhere but in this process
 

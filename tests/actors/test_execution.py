@@ -272,6 +272,7 @@ def test_restarted_executor_closes_paper_orders_left_open_and_risk_rebuilds_posi
     s.market(snapshot())
     s.risk.ask(intent(s.clock, style="taker", size="0.1", price="3510"), timeout=5)
     s.risk.ask(intent(s.clock), timeout=5)  # a maker that will rest
+    s.settle()
     s.clock.advance(50)
     s.settle()
     assert len(store.open_orders(s.run_id)) == 1
