@@ -28,6 +28,7 @@ from kraken_runtime.market import open_market
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
 from kraken_runtime.actors.lease import LeaseTracker, RunLeaseActor
 from kraken_runtime.actors.metrics import RuntimeMetrics
+from kraken_runtime.fleet import live_shard_owner
 from kraken_runtime.session import write_session_summary
 from kraken_runtime.actors.execution import SAFETY_LISTENERS, ExecutionSetupError, execution_specs_for, fan_out_snapshots
 from kraken_runtime.actors.route import route_child_specs
@@ -169,6 +170,13 @@ class Daemon:
             db = open_database(settings.storage.db_url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms)
         except StorageError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            self.http.stop()
+            return 1
+        owner = live_shard_owner(settings.runtime.shard, stale_after_s=stale_after_s,
+                                 renew_interval_s=sup.heartbeat_interval_ms / 1000)
+        if owner is not None:  # fleet safety: one daemon per shard
+            print(owner.line(settings.runtime.shard), file=sys.stderr)
+            close_database(db)
             self.http.stop()
             return 1
         self._close_out_dead_runs(stale_after_s)

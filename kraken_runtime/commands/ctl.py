@@ -144,6 +144,21 @@ def run(args: argparse.Namespace) -> int:
     except StorageError as error:
         print(f"ctl: {error}", file=sys.stderr)
         return exitcodes.FAILED
+    if args.shard is None and command.name in FLEET_COMMANDS:
+        try:
+            shards = live_shards(settings)
+            if len(shards) > 1:  # a fleet: every shard applies it (and status lists every shard)
+                try:
+                    return _fan_out(command, shards, args)
+                finally:
+                    close_database(db)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # a driver error: one line, not a traceback
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            print(f"ctl: {redact_url(url)}: {type(error).__name__}: {first_line}", file=sys.stderr)
+            close_database(db)
+            return exitcodes.FAILED
     command_id: int | None = None
     try:
         command_id = repo.insert_control_command(command.name, ctl.command_args(command), issued_by=_issued_by(),
@@ -190,6 +205,61 @@ def run(args: argparse.Namespace) -> int:
 
 
 ANSWERED, WITHDRAWN, UNKNOWN = "answered", "withdrawn", "unknown"
+
+# Without --shard these go to every live shard of the fleet (one row per shard), not to whichever claims first.
+FLEET_COMMANDS = frozenset({"halt", "reduce-only", "resume", "status"})
+
+
+def live_shards(settings: Any) -> list[str]:
+    """Shards with a running run whose lease is fresh (the daemons that can answer), sorted."""
+    window_s = max(30.0, 2 * settings.supervisor.heartbeat_deadline_ms / 1000)
+    runs = repo.live_runs(since_ns=time.time_ns() - int(window_s * 1e9))
+    return sorted({str(run["shard"]) for run in runs})
+
+
+def _fan_out(command: ctl.Command, shards: list[str], args: argparse.Namespace) -> int:
+    """One row per shard, each targeted; wait for every answer (one shared deadline); one line per shard."""
+    ids: dict[str, int] = {}
+    try:
+        for shard in shards:
+            ids[shard] = repo.insert_control_command(command.name, ctl.command_args(command), issued_by=_issued_by(),
+                                                     now_ns=time.time_ns(), target_shard=shard)
+        deadline = time.monotonic() + args.timeout
+        outcomes = {shard: _wait_for_result(repo, command_id, max(0.0, deadline - time.monotonic()))
+                    for shard, command_id in ids.items()}
+    except KeyboardInterrupt:
+        for command_id in ids.values():
+            _withdraw_on_interrupt(repo, command_id)
+        raise
+    codes = []
+    documents: dict[str, Any] = {}
+    for shard, (outcome, record) in outcomes.items():
+        if outcome == WITHDRAWN:
+            codes.append(exitcodes.TIMEOUT)
+            documents[shard] = {"status": "no answer", "message": f"no daemon of shard {shard} answered within {args.timeout:g}s"}
+            continue
+        if outcome == UNKNOWN or record is None:
+            codes.append(exitcodes.FAILED)
+            documents[shard] = {"status": "unknown", "message": "claimed, outcome unknown; check `ctl status`"}
+            continue
+        result = dict(record.result or {})
+        status = record.status if record.status in ctl.RESULT_STATUSES else ("expired" if record.status == "expired" else "failed")
+        codes.append(ctl.exit_code_for(status) if status != "expired" else exitcodes.TIMEOUT)
+        documents[shard] = {"status": status, "message": result.get("message", ""), "data": result.get("data") or {}}
+    if args.json:
+        print(orjson.dumps({"command": command.name, "shards": {
+            shard: (ctl.ordered_status_document(doc["data"]) if command.name == "status" and doc["status"] == "applied" else doc)
+            for shard, doc in documents.items()}}).decode())
+    else:
+        for shard, doc in documents.items():
+            if command.name == "status" and doc["status"] == "applied":
+                print(f"== shard {shard} ==")
+                _print_status_text(doc["data"])
+            else:
+                stream = sys.stdout if doc["status"] == "applied" else sys.stderr
+                print(f"{command.name}: {doc['status']}: {doc['message']} (shard {shard})", file=stream)
+    return max(codes) if codes else exitcodes.OK
+
 
 
 def _wait_for_result(repo: Any, command_id: int, timeout_s: float) -> tuple[str, Any]:
