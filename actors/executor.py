@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable, Protocol
 
@@ -40,6 +42,7 @@ from kraken_runtime.storage.db import reset_thread_connection
 
 log = logging.getLogger(__name__)
 
+BPS = Decimal(10_000)
 VenueEvent = tuple[str, OrderEvent]
 
 
@@ -92,6 +95,10 @@ class ExecutorActor(SupervisedActor):
         self.order_ids: dict[str, int] = {}  # client order id -> orders.id
         self.submitted_ns: dict[str, int] = {}
         self._symbols_seen: set[str] = set()
+        self.requests: dict[str, OrderRequest] = {}  # open orders' requests (style, intent expiry) for hybrids
+        self.snapshots: dict[str, StateSnapshot] = {}
+        self._last_known: dict[str, OrderRecord] = {}  # the final record of orders that just left `orders`
+        self.safety_mode = "active"
         self.peer_state = peer_state  # the directory's view of a child (running | restarting | disabled ...)
         self.market_fresh_ns = market_fresh_ms * 1_000_000
         self.last_snapshot_ns = 0
@@ -150,6 +157,7 @@ class ExecutorActor(SupervisedActor):
                 self._submit(message)
             case StateSnapshot():
                 self.last_snapshot_ns = self.clock_ns()
+                self.snapshots[message.symbol] = message
                 self._run(lambda venue, now: venue.on_snapshot(message, now))
             case ExecutionTick():
                 self._run(lambda venue, now: venue.poll(now))
@@ -158,6 +166,7 @@ class ExecutorActor(SupervisedActor):
             case CancelOrders():
                 self._cancel_all(message.reason, symbol=message.symbol)
             case SafetyModeChanged():
+                self.safety_mode = message.mode
                 if message.mode == "halted":
                     self._cancel_all(f"safety mode halted: {message.reason}")
             case _:
@@ -196,6 +205,7 @@ class ExecutorActor(SupervisedActor):
             self._tell_update(record, status="rejected", reason="order row could not be stored; not sent", venue_error=False, now=now)
             return
         self.orders[record.client_order_id] = record
+        self.requests[record.client_order_id] = request
         self.submitted_ns[record.client_order_id] = now
         self.metrics.orders.labels(symbol=record.symbol, side=record.side, status="pending_new").inc()
         self._tell_update(record, status="pending_new", reason="", venue_error=False, now=now)
@@ -233,6 +243,9 @@ class ExecutorActor(SupervisedActor):
         if not order.is_open:
             self.submitted_ns.pop(cl_ord_id, None)
             self.orders.pop(cl_ord_id, None)
+            self._last_known = {cl_ord_id: order}  # read right after by a hybrid's crossing
+            if not isinstance(event, Canceled) or "hybrid" not in event.reason:
+                self.requests.pop(cl_ord_id, None)
         self._publish_open()
 
     def _store_fill(self, order: OrderRecord, fill: Executed, now: int) -> None:
@@ -265,15 +278,56 @@ class ExecutorActor(SupervisedActor):
 
     def _expire_makers(self) -> None:
         """A resting post-only order (maker or hybrid) still open after maker_timeout_ms is cancelled: the
-        signal that placed it is that old, and a stale quote is a free option for others."""
+        signal that placed it is that old, and a stale quote is a free option for others. A hybrid order still
+        resting after hybrid_cross_ms while its intent has not expired (the signal still holds) and the mode is
+        active is cancelled and its rest crosses as an IOC at the opposite best, at most hybrid_max_cross_bps
+        worse than its maker price (never unbounded; the same approved intent, not decided again)."""
         now = self.clock_ns()
         limit_ns = self.settings.maker_timeout_ms * 1_000_000
+        cross_ns = self.settings.hybrid_cross_ms * 1_000_000
         reason = f"maker timeout {self.settings.maker_timeout_ms} ms"
         assert self.venue is not None
         for cl_ord_id, order in list(self.orders.items()):
-            if order.post_only and order.status in ("new", "partially_filled") and now - order.created_at_ns >= limit_ns:
+            if not order.post_only or order.status not in ("new", "partially_filled"):
+                continue
+            request = self.requests.get(cl_ord_id)
+            if (request is not None and request.style == "hybrid" and cross_ns and now - order.created_at_ns >= cross_ns
+                    and now < request.expires_at_ns and self.safety_mode == "active"):
+                price = self._cross_price(order)
+                if price is not None:
+                    self._cross(order, request, price, now)
+                    continue
+            if now - order.created_at_ns >= limit_ns:
                 for cl, event in self.venue.cancel(cl_ord_id, now, reason):
                     self._apply(cl, event)
+
+    def _cross_price(self, order: OrderRecord) -> Decimal | None:
+        snapshot = self.snapshots.get(order.symbol)
+        if snapshot is None or not snapshot.ready:
+            return None
+        best = snapshot.best_ask if order.side == "buy" else snapshot.best_bid
+        if best is None:
+            return None
+        worst = order.price * (1 + self.settings.hybrid_max_cross_bps / BPS if order.side == "buy"
+                               else 1 - self.settings.hybrid_max_cross_bps / BPS)
+        if (order.side == "buy" and best > worst) or (order.side == "sell" and best < worst):
+            return None  # the market moved away further than a hybrid may chase
+        return best
+
+    def _cross(self, order: OrderRecord, request: OrderRequest, price: Decimal, now: int) -> None:
+        assert self.venue is not None
+        for cl, event in self.venue.cancel(order.client_order_id, now, "hybrid: crossing as a taker"):
+            self._apply(cl, event)
+        left = self.orders.get(order.client_order_id)
+        if left is not None and left.is_open:
+            return  # not cancelled (yet): never two orders for one intent at once
+        final = self.requests.pop(order.client_order_id, request)
+        record = self._last_known.get(order.client_order_id, order)
+        remaining = record.qty - record.filled_qty
+        if remaining <= 0:
+            return
+        self._submit(replace(final, client_order_id=uuid.uuid4().hex, qty=remaining, price=price, post_only=False,
+                             time_in_force="ioc", style="taker", created_at_ns=now))
 
     def _dead_mans_switch(self) -> None:
         """Kraken venue: CancelAllOrdersAfter(dead_mans_switch_s), refreshed every dead_mans_switch_refresh_s only

@@ -289,6 +289,8 @@ class ExecutorSettings(_Section):
 
     venue_timeout_ms: int = Field(5000, ge=10, le=120_000)
     maker_timeout_ms: int = Field(30_000, ge=10, le=3_600_000)
+    hybrid_cross_ms: int = Field(1000, ge=0, le=3_600_000)
+    hybrid_max_cross_bps: Decimal = Field(Decimal("10"), ge=0, le=1000)
     tick_interval_ms: int = Field(100, ge=10, le=60_000)
     paper_latency_ms: int = Field(50, ge=0, le=60_000)
     paper_balance_usd: Decimal = Field(Decimal("10000"), ge=0)

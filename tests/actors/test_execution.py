@@ -344,3 +344,34 @@ def test_session_summary_file_has_orders_fills_pnl_by_strategy_and_rejections_by
     assert doc["pnl_by_strategy"]["momentum ETH/USD"]["position_qty"] == "0.1"
     taker = sim_instrument_rules((SYMBOL,))[SYMBOL].taker_fee_rate  # the sim's ETH/USD tier-0 taker fee
     assert D(doc["fees"]) == D("0.1") * D("3500.00") * taker
+
+
+def test_hybrid_rests_post_only_then_crosses_as_a_bounded_taker_while_its_intent_holds(system: Any) -> None:
+    s = system
+    s.market(snapshot(bid="3499.70", ask="3500.00"))
+    s.risk.ask(intent(s.clock, style="hybrid", size="0.05", price="3499.70"), timeout=5)
+    s.settle()
+    s.clock.advance(50)
+    s.settle()
+    [maker] = store.orders(s.run_id)
+    assert maker["post_only"] and maker["status"] == "new"
+    s.clock.advance(1000)  # hybrid_cross_ms passed, the intent (2 s) still holds
+    s.settle()
+    s.clock.advance(50)
+    s.settle()
+    maker, taker = store.orders(s.run_id)
+    assert maker["status"] == "canceled" and "hybrid" in maker["last_error"]
+    assert taker["time_in_force"] == "ioc" and not taker["post_only"] and taker["price"] == D("3500.00")
+    assert taker["status"] == "filled" and taker["intent_id"] == maker["intent_id"]
+    [fill] = store.fills(s.run_id)
+    assert fill["liquidity"] == "taker" and fill["qty"] == D("0.05")
+
+
+def test_hybrid_does_not_cross_after_its_intent_expired(system: Any) -> None:
+    s = system
+    s.market(snapshot(bid="3499.70", ask="3500.00"))
+    s.risk.ask(intent(s.clock, style="hybrid", size="0.05", price="3499.70"), timeout=5)
+    s.settle()
+    s.clock.advance(2500)  # past the intent's expiry
+    s.settle()
+    assert [o["post_only"] for o in store.orders(s.run_id)] == [True] and store.fills(s.run_id) == []
