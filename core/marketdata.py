@@ -111,6 +111,9 @@ class StateSnapshot:
     bids: tuple[Level, ...]  # top levels, best first
     asks: tuple[Level, ...]
     venue_status: str
+    # orders resting within depth_window_bps of the mid in the level3 book (None without a level3 book)
+    l3_orders_bid: int | None = None
+    l3_orders_ask: int | None = None
 
     @property
     def ready(self) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 
 from kraken_runtime.core.config import StateSettings
 from kraken_runtime.core.features import (
+    BPS,
     L3QualityInputs,
     RealizedVolatility,
     TradeFlow,
@@ -457,6 +458,18 @@ class SymbolState:
             top_agrees=agrees,
         ))
 
+    def l3_orders_within(self, mid: Decimal | None, window_bps: Decimal) -> tuple[int | None, int | None]:
+        """Orders resting within `window_bps` of the mid on each side of the level3 book (the route engine's
+        order-count imbalance); (None, None) without a level3 book that has had its snapshot."""
+        l3 = self.l3
+        if l3 is None or self.l3_last_ns is None or mid is None or mid <= 0:
+            return None, None
+        view = l3.l2_view(TOP_LEVELS)
+        low, high = mid * (BPS - window_bps) / BPS, mid * (BPS + window_bps) / BPS
+        bids = sum(len(l3.orders_at("bid", level.price)) for level in view.bids if level.price >= low)
+        asks = sum(len(l3.orders_at("ask", level.price)) for level in view.asks if level.price <= high)
+        return bids, asks
+
     def snapshot(self, now_ns: int) -> StateSnapshot:
         bid, ask = self.book.best_bid(), self.book.best_ask()
         bid_price = bid.price if bid else None
@@ -468,6 +481,7 @@ class SymbolState:
         depth_ask = depth_within_bps(asks if len(asks) == self.book.depth_of_asks() else self.book.asks(), mid, window, side="ask")
         ref_mid = self.ref_mid(now_ns)
         last = self.flow.last
+        l3_bid_orders, l3_ask_orders = self.l3_orders_within(mid, window)
         return StateSnapshot(
             symbol=self.symbol,
             status=self.status,
@@ -496,6 +510,8 @@ class SymbolState:
             bids=tuple(bids),
             asks=tuple(asks),
             venue_status=self.venue_status,
+            l3_orders_bid=l3_bid_orders,
+            l3_orders_ask=l3_ask_orders,
         )
 
     def due_snapshot(self, now_ns: int) -> StateSnapshot | None:

@@ -1,8 +1,11 @@
 """imbalance: order-book imbalance within `window_bps` of the mid.
 
-imbalance = (bid depth - ask depth) / (bid depth + ask depth), depth being the quote notional resting within
-the window on each side of the L2 book. Bids outweighing asks by at least `min_imbalance` is a buy signal,
-the reverse a sell; strength rises linearly to 1 at `full_imbalance`. No view while either side is empty.
+L2: (bid depth - ask depth) / (bid depth + ask depth), depth being the quote notional resting within the
+window on each side of the L2 book. Where level3 runs, the snapshot also counts the orders resting within
+the state's depth window on each side, and the order-count imbalance (bid orders - ask orders) / (both)
+is averaged in: many small orders on one side is the crowd leaning, one large order is one participant.
+An imbalance of at least `min_imbalance` toward the bids is a buy signal, toward the asks a sell; strength
+rises linearly to 1 at `full_imbalance`. No view while either side of the L2 book is empty.
 """
 
 from __future__ import annotations
@@ -23,8 +26,14 @@ def imbalance_signal(snapshot: StateSnapshot, settings: ImbalanceSettings) -> Si
     mid = snapshot.mid
     bid_depth = depth_within_bps(snapshot.bids, mid, settings.window_bps, side="bid")
     ask_depth = depth_within_bps(snapshot.asks, mid, settings.window_bps, side="ask")
-    value = imbalance(bid_depth, ask_depth)
-    features = [("imbalance", text(value)), ("bid_depth_usd", text(bid_depth, 2)), ("ask_depth_usd", text(ask_depth, 2)),
+    l2 = imbalance(bid_depth, ask_depth)
+    l3 = None
+    if snapshot.l3_orders_bid is not None and snapshot.l3_orders_ask is not None:
+        l3 = imbalance(Decimal(snapshot.l3_orders_bid), Decimal(snapshot.l3_orders_ask))
+    value = l2 if l2 is None or l3 is None else (l2 + l3) / 2
+    features = [("imbalance", text(value)), ("l2_imbalance", text(l2)), ("l3_order_imbalance", text(l3)),
+                ("bid_depth_usd", text(bid_depth, 2)), ("ask_depth_usd", text(ask_depth, 2)),
+                ("l3_orders_bid", text(snapshot.l3_orders_bid)), ("l3_orders_ask", text(snapshot.l3_orders_ask)),
                 ("window_bps", text(settings.window_bps)), ("min_imbalance", text(settings.min_imbalance)),
                 ("full_imbalance", text(settings.full_imbalance))]
     if value is None or abs(value) < settings.min_imbalance:

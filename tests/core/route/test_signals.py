@@ -195,3 +195,17 @@ def test_signal_carries_the_snapshot_epoch_seq_and_state_time(make_snapshot):
     snap = make_snapshot(epoch=7, seq=42, ts_ns=123, bid_qty="90", ask_qty="10")
     signal = imbalance_signal(snap, ImbalanceSettings())
     assert (signal.epoch, signal.seq, signal.state_ts_ns, signal.symbol) == (7, 42, 123, "BTC/USD")
+
+
+def test_imbalance_averages_in_the_l3_order_count_imbalance_where_level3_runs(make_snapshot):
+    balanced_depth = make_snapshot()  # L2 imbalance 0
+    crowd = make_snapshot(l3_orders_bid=9, l3_orders_ask=1)  # order counts 0.8 toward the bids
+    assert imbalance_signal(balanced_depth, ImbalanceSettings()).direction == 0
+    signal = imbalance_signal(crowd, ImbalanceSettings())
+    assert signal.direction == 1 and features(signal)["l3_order_imbalance"] == "0.8000"
+    assert abs(D(features(signal)["l2_imbalance"])) < D("0.001")  # equal sizes, asks a cent higher
+    assert abs(D(features(signal)["imbalance"]) - D("0.4")) < D("0.001")
+    against = imbalance_signal(make_snapshot(bid_qty="95", ask_qty="5", l3_orders_bid=1, l3_orders_ask=9), ImbalanceSettings())
+    assert against.direction == 0  # heavy bid depth from one order against a crowd of asks: no view
+    no_l3 = imbalance_signal(make_snapshot(bid_qty="95", ask_qty="5"), ImbalanceSettings())
+    assert features(no_l3)["l3_order_imbalance"] == "unknown" and no_l3.direction == 1
