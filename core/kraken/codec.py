@@ -696,12 +696,16 @@ _BOOK_FRAMES = ('{"channel":"book","type":"', '{"channel":"level3","type":"')
 
 
 def _decode_canonical(frame: str) -> Any:
-    from kraken_runtime.core.kraken.book import decode_canonical_book_frame
-    from kraken_runtime.core.kraken.l3book import decode_canonical_level3_frame
+    decoders = _CANONICAL_DECODERS
+    if not decoders:  # imported on first use, as the other book decoders here (an import per call costs ~1 us)
+        from kraken_runtime.core.kraken.book import decode_canonical_book_frame
+        from kraken_runtime.core.kraken.l3book import decode_canonical_level3_frame
 
-    if frame[12] == "b":  # '{"channel":"b...'
-        return decode_canonical_book_frame(frame)
-    return decode_canonical_level3_frame(frame)
+        decoders.extend((decode_canonical_book_frame, decode_canonical_level3_frame))
+    return decoders[0](frame) if frame[12] == "b" else decoders[1](frame)  # '{"channel":"b...' or "l..."
+
+
+_CANONICAL_DECODERS: list[Any] = []
 
 
 def _parse(frame: str | bytes) -> Any:

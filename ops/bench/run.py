@@ -315,7 +315,14 @@ def _l2_runs(symbol: str, depth: int, frames: list[str]) -> dict[str, Callable[[
         client = SdkBook(symbol, depth, *precision)
         return client.run(frames) / count / 1000.0
 
-    return {"wire_text": wire_text, "decode_apply": decode_apply, "sdk": sdk}
+    def json_loads() -> float:  # a yardstick across machines: the stdlib parse alone, floats
+        loads = json.loads
+        start = cpu_ns()
+        for frame in frames:
+            loads(frame)
+        return (cpu_ns() - start) / count / 1000.0
+
+    return {"wire_text": wire_text, "decode_apply": decode_apply, "sdk": sdk, "json_loads": json_loads}
 
 
 def _sdk_mismatches(symbol: str, depth: int, frames: list[str]) -> int:
@@ -332,13 +339,15 @@ def bench_l2book(quick: bool) -> dict[str, Any]:
     for label, symbol, depth, frames in l2_datasets(quick):
         progress(f"  l2book: {label}")
         runs = _l2_runs(symbol, depth, frames)
-        rounds = 3 if quick else (5 if len(frames) > 10_000 else 15)
+        rounds = 3 if quick or len(frames) > 10_000 else 15
         best = interleaved_best(rounds, runs)
         figures[label] = {"us_per_update": _r(best["wire_text"]), "decode_apply_us": _r(best["decode_apply"]),
                           "updates": len(frames), "depth": depth}
         baseline[label] = {"sdk_us_per_update": _r(best["sdk"]),
-                           "sdk_checksum_mismatches": _sdk_mismatches(symbol, depth, frames)}
+                           "sdk_checksum_mismatches": _sdk_mismatches(symbol, depth, frames),
+                           "json_loads_us": _r(best["json_loads"])}
         ratio[label] = {"vs_sdk": _ratio(best["wire_text"], best["sdk"]),
+                        "vs_json_loads": _ratio(best["wire_text"], best["json_loads"]),
                         "speedup_vs_sdk": _r(best["sdk"] / best["wire_text"]),
                         "decode_apply_speedup_vs_sdk": _r(best["sdk"] / best["decode_apply"])}
         if depth == 10:
