@@ -134,9 +134,9 @@ def _measure(url: str, quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         run_id = repo.start_run(mode="paper", market="sim", shard="bench", config_hash="bench", version="bench",
                                 hostname="bench", pid=os.getpid(), now_ns=time.time_ns())
-        market_rows = 10_000 if quick else 100_000
-        state_calls = 40 if quick else 400
-        single_rows = 300 if quick else 3000
+        market_rows = 5_000 if quick else 100_000
+        state_calls = 20 if quick else 400
+        single_rows = 100 if quick else 3000
         ours: dict[str, Any] = {}
         base: dict[str, Any] = {}
 
