@@ -3,8 +3,8 @@
     python ops/bench/run.py [--quick] [--json] [NAME ...]
 
 NAME is one or more of: decode, l2book, replay, l3book, ingest, storage (default: all). Not yet: pipeline,
-order and scale; they measure the route engine, the risk envelope and the executor, which had not landed
-when this suite was written (docs/PERFORMANCE.md says the same).
+order and scale; they measure the route engine, the risk envelope and the executor, which landed while this
+suite was being written, and are its next rows (docs/PERFORMANCE.md says what each needs).
 
 Output: with --json, one JSON object per benchmark per line on stdout:
 ``{"name", "what", "unit", "figures", "baseline": {"what", "figures"}, "ratio", "target", "met", "notes"}``
@@ -67,7 +67,8 @@ NOT_YET = {
     "order": "submit -> ack / fill latency via the local exchange, paper and live paths",
     "scale": "symbols per process before ingest lag passes 100 ms; RSS per symbol at L3 depth 1000",
 }
-NOT_YET_WHY = "not yet: needs the route engine and the risk envelope + executor, which have not landed"
+NOT_YET_WHY = ("not yet built: it measures the route engine and the risk envelope + executor, which landed "
+               "after this suite's other rows; it is the suite's next row")
 
 
 def _load(name: str) -> ModuleType:
