@@ -2,9 +2,9 @@
 
     python ops/bench/run.py [--quick] [--json] [NAME ...]
 
-NAME is one or more of: decode, l2book, replay, l3book, ingest, storage (default: all). Not yet: pipeline,
-order and scale; they measure the route engine, the risk envelope and the executor, which landed while this
-suite was being written, and are its next rows (docs/PERFORMANCE.md says what each needs).
+NAME is one or more of: decode, l2book, replay, l3book, ingest, storage, scale (default: all). Not yet:
+pipeline and order; they measure the route engine, the risk envelope and the executor, which landed while
+this suite was being written, and are its next rows (docs/PERFORMANCE.md says what each needs).
 
 Output: with --json, one JSON object per benchmark per line on stdout:
 ``{"name", "what", "unit", "figures", "baseline": {"what", "figures"}, "ratio", "target", "met", "notes"}``
@@ -32,6 +32,9 @@ Rows (what / baseline / target, from issue 15):
   a straightforward reference book (dict of orders, sort on every checksum) / <= 10 us at depth 100.
 - ingest: ops/bench/ingest.py's flood rows (feed -> state, the daemon's wiring) at 1, 10, 50 symbols
   (quick: 1, 10) / bare websocket-client receive + json.loads / >= 50,000 frames/s, <= 1.5x baseline cost.
+- scale: symbols per process at Kraken's busiest recorded per-symbol book rate (41 frames/s) before the
+  p99 receive -> applied lag passes 100 ms (50, 100, 200, 400; quick: 50), and MB per symbol of a level3 book
+  at depth 1000 / no baseline / >= 50 symbols at <= 50% of a core; <= 20 MB per symbol.
 - storage: rows/s through storage/repo.py on SQLite and PostgreSQL (when reachable at
   KRT_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test) / raw sqlite3 / psycopg2
   executemany of the same rows / >= 50,000 market rows/s on SQLite, <= 2x baseline.
@@ -61,14 +64,13 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 CAPTURES = REPO_ROOT / "tests" / "data" / "kraken" / "captures"
-BENCHMARKS = ("decode", "l2book", "replay", "l3book", "ingest", "storage")
+BENCHMARKS = ("decode", "l2book", "replay", "l3book", "ingest", "storage", "scale")
 NOT_YET = {
     "pipeline": "tick-to-intent latency through feed -> state -> scanner -> strategy -> risk -> executor",
     "order": "submit -> ack / fill latency via the local exchange, paper and live paths",
-    "scale": "symbols per process before ingest lag passes 100 ms; RSS per symbol at L3 depth 1000",
 }
 NOT_YET_WHY = ("not yet built: it measures the route engine and the risk envelope + executor, which landed "
-               "after this suite's other rows; it is the suite's next row")
+               "after this suite's other rows; it is one of the suite's next rows")
 
 
 def _load(name: str) -> ModuleType:
@@ -533,6 +535,86 @@ def bench_ingest(quick: bool) -> dict[str, Any]:
                   baseline, ratio, ">= 50,000 frames/s per process; <= 1.5x the baseline's CPU per frame", met)
 
 
+# ------------------------------------------------------------------------------------------------ scale
+
+# Kraken's busiest recorded book stream: BTC/USD depth 25, 2,051 updates in 49.7 s (the others: 5-29/s).
+REALISTIC_FRAMES_PER_SYMBOL_S = 41.25
+
+_RSS_PROBE = """
+import gc, json, os, sys
+sys.path.insert(0, {bench_dir!r})
+from synthetic import level3_capture
+from kraken_runtime.core.kraken.l3book import L3Book, decode_canonical_level3_frame
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+lines = level3_capture({updates}, 1000, seed=5)
+gc.collect()
+before = rss()
+books = []
+for i in range({books}):
+    book = L3Book('BTC/USD', 1000, 1, 8)
+    for line in lines:  # decoded per book: its own order ids and orders, as each symbol's feed makes them
+        assert book.apply_message(decode_canonical_level3_frame(line)).ok
+    books.append(book)
+gc.collect()
+print(json.dumps({{"bytes_per_symbol": (rss() - before) / len(books), "orders": books[0].order_count()}}))
+"""
+
+
+def bench_scale(quick: bool) -> dict[str, Any]:
+    """Symbols one process holds at Kraken's realistic per-symbol rate with ingest lag (p99, receive ->
+    applied) under 100 ms, and the memory of one symbol's level3 book at depth 1000."""
+    import logging
+
+    ingest = _load("ingest")
+    logging.basicConfig(level=logging.CRITICAL)
+    counts = (50,) if quick else (50, 100, 200, 400)
+    seconds = 0.5 if quick else 4.0
+    frames = ingest.book_frames()
+    figures: dict[str, Any] = {}
+    held = 0
+    with tempfile.TemporaryDirectory(prefix="krt-bench-scale-") as tmp:
+        for count in counts:
+            progress(f"  scale: {count} symbols at {REALISTIC_FRAMES_PER_SYMBOL_S:g} frames/s each")
+            rate = count * REALISTIC_FRAMES_PER_SYMBOL_S
+            try:
+                row = ingest.run_pipeline(frames, ingest.synthetic_symbols(count), "shared", seconds,
+                                          0.5 if quick else 1.0, Path(tmp), rate=rate)
+            except RuntimeError as error:
+                figures[f"{count} symbols"] = {"failed": str(error)}
+                break
+            cpu_share = row["fps"] * row["cpu_us"] / 1e6  # of one core
+            keeps_up = row["p99_ms"] <= 100.0 and row["fps"] >= 0.95 * rate and row["ready"] == count
+            figures[f"{count} symbols"] = {"offered_frames_per_s": round(rate), "frames_per_s": round(row["fps"]),
+                                           "p50_ms": _r(row["p50_ms"]), "p99_ms": _r(row["p99_ms"]),
+                                           "cpu_share_of_a_core": _r(cpu_share), "ready": f"{row['ready']}/{count}",
+                                           "keeps_up": keeps_up}
+            if not keeps_up:
+                break
+            held = count
+    progress("  scale: level3 memory at depth 1000")
+    probe = _RSS_PROBE.format(bench_dir=str(Path(__file__).resolve().parent), updates=50 if quick else 500,
+                              books=3 if quick else 20)
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT)
+    if completed.returncode != 0:
+        raise RuntimeError(f"level3 memory probe failed: {completed.stderr.strip()[-300:]}")
+    memory = json.loads(completed.stdout)
+    figures["level3 depth 1000"] = {"mb_per_symbol": _r(memory["bytes_per_symbol"] / 1e6), "orders": memory["orders"]}
+    at_50 = figures.get("50 symbols", {})
+    met = {
+        ">= 50 symbols with p99 lag <= 100 ms": held >= 50,
+        "at <= 50% of a core": bool(at_50.get("keeps_up")) and at_50.get("cpu_share_of_a_core", 1.0) <= 0.5,
+        "<= 20 MB per symbol at L3 depth 1000": memory["bytes_per_symbol"] <= 20e6,
+    }
+    return result("scale", f"symbols one process holds at {REALISTIC_FRAMES_PER_SYMBOL_S:g} book frames/s each (the "
+                  "busiest recorded capture's rate) through feed -> state (ingest.py's paced pipeline, shared "
+                  "connection) with p99 receive -> applied <= 100 ms; memory (RSS) of one symbol's level3 book at "
+                  "depth 1000 (the generated stream's orders)", "symbols", figures, "none (the issue sets none)", {},
+                  {}, ">= 50 symbols at <= 50% of a core; <= 20 MB per symbol at L3 depth 1000", met,
+                  f"held: {held} symbols (the largest count tried that kept up)")
+
+
 # ------------------------------------------------------------------------------------------------ storage
 
 
@@ -550,6 +632,7 @@ RUNNERS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "l3book": bench_l3book,
     "ingest": bench_ingest,
     "storage": bench_storage,
+    "scale": bench_scale,
 }
 
 
