@@ -14,7 +14,8 @@ for PostgreSQL, and in this thread for SQLite):
   the route engine and executor write them (each its own transaction); baseline: executemany of the same
   rows, one transaction for all (what batching would cost).
 PostgreSQL: KRT_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test, trust auth); each run
-makes and drops its own database there. When it is unreachable the row says so and reports SQLite only.
+makes and drops its own database there. When it is unreachable the row says so and reports SQLite only;
+--quick measures SQLite only.
 """
 
 from __future__ import annotations
@@ -279,8 +280,10 @@ def bench(quick: bool, progress: Callable[[str], None]) -> dict[str, Any]:
         ours, base = _measure(f"sqlite:///{Path(tmp) / 'bench.db'}", quick)
         figures["sqlite"], baseline["sqlite"] = ours, base
     notes = ""
-    postgres = _postgres_database()
-    if postgres is None:
+    postgres = None if quick else _postgres_database()
+    if quick:
+        notes = "quick: SQLite only (a database made and dropped on PostgreSQL costs seconds)"
+    elif postgres is None:
         notes = f"PostgreSQL not reachable at {POSTGRES_URL}: SQLite only"
     else:
         url, drop = postgres
@@ -306,7 +309,7 @@ def bench(quick: bool, progress: Callable[[str], None]) -> dict[str, Any]:
         "ratio": ratio, "target": ">= 50,000 market rows/s on SQLite; <= 2x the baseline's cost per row "
                                   "(ratio = our cost per row / the baseline's)",
         "met": met,
-        "notes": notes or "intents/orders/fills are written one per call (one transaction each) by design: their "
+        "notes": (notes + "; " if notes else "") + "intents/orders/fills are written one per call (one transaction each) by design: their "
                           "ratio is the price of that durability, not a defect of the write path",
     }
     return from_run
