@@ -195,7 +195,7 @@ def bench_decode(quick: bool) -> dict[str, Any]:
         else:
             runs[f"{channel}|ours"] = timed(lines, codec.decode)
             ours[channel] = "codec.decode (wire.loads with exact Decimals + typed, checked message)"
-    best = interleaved_best(5 if quick else 15, runs)
+    best = interleaved_best(3 if quick else 15, runs)
     figures: dict[str, Any] = {}
     baseline: dict[str, Any] = {}
     ratio: dict[str, Any] = {}
@@ -342,7 +342,7 @@ def bench_l2book(quick: bool) -> dict[str, Any]:
     for label, symbol, depth, frames in l2_datasets(quick):
         progress(f"  l2book: {label}")
         runs = _l2_runs(symbol, depth, frames)
-        rounds = 3 if quick or len(frames) > 10_000 else 15
+        rounds = 2 if quick else (3 if len(frames) > 10_000 else 15)
         best = interleaved_best(rounds, runs)
         figures[label] = {"us_per_update": _r(best["wire_text"]), "decode_apply_us": _r(best["decode_apply"]),
                           "updates": len(frames), "depth": depth}
@@ -405,7 +405,7 @@ def bench_replay(quick: bool) -> dict[str, Any]:
         def tool() -> float:
             return (_child_cpu_ns(command + [str(full)]) - _child_cpu_ns(command + [str(startup)])) / updates / 1000.0
 
-        best = interleaved_best(2 if quick else 3, {"tool": tool, "wire_text": in_process["wire_text"],
+        best = interleaved_best(1 if quick else 3, {"tool": tool, "wire_text": in_process["wire_text"],
                                                     "decode_apply": in_process["decode_apply"], "previous": previous})
     figures = {"us_per_update": _r(best["tool"]), "updates": updates,
                "previous_tool_path_us": _r(best["previous"])}
