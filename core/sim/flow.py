@@ -228,7 +228,14 @@ class SymbolFlow:
                     self.next_ns = ts + self._interarrival_ns()
                     return
                 if action == "follow" and self.mode in ("online", "post_only"):
-                    self._sweep_to(ops, ts, self.fair_ticks())  # the book keeps up with the scripted price
+                    # The book keeps up with the scripted price, and market makers quote around it at once,
+                    # so a moving market stays a liquid one (illiquidity is a phase of its own).
+                    fair = self.fair_ticks()
+                    self._sweep_to(ops, ts, fair)
+                    half = self.spread_ticks / 2.0
+                    for side, price in ((BID, math.floor(fair - half)), (ASK, math.ceil(fair + half))):
+                        if price >= 1 and not ops.book.crosses(side, price):
+                            ops.flow_rest(side, price, self._resting_size(fair), ts)
 
         trading = self.mode in ("online", "post_only")
         if trading:

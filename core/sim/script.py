@@ -14,7 +14,8 @@ Phases (each for `seconds`; after the last one the symbol's own flow model goes 
 Pure: the flow calls `MarketScript.apply(flow, ts_ns, dt_s)` once per event with its own clock and random
 source, so a seeded run with a script is as deterministic as one without. In the trending, mean-reverting
 and volatile phases the flow then moves its book to the scripted fair price (it takes what lies between the
-touch and that price), so the phase shows in the book and the trades at once.
+touch and that price) and quotes both sides around it, so the phase shows in the book and the trades at
+once and a moving market stays a liquid one.
 """
 
 from __future__ import annotations
