@@ -10,6 +10,7 @@ paper orders) before anything it depends on goes away.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from decimal import Decimal
 from typing import Any, Callable, Mapping
@@ -33,6 +34,7 @@ RISK_NAME = "risk"
 EXECUTOR_NAME = "executor"
 SAFETY_LISTENERS = (RISK_NAME, EXECUTOR_NAME)
 HUNDRED = Decimal(100)
+PREFLIGHT_RATE_LIMIT_WAIT_S = 60.0  # a REST counter spent by a restart storm recovers within this (20 points at 0.33/s)
 
 
 def sim_instrument_rules(symbols: tuple[str, ...]) -> dict[str, InstrumentRules]:
@@ -171,7 +173,7 @@ def live_preflight(client: KrakenRestClient, settings: Settings, instruments: Ma
     """The owner's start-up flow after connecting: verify the key's permissions (query funds, create orders, cancel
     orders; a missing one refuses with one line naming it), read the balances, select from the configured symbols
     (and KRAKEN_ENABLED_PAIRS) those the funds present can trade, and say what will trade under which limits."""
-    from kraken_runtime.core.kraken.errors import KrakenError, PermissionDenied, UnknownOrder
+    from kraken_runtime.core.kraken.errors import KrakenError, PermissionDenied, RateLimited, UnknownOrder
 
     mode = settings.runtime.mode
 
@@ -179,12 +181,21 @@ def live_preflight(client: KrakenRestClient, settings: Settings, instruments: Ma
         return ExecutionSetupError(f"error: the API key lacks the '{permission}' permission ({exc}); {mode} trading "
                                    f"needs Query Funds, Create & Modify Orders and Cancel & Close Orders", 1)
 
-    try:
-        raw = client.balance()
-    except PermissionDenied as exc:
-        raise refuse("Query Funds", exc) from None
-    except KrakenError as exc:
-        raise ExecutionSetupError(f"error: cannot read the balances ({type(exc).__name__}: {exc})", 1) from None
+    deadline = time.monotonic() + PREFLIGHT_RATE_LIMIT_WAIT_S
+    while True:
+        try:
+            raw = client.balance()
+            break
+        except PermissionDenied as exc:
+            raise refuse("Query Funds", exc) from None
+        except RateLimited as exc:  # the key's counter is spent (a restart storm): wait it out, bounded
+            if time.monotonic() >= deadline:
+                raise ExecutionSetupError(f"error: cannot read the balances: still rate limited after "
+                                          f"{PREFLIGHT_RATE_LIMIT_WAIT_S:g}s ({exc})", 1) from None
+            log.warning("preflight: balances rate limited (%s); trying again in 2s", exc)
+            time.sleep(2.0)  # start-up, before any actor runs: a pause here delays nothing else
+        except KrakenError as exc:
+            raise ExecutionSetupError(f"error: cannot read the balances ({type(exc).__name__}: {exc})", 1) from None
     balances: dict[str, Decimal] = {}
     for asset, amount in raw.items():
         balances[ws_asset(asset)] = balances.get(ws_asset(asset), Decimal(0)) + amount

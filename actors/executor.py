@@ -43,6 +43,7 @@ from kraken_runtime.storage.db import reset_thread_connection
 log = logging.getLogger(__name__)
 
 BPS = Decimal(10_000)
+SWITCH_RETRY_NS = 2_000_000_000  # after a refused arm of the dead man's switch, wait this long before the next try
 VenueEvent = tuple[str, OrderEvent]
 
 
@@ -103,6 +104,7 @@ class ExecutorActor(SupervisedActor):
         self.market_fresh_ns = market_fresh_ms * 1_000_000
         self.last_snapshot_ns = 0
         self.switch_armed_ns = 0  # when the dead man's switch was last armed (0: not armed)
+        self.switch_failed_ns = 0  # when arming was last refused
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -188,11 +190,11 @@ class ExecutorActor(SupervisedActor):
             log.error("executor: client order id %s seen twice; the second request is dropped", request.client_order_id)
             return
         if any(o.status == "unknown" for o in self.orders.values()):
-            self._run(lambda venue, at: venue.poll(at))  # resolve the ambiguous submit by cl_ord_id first
-            if any(o.status == "unknown" for o in self.orders.values()):
-                self._tell_update(record, status="rejected", reason="an earlier order's outcome is still unknown; "
-                                  "nothing new goes out until it is resolved", venue_error=False, now=now)
-                return
+            # The ambiguous submit is looked up by cl_ord_id on the venue's poll schedule (a lookup per request
+            # would spend the REST counter the lookup itself needs); until it is resolved nothing new goes out.
+            self._tell_update(record, status="rejected", reason="an earlier order's outcome is still unknown; "
+                              "nothing new goes out until it is resolved", venue_error=False, now=now)
+            return
         try:
             self.order_ids[record.client_order_id] = store.insert_order(
                 self.run_id, intent_id=request.intent_id, client_order_id=record.client_order_id,
@@ -339,6 +341,8 @@ class ExecutorActor(SupervisedActor):
         now = self.clock_ns()
         if self.switch_armed_ns and now - self.switch_armed_ns < self.settings.dead_mans_switch_refresh_s * 1_000_000_000:
             return
+        if now - self.switch_failed_ns < SWITCH_RETRY_NS:  # a refused arm is tried again after a pause, not every tick
+            return
         healthy = now - self.last_snapshot_ns <= self.market_fresh_ns and (
             self.peer_state is None or self.peer_state(self.risk_name) == "running")
         if not healthy:
@@ -349,6 +353,8 @@ class ExecutorActor(SupervisedActor):
         if self.venue.arm(timeout_s):
             self.switch_armed_ns = now
             self.metrics.dead_mans_switch.set(1)
+        else:
+            self.switch_failed_ns = now
 
     def _cancel_all(self, reason: str, *, symbol: str = "") -> None:
         if self.venue is None:
