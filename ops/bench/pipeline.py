@@ -4,8 +4,9 @@ threads + queues with the same six stages doing no work.
 
     python ops/bench/pipeline.py [--quick] [--rates 1000,5000,20000] [--seconds S] [--profile]
 
-Source: ingest.py's firehose (a separate process, so it does not share this process's GIL), paced at R book
-frames/s over one WebSocket connection (BTC/USD's recorded depth-10 book frames, checksums valid).
+Source: ingest.py's firehose (a separate process, so it does not share this process's GIL), paced at R frames/s
+over one WebSocket connection: Kraken's status frame (venue online), then a synthetic BTC/USD depth-10 book
+stream (ops/bench/synthetic.py: one snapshot, 100,000 updates, 20,000 with --quick; checksums valid), repeated.
 
 Pipeline: `daemon.build_child_specs` (run lease, ingest with the shared connection, the route engine: every
 enabled strategy and the scanner) + `execution.execution_specs_for` (risk envelope, executor, paper venue)
@@ -67,18 +68,23 @@ CONFIGS: dict[str, dict[str, str]] = {"defaults": {}, "eager": EAGER}
 SOURCE_ARTEFACT = {"KRT_SCANNER__RESYNC_STORM_COUNT": "1000"}
 
 
-def source_frames(rate: float, seconds: float) -> list[str]:
+_FRAMES: dict[int, list[str]] = {}
+
+
+def source_frames(updates: int) -> list[str]:
     """A synthetic BTC/USD depth-10 stream (ops/bench/synthetic.py, checksums valid): one snapshot, then
-    enough updates for the whole row at `rate` (a snapshot mid-row would start a new epoch, and intents of the
-    old epoch are rightly refused by the risk envelope's state guard)."""
+    `updates` updates; made once per process (~110 us an update). The firehose repeats it, so a row starts a
+    new book epoch every `updates` frames; intents decided on the old epoch just before are rightly refused by
+    the risk envelope's state guard (counted in route_counts)."""
     import synthetic
 
-    updates = int(rate * (seconds + 35)) + 1000  # + start-up before the measurement (connect, first frames)
-    return [line for line in synthetic.book_capture(updates, 10) if line.startswith('{"channel":"book"')]
+    if updates not in _FRAMES:
+        _FRAMES[updates] = [line for line in synthetic.book_capture(updates, 10) if line.startswith('{"channel":"book"')]
+    return _FRAMES[updates]
 
 
 # Kraken's first frame on a connection; the scanner trades only while the venue says online. The firehose
-# repeats its frames, so it comes once per pass of the capture (1 frame in 302).
+# repeats its frames, so it comes once per pass.
 STATUS_FRAME = ('{"channel":"status","type":"update","data":[{"version":"2.0.10","system":"online","api_version":"v2",'
                 '"connection_id":7204881492680171915}]}')
 ROUTE_COUNTERS = ("krt_signals", "krt_intents", "krt_filter_rejections", "krt_risk_decisions", "krt_scans")
@@ -143,8 +149,29 @@ class Tap:
         return tapped_send, tapped_latest
 
 
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) of each live thread of this process, by thread name (/proc/self/task)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            fields = Path(f"/proc/self/task/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = names.get(int(task), f"native-{task}")
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def _thread_share(before: dict[str, float], after: dict[str, float], wall_s: float) -> dict[str, float]:
+    """Share of one CPU each thread used over the window, busiest first (threads under 1% left out)."""
+    share = {name: (after[name] - before.get(name, 0.0)) / wall_s for name in after}
+    return {name: round(value, 3) for name, value in sorted(share.items(), key=lambda kv: -kv[1]) if value >= 0.01}
+
+
 def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, config: str,
-                 profile: bool = False) -> dict[str, Any]:
+                 profile: bool = False, updates: int = 100_000) -> dict[str, Any]:
     import pykka
 
     from kraken_runtime.actors.execution import SAFETY_LISTENERS, execution_specs_for
@@ -168,7 +195,7 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
     open_database(settings.storage.db_url)
     run_id = repo.start_run(mode="paper", market="sim", shard="bench", config_hash=settings.config_hash(), version="bench",
                             hostname="bench", pid=os.getpid(), now_ns=time.time_ns())
-    process, port, go = ingest.start_firehose([STATUS_FRAME, *source_frames(rate, seconds + warmup_s)], rate, connections=1)
+    process, port, go = ingest.start_firehose([STATUS_FRAME, *source_frames(updates)], rate, connections=1)
     source = MarketSource(ws_public_url=f"ws://127.0.0.1:{port}/v2", ws_l3_url=None, rest_url="http://127.0.0.1:9",
                           reference_url=None, api_key=None, api_secret=None, precisions={SYMBOL: ingest.PRECISION})
     runtime_metrics = RuntimeMetrics()
@@ -206,10 +233,10 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
             profiler.start()
         n0 = len(applied.values)
         tap.on = True
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, threads0 = time.perf_counter(), time.process_time(), _thread_cpu()
         time.sleep(seconds)
         tap.on = False
-        n1, t1, c1 = len(applied.values), time.perf_counter(), time.process_time()
+        n1, t1, c1, threads1 = len(applied.values), time.perf_counter(), time.process_time(), _thread_cpu()
         if profiler is not None:
             profiler.stop()
         failures = metrics.checksum_failures.labels(symbol=SYMBOL, book="l2")._value.get()
@@ -229,7 +256,7 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
     figures: dict[str, Any] = {"offered": rate, "frames_per_s": round(frames / (t1 - t0)),
                                "cpu_us_per_frame": round((c1 - c0) / max(frames, 1) * 1e6, 1),
                                "checksum_failures": int(failures), "messages_dropped": int(dropped),
-                               "route_counts": route_counts}
+                               "route_counts": route_counts, "thread_cpu_share": _thread_share(threads0, threads1, t1 - t0)}
     figures["applied"] = _percentiles([int(v * 1e9) for v in applied.values[n0:n1]])
     for stage in STAGES[1:]:
         figures[stage] = _percentiles(tap.values[stage])
@@ -283,15 +310,16 @@ def run_baseline(rate: float, seconds: float, warmup_s: float, stages: int = 6) 
     return {"offered": rate, "items": len(latencies), **_percentiles(latencies)}
 
 
-def measure(rates: list[float], seconds: float, warmup_s: float, configs: list[str], profile_rate: float | None = None
-            ) -> list[dict[str, Any]]:
+def measure(rates: list[float], seconds: float, warmup_s: float, configs: list[str], profile_rate: float | None = None,
+            updates: int = 100_000) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="krt-pipeline-bench-") as tmp:
         for rate in rates:
             base = run_baseline(rate, seconds, warmup_s)
             for config in configs:
                 print(f"pipeline: {config} at {rate:g}/s ...", file=sys.stderr, flush=True)
-                row = run_pipeline(rate, seconds, warmup_s, Path(tmp), config, profile=profile_rate == rate and config == "eager")
+                row = run_pipeline(rate, seconds, warmup_s, Path(tmp), config, profile=profile_rate == rate and config == "eager",
+                                   updates=updates)
                 rows.append({"rate": rate, "config": config, "pipeline": row, "baseline": base})
     return rows
 
@@ -306,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     rows = measure([float(r) for r in args.rates.split(",")], seconds, 1.0 if args.quick else 3.0,
-                   args.configs.split(","), args.profile)
+                   args.configs.split(","), args.profile, 20_000 if args.quick else 100_000)
     for row in rows:
         profile = row["pipeline"].pop("profile", None)
         print(json.dumps(row))

@@ -39,12 +39,25 @@ def test_run_when_name_is_unknown_then_exit_2_with_one_line_naming_the_choices()
     proc = _run("--quick", "nonsense")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        "run.py: unknown benchmark 'nonsense'; expected one of decode, l2book, replay, l3book, ingest, storage, scale"]
+        "run.py: unknown benchmark 'nonsense'; expected one of decode, l2book, replay, l3book, ingest, storage, scale, "
+        "pipeline, order"]
 
 
-def test_run_when_a_not_yet_benchmark_is_asked_then_exit_2_saying_why() -> None:
-    proc = _run("pipeline")
-    assert proc.returncode == 2
-    assert "pipeline is not yet" in proc.stderr and "executor" in proc.stderr
-    help_text = _run("--help").stdout
-    assert "not yet: pipeline, order" in " ".join(help_text.split())
+def test_run_when_quick_json_pipeline_and_order_then_one_object_each_with_stage_figures_baseline_and_ratio() -> None:
+    proc = _run("--quick", "--json", "pipeline", "order")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pipeline, order = (json.loads(line) for line in proc.stdout.splitlines())
+    for row in (pipeline, order):
+        assert {"name", "what", "unit", "figures", "baseline", "ratio", "target", "met", "quick"} <= set(row)
+        assert all(isinstance(value, bool) for value in row["met"].values())
+    assert pipeline["name"] == "pipeline" and order["name"] == "order"
+    assert set(pipeline["figures"]) == set(pipeline["baseline"]["figures"]) == set(pipeline["ratio"]) == {"5000/s eager"}
+    row = pipeline["figures"]["5000/s eager"]
+    assert row["checksum_failures"] == 0 and row["frames_per_s"] > 0
+    assert {"applied", "to_scanner", "to_strategy", "signal", "intent", "order", "order_ack"} <= set(row)
+    assert row["applied"].startswith("n ") and not row["applied"].startswith("n 0")  # frames reached the state holder
+    assert pipeline["baseline"]["figures"]["5000/s eager"]["p99_ms"] > 0
+    legs = {f"{path} submit -> {leg}" for path in ("paper", "live") for leg in ("ack", "fill")}
+    assert set(order["figures"]) == set(order["baseline"]["figures"]) == set(order["ratio"]) == legs
+    for leg in legs:  # every order of every path was acknowledged and filled (no misses row)
+        assert order["figures"][leg]["n"] == 5 and order["figures"][leg]["p99_ms"] > 0
