@@ -189,16 +189,19 @@ def crash_and_recover(tmp_path: Path, exchange: dict[str, str], kills: int, seed
     assert orders >= kills and fills > 0
 
 
+@pytest.mark.timeout(600)
 def test_sigkill_at_random_points_then_no_duplicate_no_missing_fill_every_order_reconciled(tmp_path: Path,
                                                                                            exchange: dict[str, str]) -> None:
     crash_and_recover(tmp_path, exchange, kills=3, seed=int(os.environ.get("KRT_TEST_SEED", "13")))
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(7200)
 def test_sigkill_soak(tmp_path: Path, exchange: dict[str, str]) -> None:
     crash_and_recover(tmp_path, exchange, kills=int(os.environ.get("KRT_SOAK_KILLS", "25")), seed=random.randrange(10**6))
 
 
+@pytest.mark.timeout(300)
 def test_dead_mans_switch_cancels_at_the_exchange_when_the_daemon_is_frozen(tmp_path: Path, exchange: dict[str, str]) -> None:
     db_url = f"sqlite:///{tmp_path / 'krt.db'}"
     env = daemon_env(tmp_path, exchange, KRT_EXECUTOR__DEAD_MANS_SWITCH_S="4", KRT_EXECUTOR__DEAD_MANS_SWITCH_REFRESH_S="1",
