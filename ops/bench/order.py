@@ -27,6 +27,8 @@ Paths:
 
 Baseline: the exchange's own round trip in process: `Trading.add_order` of the same order run on the exchange's
 loop thread from this thread (`SimHandle.call`), which returns the acknowledgement and the fill events at once.
+Beside it, `rest_add_order`: the signed REST AddOrder alone (KrakenRestClient from this thread: HMAC, HTTP
+over loopback, the exchange's REST handler; no actor, no database), which splits the live path's cost.
 """
 
 from __future__ import annotations
@@ -202,6 +204,7 @@ def run_baseline(sim: Any, orders: int) -> dict[str, Any]:
     rest = KrakenRestClient(version="bench", base_url=e["rest"], api_key=e["api_key"], api_secret=e["api_secret"],
                             timeout_s=(5.0, 5.0))
     values: list[int] = []
+    rest_values: list[int] = []
     try:
         for i in range(orders + 1):
             snapshot = _snapshot(rest, pair)
@@ -216,9 +219,22 @@ def run_baseline(sim: Any, orders: int) -> dict[str, Any]:
                 raise RuntimeError(f"the exchange's own round trip filled nothing: {outcome!r} {events!r}"[:300])
             if i:
                 values.append(elapsed)
+        # Where the live path's time goes: the signed REST AddOrder round trip alone (HMAC, HTTP over loopback,
+        # the exchange's REST handler), from this thread, no actor and no database; between orders the bench
+        # leaves the exchange's REST counter room (AddOrder itself costs the trading counter, not this one).
+        for i in range(orders + 1):
+            snapshot = _snapshot(rest, pair)
+            side = "buy" if i % 2 == 0 else "sell"
+            price = snapshot.best_ask * (1 + THROUGH) if side == "buy" else snapshot.best_bid * (1 - THROUGH)
+            t0 = time.perf_counter_ns()
+            rest.add_order(pair=pair, side=side, ordertype="limit", volume=QTY,
+                           price=(price / tick).to_integral_value() * tick, timeinforce="IOC", cl_ord_id=f"bench-rest-{i}")
+            elapsed = time.perf_counter_ns() - t0
+            if i:
+                rest_values.append(elapsed)
     finally:
         rest.close()
-    return _stats(values)
+    return {**_stats(values), "rest_add_order": _stats(rest_values)}
 
 
 def measure(orders: int) -> dict[str, Any]:

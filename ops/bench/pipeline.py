@@ -28,7 +28,9 @@ state.snapshot_interval_ms (100), the scanner scores every scanner.scan_interval
 symbol at most every scanner.min_intent_interval_ms (5000). So tick-to-intent under the daemon's defaults is
 dominated by the scan timer, not by work. The bench runs two configurations: `defaults` (as shipped), and
 `eager` (snapshot every 1 ms, scan every 10 ms, no intent spacing, regimes sampled every 10 ms from 3
-samples), whose latencies show the cost of the stages themselves.
+samples, no cool-down after a losing fill and no scorecard pause: the paper fills on a synthetic market lose),
+whose latencies show the cost of the stages themselves. Each row also reports every thread's share of a CPU
+over the window (/proc/self/task), and the route engine's counters (signals, intents, rejections, decisions).
 
 Baseline: a paced source thread (the same due-count pacing as the firehose) -> six threads chained by
 queue.SimpleQueue, each passing the item on untouched; latency = the source's stamp -> the sixth stage's
@@ -61,7 +63,9 @@ SYMBOL = "BTC/USD"
 STAGES = ("applied", "to_scanner", "to_strategy", "signal", "intent", "order", "order_ack")
 EAGER = {"KRT_STATE__SNAPSHOT_INTERVAL_MS": "1", "KRT_SCANNER__SCAN_INTERVAL_MS": "10",
          "KRT_SCANNER__MIN_INTENT_INTERVAL_MS": "0", "KRT_SCANNER__REGIME_SAMPLE_MS": "10",
-         "KRT_SCANNER__REGIME_MIN_SAMPLES": "3", "KRT_SCANNER__EPOCH_SETTLE_MS": "0"}
+         "KRT_SCANNER__REGIME_MIN_SAMPLES": "3", "KRT_SCANNER__EPOCH_SETTLE_MS": "0",
+         # the paper fills on a synthetic market lose money: no cool-down after a loss, no scorecard pause
+         "KRT_SCANNER__LOSS_COOLDOWN_S": "0", "KRT_SCANNER__SCORECARD_TRADES": "100000"}
 CONFIGS: dict[str, dict[str, str]] = {"defaults": {}, "eager": EAGER}
 # The firehose repeats its frames: each pass starts with a snapshot (a new book epoch). The stream is long
 # enough that a row sees about one pass, but a row longer than that must not be read as a resync storm.
@@ -330,9 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="1000,5000,20000")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--configs", default="defaults,eager")
+    parser.add_argument("--switch-interval-ms", type=float, default=None,
+                        help="sys.setswitchinterval for this process (Python's default: 5 ms), an experiment")
     parser.add_argument("--profile", type=float, default=None, help="pyinstrument profile of the eager row at this rate")
     args = parser.parse_args(argv)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
     rows = measure([float(r) for r in args.rates.split(",")], seconds, 1.0 if args.quick else 3.0,
                    args.configs.split(","), args.profile, 20_000 if args.quick else 100_000)
     for row in rows:

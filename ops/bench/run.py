@@ -687,6 +687,9 @@ def bench_order(quick: bool) -> dict[str, Any]:
         if row[path]["misses"]:
             figures[f"{path} misses"] = {"orders": "; ".join(row[path]["misses"])[:300]}
     baseline = {label: {"p50_ms": base["p50_ms"], "p99_ms": base["p99_ms"]} for label in figures if "submit" in label}
+    rest = base["rest_add_order"]
+    for label in ("live submit -> ack", "live submit -> fill"):  # the signed REST AddOrder alone, same run
+        baseline[label].update(rest_add_order_p50_ms=rest["p50_ms"], rest_add_order_p99_ms=rest["p99_ms"])
     return result(
         "order", "ms from an OrderRequest told to the ExecutorActor (SQLite rows written) to its first ack / its fill "
         "coming back, a marketable IOC on BTC/USD at the local exchange; paper: paper venue (latency 0) on the exchange's "
