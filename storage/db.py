@@ -29,6 +29,10 @@ class StorageError(Exception):
     """The database cannot be opened or used; the message is one line fit for an operator."""
 
 
+class DatabaseMissing(StorageError):
+    """A reader named a SQLite file that does not exist (bad input: usually a wrong --db)."""
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced, for logs and messages."""
     parts = urllib.parse.urlsplit(url)
@@ -38,13 +42,22 @@ def redact_url(url: str) -> str:
     return url
 
 
-def make_database(url: str, *, busy_timeout_ms: int = 5000) -> pw.Database:
-    """Create (without connecting) the peewee database for a URL."""
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:///PATH URL (None for other engines and for :memory:)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):]
+    return Path(path).expanduser() if path and path != ":memory:" else None
+
+
+def make_database(url: str, *, busy_timeout_ms: int = 5000, create: bool = True) -> pw.Database:
+    """Create (without connecting) the peewee database for a URL. With `create`, a SQLite file's folder is made
+    when missing (the daemon and `db upgrade` create their database); readers pass create=False."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         if not path:
             raise StorageError(f"database URL {url!r} has no file path; expected sqlite:///PATH")
-        if path != ":memory:":
+        if path != ":memory:" and create:
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return pw.SqliteDatabase(
             path,
@@ -81,9 +94,15 @@ def open_database(url: str, *, busy_timeout_ms: int = 5000, migrate: bool = True
     """Open the database, bind the models to it and (by default) bring its schema up to date.
 
     Without `migrate`, a database whose schema is not current raises StorageError, so a reader never
-    works on a schema it does not understand.
+    works on a schema it does not understand, and a SQLite file that does not exist raises DatabaseMissing
+    instead of being created empty (readers such as ctl, explain and snapshot must not leave files behind).
     """
-    db = make_database(url, busy_timeout_ms=busy_timeout_ms)
+    file = sqlite_path(url)
+    if not migrate and file is not None and not file.exists():
+        raise DatabaseMissing(
+            f"database {url} does not exist; expected the daemon's --db (has 'kraken-runtime run' started?)"
+        )
+    db = make_database(url, busy_timeout_ms=busy_timeout_ms, create=migrate)
     try:
         _connect(db, busy_timeout_ms)
         if migrate:

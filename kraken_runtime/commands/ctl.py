@@ -19,7 +19,6 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,7 +28,7 @@ from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
 from kraken_runtime.storage import repo
-from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
+from kraken_runtime.storage.db import DatabaseMissing, StorageError, close_database, open_database, redact_url
 
 POLL_INTERVAL_S = 0.1
 CLAIMED_GRACE_S = 5.0  # a daemon claimed the command just as we gave up: let it finish
@@ -136,11 +135,11 @@ def run(args: argparse.Namespace) -> int:
         return fail_config(error)
 
     url = settings.storage.db_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).expanduser().exists():
-        print(f"ctl: no daemon answering: database {url} does not exist (has 'kraken-runtime run' started?)", file=sys.stderr)
-        return exitcodes.TIMEOUT
     try:
         db = open_database(url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
+    except DatabaseMissing as error:
+        print(f"ctl: no daemon answering: {error}", file=sys.stderr)
+        return exitcodes.TIMEOUT
     except StorageError as error:
         print(f"ctl: {error}", file=sys.stderr)
         return exitcodes.FAILED

@@ -10,7 +10,7 @@ import orjson
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
 from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
-from kraken_runtime.storage.db import StorageError, close_database, describe, make_database, open_database, redact_url
+from kraken_runtime.storage.db import DatabaseMissing, StorageError, close_database, describe, make_database, open_database, redact_url
 from kraken_runtime.storage.migrations import current_version, upgrade
 
 
@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         db = open_database(url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
         info = describe(db)
         close_database(db)
+    except DatabaseMissing as error:
+        print(f"db {args.db_action}: {error}", file=sys.stderr)
+        return exitcodes.USAGE
     except StorageError as error:
         print(f"db {args.db_action}: {error}", file=sys.stderr)
         return exitcodes.FAILED

@@ -20,7 +20,7 @@ from kraken_runtime.commands._common import add_config_arguments, fail_config, l
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime.core.execution.positions import EMPTY_LEDGER, book_fill
 from kraken_runtime.storage import execution as store
-from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
+from kraken_runtime.storage.db import DatabaseMissing, StorageError, close_database, open_database, redact_url
 from kraken_runtime.storage.models import dump_json
 
 
@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
                 chain["pnl"] = order_pnl(chain["order"])
         finally:
             close_database(db)
+    except DatabaseMissing as error:
+        print(f"explain: {error}", file=sys.stderr)
+        return exitcodes.USAGE
     except StorageError as error:
         print(f"explain: {error}", file=sys.stderr)
         return exitcodes.FAILED

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -20,7 +19,7 @@ from kraken_runtime.commands._common import add_config_arguments, fail_config, l
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime.core.snapshot import build_tier1, build_tier2, render_text, utc_window
 from kraken_runtime.storage import readmodel
-from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
+from kraken_runtime.storage.db import DatabaseMissing, StorageError, close_database, open_database, redact_url
 
 
 def _tier(text: str) -> int:
@@ -48,12 +47,11 @@ def run(args: argparse.Namespace) -> int:
         return fail_config(error)
 
     url = settings.storage.db_url
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).expanduser().exists():
-        print(f"snapshot: database {url} does not exist; expected the daemon's --db (has 'kraken-runtime run' started?)",
-              file=sys.stderr)
-        return exitcodes.USAGE
     try:
         db = open_database(url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
+    except DatabaseMissing as error:
+        print(f"snapshot: {error}", file=sys.stderr)
+        return exitcodes.USAGE
     except StorageError as error:
         print(f"snapshot: {error}", file=sys.stderr)
         return exitcodes.FAILED

@@ -110,3 +110,23 @@ def test_bad_seconds_are_usage_errors_with_one_line(tmp_path, args, expected):
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
     assert expected in line
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "prefix"),
+    [
+        (("explain", "--db", "12"), 2, "explain: "),
+        (("snapshot", "--db"), 2, "snapshot: "),
+        (("db", "info", "--db"), 2, "db info: "),
+        (("ctl", "--db", "status"), 3, "ctl: no daemon answering: "),
+    ],
+)
+def test_readers_on_a_missing_sqlite_file_say_so_and_create_nothing(tmp_path, args, exit_code, prefix):
+    missing = tmp_path / "nowhere" / "krt.db"
+    at = args.index("--db") + 1  # each command's own place for --db
+    result = krt(*args[:at], f"sqlite:///{missing}", *args[at:], cwd=tmp_path)
+    assert result.returncode == exit_code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"{prefix}database sqlite:///{missing} does not exist; expected the daemon's --db "
+                     "(has 'kraken-runtime run' started?)"]
+    assert not missing.parent.exists()
