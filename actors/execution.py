@@ -136,6 +136,10 @@ def execution_specs_for(settings: Settings, *, run_id: int, send: Callable[[str,
                                       f"(AssetPairs): {type(exc).__name__}: {exc}", 1) from None
     starting: dict[str, Decimal] | None = None
     client_factory: Callable[[RestCallCounter | None], KrakenRestClient] | None = None
+    enabled = settings.executor.enabled_pairs
+    if settings.runtime.mode == "paper" and enabled:  # KRAKEN_ENABLED_PAIRS restricts what trades in every mode
+        instruments = {s: r for s, r in instruments.items() if s in enabled}
+        out(f"paper: trading {', '.join(sorted(instruments))} (KRAKEN_ENABLED_PAIRS); the other symbols are watched only")
     if settings.runtime.mode != "paper":
         if not (market.api_key and market.api_secret):
             raise ExecutionSetupError(f"config error: runtime.mode = {settings.runtime.mode!r} needs KRAKEN_API_KEY and "

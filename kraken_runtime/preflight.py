@@ -39,6 +39,12 @@ def check_run(settings: Settings, secrets: Secrets, *, check_ports: bool = True)
                 line=(f"config error: runtime.symbols: the local exchange does not list {', '.join(unknown)}; "
                       f"it lists {', '.join(sorted(INSTRUMENTS))}"),
                 exit_code=exitcodes.CONFIG))
+    outside = [pair for pair in settings.executor.enabled_pairs if pair not in runtime.symbols]
+    if outside:
+        problems.append(Problem(
+            line=(f"config error: executor.enabled_pairs (KRAKEN_ENABLED_PAIRS) names {', '.join(outside)}, not among "
+                  f"runtime.symbols; expected some of {', '.join(runtime.symbols)}"),
+            exit_code=exitcodes.CONFIG))
     if runtime.mode == "shadow" and not secrets.present and runtime.market == "kraken":
         problems.append(Problem(  # shadow on the local exchange uses its demo key
             line="config error: runtime.mode = 'shadow' needs KRAKEN_API_KEY and KRAKEN_API_SECRET; expected both set",

@@ -141,7 +141,7 @@ def round_qty(qty: Decimal, lot: Decimal) -> Decimal:
 def check_instrument(p: Proposal, *, rules: InstrumentRules | None) -> Decision:
     rule = INSTRUMENT
     if rules is None:
-        return reject(rule, p, "no instrument rules for the symbol (tick, lot, minimums unknown)")
+        return reject(rule, p, "no instrument rules for the symbol: not traded (outside KRAKEN_ENABLED_PAIRS, or not selected at start-up)")
     price = round_price(p.side, p.price, rules.price_increment)
     qty = round_qty(p.qty, rules.qty_increment)
     inputs = dict(price=p.price, qty=p.qty, tick=rules.price_increment, lot=rules.qty_increment,

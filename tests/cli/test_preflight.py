@@ -45,3 +45,14 @@ def test_every_problem_is_one_line_with_its_exit_code(tmp_path: Path) -> None:
     assert any("storage.db_url: folder" in line for line in lines)
     assert all("\n" not in line and line.startswith("config error: ") for line in lines)
     assert {p.exit_code for p in problems} == {exitcodes.CONFIG}
+
+
+def test_enabled_pairs_outside_the_configured_symbols_are_refused_with_one_line() -> None:
+    """KRAKEN_ENABLED_PAIRS=ZZZ matched none of the symbols and `config check` said ok: nothing would ever trade."""
+    settings = load_settings(env={"KRAKEN_ENABLED_PAIRS": "ZZZ,XRP", "KRT_HTTP__PORT": "0", "KRT_SIM__PORT": "0"})
+    problems = check_run(settings, Secrets(), check_ports=False)
+    assert [(p.line, p.exit_code) for p in problems] == [(
+        "config error: executor.enabled_pairs (KRAKEN_ENABLED_PAIRS) names ZZZ/USD, not among runtime.symbols; "
+        "expected some of BTC/USD, ETH/USD, XRP/USD", exitcodes.CONFIG)]
+    inside = load_settings(env={"KRAKEN_ENABLED_PAIRS": "xrp,BTC/USD"})
+    assert check_run(inside, Secrets(), check_ports=False) == []
