@@ -243,9 +243,11 @@ def measure(orders: int) -> dict[str, Any]:
     sim = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=11)
     try:
         with tempfile.TemporaryDirectory(prefix="krt-order-bench-") as tmp:
-            baseline = run_baseline(sim, orders)
-            paper = run_path("paper", sim, orders, Path(tmp))
+            # Live first: the baseline's orders charge the same account's trading rate counter, which the live
+            # path's AddOrders must find with room.
             live = run_path("live", sim, orders, Path(tmp))
+            paper = run_path("paper", sim, orders, Path(tmp))
+            baseline = run_baseline(sim, orders)
     finally:
         sim.stop()
     return {"paper": paper, "live": live, "baseline": baseline}
