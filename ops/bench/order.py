@@ -16,9 +16,9 @@ executor's messages back to the risk envelope are caught by its `send`:
 Paths:
 - `paper`: the paper venue (core/execution/paper_venue.py) with executor.paper_latency_ms = 0; its book is the
   exchange's own (a StateSnapshot built from the exchange's REST depth and given to the executor before each
-  order). The paper venue acknowledges and fills on the executor's tick (ExecutionTick, executor.tick_interval_ms,
-  10 ms here, the configuration's minimum; 100 by default): what it measures is that cadence plus the
-  executor's own work.
+  order). With latency 0 the paper venue acknowledges and fills within the submit call, so this measures the
+  executor's own work (rows, messages); with the default 50 ms it would on the first executor tick after
+  that (executor.tick_interval_ms, 100 by default).
 - `live`: the Kraken venue (actors/kraken_venue.py) against the exchange's authenticated REST API (HMAC-signed
   AddOrder; fills found by QueryOrders polls, as the daemon finds them). The venue polls on every tick here
   (poll interval 0; executor.kraken_poll_interval_ms is 3000 by default, so in the daemon a fill is seen up to

@@ -693,7 +693,7 @@ def bench_order(quick: bool) -> dict[str, Any]:
     return result(
         "order", "ms from an OrderRequest told to the ExecutorActor (SQLite rows written) to its first ack / its fill "
         "coming back, a marketable IOC on BTC/USD at the local exchange; paper: paper venue (latency 0) on the exchange's "
-        "book, acked and filled on the executor's 10 ms tick; live: Kraken venue, signed REST AddOrder, fills by "
+        "book, acked and filled within the submit call; live: Kraken venue, signed REST AddOrder, fills by "
         "QueryOrders polled every tick", "ms", figures,
         "the exchange's own round trip: Trading.add_order of the same order on its loop thread, from this thread "
         "(ack and fill at once)", baseline, ratio, "p99 <= 5 ms", met,
