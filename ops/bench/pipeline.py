@@ -2,7 +2,11 @@
 the actors wired as the daemon wires them, at a paced book-frame rate, beside a same-run baseline of plain
 threads + queues with the same six stages doing no work.
 
-    python ops/bench/pipeline.py [--quick] [--rates 1000,5000,20000] [--seconds S] [--profile]
+    python ops/bench/pipeline.py [--quick] [--rates 1000,5000,20000] [--seconds S] [--configs defaults,eager]
+                                 [--switch-interval-ms MS]
+
+Where the time goes, per thread (docs/PERFORMANCE.md): `py-spy record --threads --format raw -o out.txt --
+python ops/bench/pipeline.py --rates 5000 --configs eager` (pyinstrument samples only the thread that starts it).
 
 Source: ingest.py's firehose (a separate process, so it does not share this process's GIL), paced at R frames/s
 over one WebSocket connection: Kraken's status frame (venue online), then a synthetic BTC/USD depth-10 book
@@ -175,7 +179,7 @@ def _thread_share(before: dict[str, float], after: dict[str, float], wall_s: flo
 
 
 def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, config: str,
-                 profile: bool = False, updates: int = 100_000) -> dict[str, Any]:
+                 updates: int = 100_000) -> dict[str, Any]:
     import pykka
 
     from kraken_runtime.actors.execution import SAFETY_LISTENERS, execution_specs_for
@@ -218,7 +222,6 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
                                           backoff=backoff, peer_state=directory.state, version="bench"))
     supervisor = SupervisorActor.start(specs=specs, directory=directory, metrics=runtime_metrics,
                                        store=DatabaseStore(run_id=run_id, shard="bench"))
-    profiler = None
     try:
         supervisor.ask(StartChildren(), timeout=60)
         deadline = time.monotonic() + 60
@@ -231,18 +234,12 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
         if len(applied.values) < 100:
             raise RuntimeError(f"pipeline at {rate:g}/s: no frames applied within 30 s")
         time.sleep(warmup_s)
-        if profile:
-            from pyinstrument import Profiler
-            profiler = Profiler(interval=0.0005, async_mode="disabled")
-            profiler.start()
         n0 = len(applied.values)
         tap.on = True
         t0, c0, threads0 = time.perf_counter(), time.process_time(), _thread_cpu()
         time.sleep(seconds)
         tap.on = False
         n1, t1, c1, threads1 = len(applied.values), time.perf_counter(), time.process_time(), _thread_cpu()
-        if profiler is not None:
-            profiler.stop()
         failures = metrics.checksum_failures.labels(symbol=SYMBOL, book="l2")._value.get()
         dropped = directory.dropped()
         route_counts = {f"{s.name}{{{','.join(f'{k}={v}' for k, v in s.labels.items())}}}": s.value
@@ -264,8 +261,6 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
     figures["applied"] = _percentiles([int(v * 1e9) for v in applied.values[n0:n1]])
     for stage in STAGES[1:]:
         figures[stage] = _percentiles(tap.values[stage])
-    if profiler is not None:
-        figures["profile"] = profiler.output_text(unicode=False, color=False, show_all=False)
     return figures
 
 
@@ -314,7 +309,7 @@ def run_baseline(rate: float, seconds: float, warmup_s: float, stages: int = 6) 
     return {"offered": rate, "items": len(latencies), **_percentiles(latencies)}
 
 
-def measure(rates: list[float], seconds: float, warmup_s: float, configs: list[str], profile_rate: float | None = None,
+def measure(rates: list[float], seconds: float, warmup_s: float, configs: list[str],
             updates: int = 100_000) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="krt-pipeline-bench-") as tmp:
@@ -322,8 +317,7 @@ def measure(rates: list[float], seconds: float, warmup_s: float, configs: list[s
             base = run_baseline(rate, seconds, warmup_s)
             for config in configs:
                 print(f"pipeline: {config} at {rate:g}/s ...", file=sys.stderr, flush=True)
-                row = run_pipeline(rate, seconds, warmup_s, Path(tmp), config, profile=profile_rate == rate and config == "eager",
-                                   updates=updates)
+                row = run_pipeline(rate, seconds, warmup_s, Path(tmp), config, updates=updates)
                 rows.append({"rate": rate, "config": config, "pipeline": row, "baseline": base})
     return rows
 
@@ -336,18 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default="defaults,eager")
     parser.add_argument("--switch-interval-ms", type=float, default=None,
                         help="sys.setswitchinterval for this process (Python's default: 5 ms), an experiment")
-    parser.add_argument("--profile", type=float, default=None, help="pyinstrument profile of the eager row at this rate")
     args = parser.parse_args(argv)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     if args.switch_interval_ms is not None:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
     rows = measure([float(r) for r in args.rates.split(",")], seconds, 1.0 if args.quick else 3.0,
-                   args.configs.split(","), args.profile, 20_000 if args.quick else 100_000)
+                   args.configs.split(","), 20_000 if args.quick else 100_000)
     for row in rows:
-        profile = row["pipeline"].pop("profile", None)
         print(json.dumps(row))
-        if profile:
-            print(profile, file=sys.stderr)
     return 0
 
 
