@@ -95,7 +95,8 @@ def source_frames(updates: int) -> list[str]:
 # repeats its frames, so it comes once per pass.
 STATUS_FRAME = ('{"channel":"status","type":"update","data":[{"version":"2.0.10","system":"online","api_version":"v2",'
                 '"connection_id":7204881492680171915}]}')
-ROUTE_COUNTERS = ("krt_signals", "krt_intents", "krt_filter_rejections", "krt_risk_decisions", "krt_scans")
+ROUTE_COUNTERS = ("krt_signals", "krt_intents", "krt_filter_rejections", "krt_risk_decisions", "krt_scans",
+                  "krt_messages_dropped")
 
 
 def _percentiles(values_ns: list[int]) -> dict[str, Any]:
