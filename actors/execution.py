@@ -23,9 +23,11 @@ from kraken_runtime.actors.risk import RiskEnvelopeActor
 from kraken_runtime.core.config import Settings
 from kraken_runtime.core.execution.paper_venue import FeeRates, PaperVenue
 from kraken_runtime.core.kraken.ratelimit import RestCallCounter
+from kraken_runtime.core.kraken.errors import KrakenError, PermissionDenied, RateLimited, UnknownOrder
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.risk.types import InstrumentRules
+from kraken_runtime.core.sim.instruments import INSTRUMENTS
 from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,6 @@ PREFLIGHT_RATE_LIMIT_WAIT_S = 60.0  # a REST counter spent by a restart storm re
 
 def sim_instrument_rules(symbols: tuple[str, ...]) -> dict[str, InstrumentRules]:
     """The local exchange's pairs (the same table its matching engine enforces)."""
-    from kraken_runtime.core.sim.instruments import INSTRUMENTS
-
     rules = {}
     for symbol in symbols:
         i = INSTRUMENTS.get(symbol)
@@ -53,8 +53,6 @@ def sim_instrument_rules(symbols: tuple[str, ...]) -> dict[str, InstrumentRules]
 
 
 def sim_rest_pairs(symbols: tuple[str, ...]) -> dict[str, str]:
-    from kraken_runtime.core.sim.instruments import INSTRUMENTS
-
     return {symbol: INSTRUMENTS[symbol].altname for symbol in symbols if symbol in INSTRUMENTS}
 
 
@@ -177,8 +175,6 @@ def live_preflight(client: KrakenRestClient, settings: Settings, instruments: Ma
     """The owner's start-up flow after connecting: verify the key's permissions (query funds, create orders, cancel
     orders; a missing one refuses with one line naming it), read the balances, select from the configured symbols
     (and KRAKEN_ENABLED_PAIRS) those the funds present can trade, and say what will trade under which limits."""
-    from kraken_runtime.core.kraken.errors import KrakenError, PermissionDenied, RateLimited, UnknownOrder
-
     mode = settings.runtime.mode
 
     def refuse(permission: str, exc: Exception) -> ExecutionSetupError:

@@ -43,6 +43,8 @@ from kraken_runtime.core.config import Secrets, Settings
 from kraken_runtime.core.messages import GetStatus, StartChildren, StopChildren, SupervisorTick
 from kraken_runtime.core.supervision import Backoff, ChildSpec, RestartBudget, RestartPolicy, RevivalPolicy, SafetyMode
 from kraken_runtime.preflight import is_loopback
+from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url, reset_thread_connection
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +150,6 @@ class Daemon:
         self.request_stop(f"fatal: {reason}")
 
     def run(self) -> int:
-        from kraken_runtime.storage import repo
-        from kraken_runtime.storage.db import StorageError, close_database, open_database, redact_url
-
         settings = self.settings
         sup = settings.supervisor
         stale_after_s = run_stale_after_s(settings)
@@ -311,7 +310,6 @@ class Daemon:
         """Runs of this shard that stopped renewing their lease more than run_stale_after_s ago died without
         saying so (SIGKILL, power loss): closed out as crashed, their symbols marked crashed, before this run
         starts (storage.repo.close_out_expired_runs)."""
-        from kraken_runtime.storage import repo
         now_ns = time.time_ns()
         shard = self.settings.runtime.shard
         try:
@@ -326,8 +324,6 @@ class Daemon:
     def _record_end(self, run_id: int, status: str, attempts: int = 3) -> None:
         """The run's end and its symbols' final status (stopped, or crashed): a connection that dropped earlier on
         this thread is reset and the write tried again, so a clean exit never leaves the run `running`."""
-        from kraken_runtime.storage import repo
-        from kraken_runtime.storage.db import reset_thread_connection
         for attempt in range(1, attempts + 1):
             now_ns = time.time_ns()
             try:

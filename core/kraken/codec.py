@@ -39,8 +39,8 @@ from enum import StrEnum
 from typing import Any
 
 from kraken_runtime.core.kraken import messages as m
-from kraken_runtime.core.kraken.book import decode_book
-from kraken_runtime.core.kraken.l3book import decode_level3
+from kraken_runtime.core.kraken.book import decode_book, decode_canonical_book_frame
+from kraken_runtime.core.kraken.l3book import decode_canonical_level3_frame, decode_level3
 from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, loads
 
 __all__ = [
@@ -696,16 +696,9 @@ _BOOK_FRAMES = ('{"channel":"book","type":"', '{"channel":"level3","type":"')
 
 
 def _decode_canonical(frame: str) -> Any:
-    decoders = _CANONICAL_DECODERS
-    if not decoders:  # imported on first use, as the other book decoders here (an import per call costs ~1 us)
-        from kraken_runtime.core.kraken.book import decode_canonical_book_frame
-        from kraken_runtime.core.kraken.l3book import decode_canonical_level3_frame
-
-        decoders.extend((decode_canonical_book_frame, decode_canonical_level3_frame))
-    return decoders[0](frame) if frame[12] == "b" else decoders[1](frame)  # '{"channel":"b...' or "l..."
-
-
-_CANONICAL_DECODERS: list[Any] = []
+    if frame[12] == "b":  # '{"channel":"b...' or '{"channel":"l...'
+        return decode_canonical_book_frame(frame)
+    return decode_canonical_level3_frame(frame)
 
 
 def _parse(frame: str | bytes) -> Any:

@@ -9,38 +9,19 @@ used, so an intent can explain itself.
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from kraken_runtime.core.marketdata import StateSnapshot
-from kraken_runtime.core.messages import Signal
+from kraken_runtime.core.signals.base import STRATEGY_NAMES, Strategy, make_signal
+from kraken_runtime.core.signals.imbalance import ImbalanceStrategy
+from kraken_runtime.core.signals.momentum import MomentumStrategy
+from kraken_runtime.core.signals.premium_gap import PremiumGapStrategy
+from kraken_runtime.core.signals.spread_compression import SpreadCompressionStrategy
 
-STRATEGY_NAMES: tuple[str, ...] = ("imbalance", "spread_compression", "momentum", "premium_gap")
-
-
-class Strategy(Protocol):
-    name: str
-
-    def on_snapshot(self, snapshot: StateSnapshot) -> Signal: ...
-
-    def reset(self, symbol: str) -> None: ...
-
-
-def make_signal(name: str, snapshot: StateSnapshot, direction: int, strength: Decimal,
-                features: list[tuple[str, str]]) -> Signal:
-    if direction == 0:
-        strength = Decimal(0)
-    return Signal(strategy=name, symbol=snapshot.symbol, direction=direction, strength=strength, epoch=snapshot.epoch,
-                  seq=snapshot.seq, state_ts_ns=snapshot.state_ts_ns, features=tuple(features))
+__all__ = ["STRATEGY_NAMES", "Strategy", "build_strategy", "make_signal"]
 
 
 def build_strategy(name: str, settings: Any) -> Strategy:
     """The strategy called `name` with its settings section (core/config.py StrategiesSettings)."""
-    from kraken_runtime.core.signals.imbalance import ImbalanceStrategy
-    from kraken_runtime.core.signals.momentum import MomentumStrategy
-    from kraken_runtime.core.signals.premium_gap import PremiumGapStrategy
-    from kraken_runtime.core.signals.spread_compression import SpreadCompressionStrategy
-
     factories = {"imbalance": ImbalanceStrategy, "spread_compression": SpreadCompressionStrategy,
                  "momentum": MomentumStrategy, "premium_gap": PremiumGapStrategy}
     factory = factories.get(name)

@@ -17,7 +17,7 @@ from kraken_runtime.core.features import depth_within_bps, imbalance
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import Signal
 from kraken_runtime.core.route.history import fired_strength, sign, text
-from kraken_runtime.core.signals import make_signal
+from kraken_runtime.core.signals.base import make_signal
 
 NAME = "imbalance"
 

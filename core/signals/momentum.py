@@ -16,7 +16,7 @@ from kraken_runtime.core.config import MomentumSettings
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import Signal
 from kraken_runtime.core.route.history import BPS, NS_PER_S, ZERO, SampledSeries, fired_strength, returns_bps, rms, sign, text
-from kraken_runtime.core.signals import make_signal
+from kraken_runtime.core.signals.base import make_signal
 
 NAME = "momentum"
 

@@ -14,7 +14,7 @@ from kraken_runtime.core.config import SpreadCompressionSettings
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import Signal
 from kraken_runtime.core.route.history import ONE, SampledSeries, fired_strength, median, sign, text
-from kraken_runtime.core.signals import make_signal
+from kraken_runtime.core.signals.base import make_signal
 
 NAME = "spread_compression"
 
