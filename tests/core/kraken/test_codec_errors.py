@@ -15,7 +15,7 @@ from kraken_runtime.core.kraken import messages as m
 from kraken_runtime.core.kraken.codec import decode, decode_message
 from kraken_runtime.core.kraken.wire import DecodeError, loads
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "kraken" / "captures"
+CAPTURES = Path(__file__).resolve().parents[3] / "tests" / "data" / "kraken" / "captures"
 
 TRADE = ('{"channel":"trade","type":"update","data":[{"symbol":"MATIC/USD","side":"sell","price":0.5117,'
          '"qty":40.0,"ord_type":"market","trade_id":4665906,"timestamp":"2023-09-25T07:49:37.708706Z"}]}')

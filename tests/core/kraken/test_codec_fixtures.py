@@ -12,7 +12,7 @@ from kraken_runtime.core.kraken import messages as m
 from kraken_runtime.core.kraken.codec import decode, decode_request
 from kraken_runtime.core.kraken.wire import DecodeError
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "kraken" / "captures"
+CAPTURES = Path(__file__).resolve().parents[3] / "tests" / "data" / "kraken" / "captures"
 
 
 def _to_json(value) -> str:

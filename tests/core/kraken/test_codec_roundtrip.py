@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kraken_runtime.core.kraken import messages as m
 from kraken_runtime.core.kraken.codec import decode, encode_message, ns_to_rfc3339, rfc3339_to_ns
 
-CAPTURES = Path(__file__).resolve().parents[3].parent / "shared" / "kraken" / "captures"
+CAPTURES = Path(__file__).resolve().parents[3] / "tests" / "data" / "kraken" / "captures"
 
 
 def _to_json(value) -> str:
