@@ -329,6 +329,22 @@ def _fast_levels(raw: Any, price_convert: Any, qty_convert: Any) -> tuple[BookLe
     return tuple(levels)
 
 
+def _item_header(item: dict[str, Any]) -> tuple[str, int | None, str | None]:
+    """A data item's symbol, checksum and timestamp in the fast decoders (book and level3); ``_Irregular``
+    for anything unusual, which the checked decoder then names."""
+    symbol = item.get("symbol")
+    checksum = item.get("checksum")
+    timestamp = item.get("timestamp")
+    if (
+        symbol.__class__ is not str
+        or not symbol
+        or (checksum is not None and (checksum.__class__ is not int or not 0 <= checksum <= 0xFFFFFFFF))
+        or (timestamp is not None and timestamp.__class__ is not str)
+    ):
+        raise _Irregular
+    return symbol, checksum, timestamp
+
+
 def _decode_book_fast(msg: Any, price_convert: Any, qty_convert: Any) -> BookMessage:
     """The common case without error bookkeeping; raises ``_Irregular`` for anything unusual."""
     if msg.__class__ is not dict:
@@ -341,16 +357,7 @@ def _decode_book_fast(msg: Any, price_convert: Any, qty_convert: Any) -> BookMes
     for item in raw_data:
         if item.__class__ is not dict:
             raise _Irregular
-        symbol = item.get("symbol")
-        checksum = item.get("checksum")
-        timestamp = item.get("timestamp")
-        if (
-            symbol.__class__ is not str
-            or not symbol
-            or (checksum is not None and (checksum.__class__ is not int or not 0 <= checksum <= 0xFFFFFFFF))
-            or (timestamp is not None and timestamp.__class__ is not str)
-        ):
-            raise _Irregular
+        symbol, checksum, timestamp = _item_header(item)
         items.append(
             _build_data(
                 symbol,

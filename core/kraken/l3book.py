@@ -54,6 +54,7 @@ from kraken_runtime.core.kraken.book import (
     _exact_number,
     _Inexact,
     _Irregular,
+    _item_header,
     _slot_builder,
 )
 from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, fast_number_guard, loads
@@ -354,16 +355,7 @@ def _decode_level3_fast(msg: Any, price_convert: Any, qty_convert: Any) -> Level
     for item in raw_data:
         if item.__class__ is not dict:
             raise _Irregular
-        symbol = item.get("symbol")
-        checksum = item.get("checksum")
-        timestamp = item.get("timestamp")
-        if (
-            symbol.__class__ is not str
-            or not symbol
-            or (checksum is not None and (checksum.__class__ is not int or not 0 <= checksum <= 0xFFFFFFFF))
-            or (timestamp is not None and timestamp.__class__ is not str)
-        ):
-            raise _Irregular
+        symbol, checksum, timestamp = _item_header(item)
         items.append(
             Level3Data(
                 symbol=symbol,
