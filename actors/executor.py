@@ -211,6 +211,9 @@ class ExecutorActor(SupervisedActor):
         self.submitted_ns[record.client_order_id] = now
         self.metrics.orders.labels(symbol=record.symbol, side=record.side, status="pending_new").inc()
         self._tell_update(record, status="pending_new", reason="", venue_error=False, now=now)
+        style = "post-only" if record.post_only else record.time_in_force
+        self.console(f"order: {record.side.upper()} {record.qty} {record.symbol} @ {record.price} {style} sent "
+                     f"(order {record.client_order_id}, intent #{record.intent_id})")
         self._run(lambda venue, at: venue.submit(record, at))
 
     def _apply(self, cl_ord_id: str, event: OrderEvent) -> None:
@@ -242,6 +245,9 @@ class ExecutorActor(SupervisedActor):
         if isinstance(event, Rejected):
             log.warning("executor: order %s %s %s @ %s rejected: %s", cl_ord_id, order.side, order.symbol, order.price, reason)
         self._tell_update(order, status=order.status, reason=reason, venue_error=venue_error, now=now)
+        if not order.is_open and order.status in ("canceled", "expired"):
+            self.console(f"order: {order.side.upper()} {order.symbol} @ {order.price} {order.status} with "
+                         f"{order.filled_qty}/{order.qty} filled ({reason or 'no reason given'}; order {cl_ord_id})")
         if not order.is_open:
             self.submitted_ns.pop(cl_ord_id, None)
             self.orders.pop(cl_ord_id, None)

@@ -201,7 +201,8 @@ def test_taker_intent_goes_out_as_ioc_bounded_by_the_price_band_and_walks_the_de
     assert all(f["liquidity"] == "taker" for f in fills)
 
 
-def test_halted_cancels_every_open_order_and_rejects_new_intents(system: Any) -> None:
+def test_halted_cancels_every_open_order_and_rejects_new_intents(system: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="kraken_runtime.actors.executor")
     s = system
     s.market(snapshot())
     s.risk.ask(intent(s.clock), timeout=5)
@@ -215,6 +216,11 @@ def test_halted_cancels_every_open_order_and_rejects_new_intents(system: Any) ->
     assert store.open_orders(s.run_id) == [] and store.orders(s.run_id)[0]["status"] == "canceled"
     verdict = s.risk.ask(intent(s.clock), timeout=5)
     assert verdict.outcome == "reject" and verdict.rule == "safety_mode"
+    console = [r.getMessage() for r in caplog.records if r.getMessage().startswith("order: ")]
+    cl_ord_id = store.orders(s.run_id)[0]["client_order_id"]
+    assert len(console) == 2, console  # the operator sees the order go out and come back canceled, one line each
+    assert console[0].startswith(f"order: BUY 0.01 {SYMBOL} @ 3499.70 post-only sent (order {cl_ord_id}, intent #")
+    assert console[1].startswith(f"order: BUY {SYMBOL} @ 3499.70 canceled with 0/0.01 filled (") and cl_ord_id in console[1]
 
 
 def test_daily_loss_ladder_halts_on_a_falling_market_within_one_order_of_the_limit(system: Any) -> None:
