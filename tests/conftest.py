@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -77,3 +79,20 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("pg_url")
+
+
+def _wait_until(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)  # polling interval of a deadline wait, not a synchronisation sleep
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., object]:
+    """Poll `condition` until it is truthy (returning its value) or fail after `timeout` seconds naming `what`."""
+    return _wait_until

@@ -4,8 +4,6 @@ and `wait_until` (a condition polled against a deadline; never a sleep used as s
 from __future__ import annotations
 
 import threading
-import time
-from typing import Callable
 
 import pykka
 import pytest
@@ -69,21 +67,6 @@ class MemoryStore:
         with self.lock:
             return [event for a, event, _ in self.events if a == actor]
 
-
-def _wait_until(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.005)  # polling interval of a deadline wait, not a synchronisation sleep
-
-
-@pytest.fixture
-def wait_until():
-    return _wait_until
 
 
 @pytest.fixture

@@ -182,21 +182,6 @@ def stop_all_actors():
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
 
 
-def _wait_until(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)  # polling interval of a deadline wait, not a synchronisation sleep
-
-
-@pytest.fixture
-def wait_until():
-    return _wait_until
-
 
 @pytest.fixture
 def pipeline(tmp_path):
