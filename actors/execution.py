@@ -282,9 +282,14 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
                            poll_interval_ns=settings.executor.kraken_poll_interval_ms * 1_000_000, rest_counter=counter,
                            deadline_s=settings.executor.venue_timeout_ms / 1000)
 
-    def spec(name: str, factory: Callable[[Any], Any]) -> ChildSpec:
+    def spec(name: str, factory: Callable[[Any], Any], stop_s: float = shutdown_s) -> ChildSpec:
         return ChildSpec(name=name, factory=factory, policy=RestartPolicy.PERMANENT, budget=budget, backoff=backoff,
-                         shutdown_timeout_s=shutdown_s, critical=True)
+                         shutdown_timeout_s=stop_s, critical=True)
+
+    # The executor's clean stop cancels its open orders and polls their final status at the venue (REST round
+    # trips, each up to venue_timeout_ms, under the key's rate counter): it gets the whole shutdown budget, so a
+    # clean stop does not abandon it mid-settle with fills unrecorded (found by the SIGKILL test under load).
+    executor_stop_s = settings.runtime.shutdown_timeout_s if mode != "paper" else shutdown_s
 
     return (
         spec(RISK_NAME, lambda link: RiskEnvelopeActor.start(
@@ -295,5 +300,5 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
             link=link, run_id=run_id, shard=settings.runtime.shard, mode=mode, settings=settings.executor,
             venue_factory=venue_factory, send=send, metrics=metrics, quote_of=lambda symbol: quotes.get(symbol, "USD"),
             risk_name=RISK_NAME, console=console, peer_state=peer_state,
-            market_fresh_ms=max(10_000, 2 * settings.state.stale_after_ms))),
+            market_fresh_ms=max(10_000, 2 * settings.state.stale_after_ms)), stop_s=executor_stop_s),
     )

@@ -324,7 +324,11 @@ class SupervisorActor(pykka.ThreadingActor):
             self.metrics.actor_up.labels(actor=name).set(0)
             self._event(name, "stopped", outcome)
             outcomes.append((name, outcome))
-        log.info("supervisor: stopped children in reverse order: %s", ", ".join(f"{n} ({o})" for n, o in outcomes))
+        abandoned = [n for n, o in outcomes if o.endswith("abandoned")]
+        log.log(logging.WARNING if abandoned else logging.INFO, "supervisor: stopped children in reverse order: %s%s",
+                ", ".join(f"{n} ({o})" for n, o in outcomes),
+                f"; abandoned mid-stop: {', '.join(abandoned)} (work they had not finished, such as settling open "
+                "orders, is picked up by the next start's reconciliation)" if abandoned else "")
         return tuple(outcomes)
 
     # --- failures -----------------------------------------------------------------------------------------------
