@@ -25,6 +25,9 @@ from kraken_runtime.storage.migrations import LATEST_VERSION, current_version, t
 from kraken_runtime.storage.models import ALL_MODELS, EXACT_DECIMAL, database_proxy
 
 
+Database = pw.Database  # what open_database returns, for callers that must not import peewee
+
+
 class StorageError(Exception):
     """The database cannot be opened or used; the message is one line fit for an operator."""
 

@@ -12,6 +12,7 @@ from dotenv import dotenv_values
 
 from kraken_runtime.core.config import ConfigError, Secrets, Settings, load_settings, secrets_from_env, SECRET_ENV_NAMES
 from kraken_runtime import exitcodes
+from kraken_runtime.storage.db import Database, DatabaseMissing, StorageError, open_database
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -93,3 +94,17 @@ def seconds_argument(max_s: float | None = None) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+def open_reader_database(prog: str, settings: Settings, *, missing_exit: int = exitcodes.USAGE,
+                         missing_prefix: str = "") -> Database | int:
+    """The daemon's database for a reading command (schema must be current; a missing SQLite file is not created),
+    or the exit code after one line on stderr: `missing_exit` for a file that does not exist, 1 otherwise."""
+    try:
+        return open_database(settings.storage.db_url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
+    except DatabaseMissing as error:
+        print(f"{prog}: {missing_prefix}{error}", file=sys.stderr)
+        return missing_exit
+    except StorageError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return exitcodes.FAILED

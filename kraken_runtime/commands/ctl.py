@@ -26,9 +26,11 @@ import orjson
 from kraken_runtime.core import control as ctl
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime import exitcodes
-from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, seconds_argument
+from kraken_runtime.commands._common import (
+    add_config_arguments, fail_config, load_from_args, open_reader_database, seconds_argument,
+)
 from kraken_runtime.storage import repo
-from kraken_runtime.storage.db import DatabaseMissing, StorageError, close_database, open_database, redact_url
+from kraken_runtime.storage.db import close_database, redact_url
 
 POLL_INTERVAL_S = 0.1
 CLAIMED_GRACE_S = 5.0  # a daemon claimed the command just as we gave up: let it finish
@@ -135,14 +137,9 @@ def run(args: argparse.Namespace) -> int:
         return fail_config(error)
 
     url = settings.storage.db_url
-    try:
-        db = open_database(url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
-    except DatabaseMissing as error:
-        print(f"ctl: no daemon answering: {error}", file=sys.stderr)
-        return exitcodes.TIMEOUT
-    except StorageError as error:
-        print(f"ctl: {error}", file=sys.stderr)
-        return exitcodes.FAILED
+    db = open_reader_database("ctl", settings, missing_exit=exitcodes.TIMEOUT, missing_prefix="no daemon answering: ")
+    if isinstance(db, int):
+        return db
     if args.shard is None and command.name in FLEET_COMMANDS:
         try:
             shards = live_shards(settings)

@@ -15,11 +15,11 @@ from typing import Any
 import orjson
 
 from kraken_runtime import exitcodes
-from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args
+from kraken_runtime.commands._common import add_config_arguments, fail_config, load_from_args, open_reader_database
 from kraken_runtime.core.config import ConfigError
 from kraken_runtime.core.snapshot import build_tier1, build_tier2, render_text, utc_window
 from kraken_runtime.storage import readmodel
-from kraken_runtime.storage.db import DatabaseMissing, StorageError, close_database, open_database, redact_url
+from kraken_runtime.storage.db import close_database, redact_url
 
 
 def _tier(text: str) -> int:
@@ -47,14 +47,9 @@ def run(args: argparse.Namespace) -> int:
         return fail_config(error)
 
     url = settings.storage.db_url
-    try:
-        db = open_database(url, busy_timeout_ms=settings.storage.sqlite_busy_timeout_ms, migrate=False)
-    except DatabaseMissing as error:
-        print(f"snapshot: {error}", file=sys.stderr)
-        return exitcodes.USAGE
-    except StorageError as error:
-        print(f"snapshot: {error}", file=sys.stderr)
-        return exitcodes.FAILED
+    db = open_reader_database("snapshot", settings)
+    if isinstance(db, int):
+        return db
     snapshot_ns = time.time_ns()
     window = utc_window(snapshot_ns)
     docs: dict[str, Any] = {}
