@@ -37,6 +37,7 @@ EXECUTOR_NAME = "executor"
 SAFETY_LISTENERS = (RISK_NAME, EXECUTOR_NAME)
 HUNDRED = Decimal(100)
 PREFLIGHT_RATE_LIMIT_WAIT_S = 60.0  # a REST counter spent by a restart storm recovers within this (20 points at 0.33/s)
+EXECUTOR_STOP_MARGIN_S = 1.0  # a live executor's stop retries end this long before the supervisor would abandon it
 
 
 def sim_instrument_rules(symbols: tuple[str, ...]) -> dict[str, InstrumentRules]:
@@ -300,5 +301,6 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
             link=link, run_id=run_id, shard=settings.runtime.shard, mode=mode, settings=settings.executor,
             venue_factory=venue_factory, send=send, metrics=metrics, quote_of=lambda symbol: quotes.get(symbol, "USD"),
             risk_name=RISK_NAME, console=console, peer_state=peer_state,
-            market_fresh_ms=max(10_000, 2 * settings.state.stale_after_ms)), stop_s=executor_stop_s),
+            market_fresh_ms=max(10_000, 2 * settings.state.stale_after_ms),
+            stop_budget_s=max(0.5, executor_stop_s - EXECUTOR_STOP_MARGIN_S)), stop_s=executor_stop_s),
     )

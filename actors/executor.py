@@ -43,6 +43,7 @@ from kraken_runtime.storage.db import reset_thread_connection
 log = logging.getLogger(__name__)
 
 BPS = Decimal(10_000)
+STOP_RETRY_S = 0.5  # pause between a clean stop's rounds of cancel + settle while orders are still unsettled
 SWITCH_RETRY_NS = 2_000_000_000  # after a refused arm of the dead man's switch, wait this long before the next try
 VenueEvent = tuple[str, OrderEvent]
 
@@ -78,7 +79,8 @@ class ExecutorActor(SupervisedActor):
                  venue_factory: Callable[[], Venue], send: Callable[[str, Any], bool], metrics: ExecutionMetrics,
                  quote_of: Callable[[str], str], risk_name: str = "risk", clock_ns: Callable[[], int] = time.time_ns,
                  console: Callable[[str], None] | None = None,
-                 peer_state: Callable[[str], str | None] | None = None, market_fresh_ms: int = 10_000) -> None:
+                 peer_state: Callable[[str], str | None] | None = None, market_fresh_ms: int = 10_000,
+                 stop_budget_s: float = 4.0, monotonic_s: Callable[[], float] = time.monotonic) -> None:
         super().__init__(link=link)
         self.run_id = run_id
         self.shard = shard
@@ -105,6 +107,8 @@ class ExecutorActor(SupervisedActor):
         self.last_snapshot_ns = 0
         self.switch_armed_ns = 0  # when the dead man's switch was last armed (0: not armed)
         self.switch_failed_ns = 0  # when arming was last refused
+        self.stop_budget_s = stop_budget_s  # how long a clean stop keeps trying to cancel and settle at the venue
+        self.monotonic_s = monotonic_s
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -114,8 +118,23 @@ class ExecutorActor(SupervisedActor):
         self.every(self.settings.tick_interval_ms / 1000, lambda n: ExecutionTick(n=n), name=f"{self.link.name}-tick")
 
     def on_supervised_stop(self) -> None:
-        self._cancel_all("executor stopping (clean shutdown)")
+        """Cancel every open order and learn its final status (fills that raced the cancel included) before the
+        process goes. A venue call refused on the way (the key's REST counter spent after a restart storm, a
+        timeout) is tried again until the stop budget runs out: an order left `new` in the database with its
+        fills unrecorded is what this stop exists to prevent. What is still open then is named, and the next
+        start reconciles it."""
+        reason = "executor stopping (clean shutdown)"
+        deadline = self.monotonic_s() + self.stop_budget_s
+        self._cancel_all(reason)
         self._run(lambda venue, at: venue.settle(at))  # the final status of what was cancelled or raced a fill
+        while self.orders and self.venue is not None and self.monotonic_s() < deadline:
+            time.sleep(min(STOP_RETRY_S, max(0.0, deadline - self.monotonic_s())))  # the stopping actor's own thread
+            self._cancel_all(reason)
+            self._run(lambda venue, at: venue.settle(at))
+        if self.orders:
+            log.error("executor: stopped with %d order(s) not settled at the venue after %.1fs (%s); the next start "
+                      "reconciles them", len(self.orders), self.stop_budget_s,
+                      ", ".join(f"{cl} {o.status}" for cl, o in sorted(self.orders.items())))
         if self.venue is not None and self.switch_armed_ns:
             self.venue.disarm()
             self.switch_armed_ns = 0

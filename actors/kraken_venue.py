@@ -78,6 +78,7 @@ class KrakenVenue:
         self._tracked: dict[str, OrderRecord] = {}  # cl_ord_id -> the order as last seen by us
         self._txids: dict[str, str] = {}  # cl_ord_id -> Kraken's txid
         self._executed: dict[str, tuple[Decimal, Decimal, Decimal]] = {}  # cl_ord_id -> (vol_exec, cost, fee) booked
+        self._last_poll_ok = True  # whether the latest look at the exchange answered for every tracked order
 
     # --- the Venue protocol -----------------------------------------------------------------------------------
 
@@ -122,9 +123,11 @@ class KrakenVenue:
             log.warning("kraken venue: cancel of %s failed: %s", client_order_id, _first_error(exc))
             self._next_poll_ns = now_ns
             return []
-        # Fills that raced the cancel are fetched before the order leaves our tracking.
+        # Fills that raced the cancel are fetched before the order leaves our tracking. When that look fails
+        # (the REST counter is spent, say) the order stays tracked: the next poll finds it canceled at the
+        # exchange, with whatever filled before the cancel, and only then does it leave.
         events = self._poll_now(now_ns)
-        if client_order_id in self._tracked:
+        if client_order_id in self._tracked and self._last_poll_ok:
             self._forget(client_order_id)
             events.append((client_order_id, Canceled(reason=reason, ts_ns=now_ns)))
         return events
@@ -167,6 +170,7 @@ class KrakenVenue:
 
     def _poll_now(self, now_ns: int) -> list[VenueEvent]:
         self._next_poll_ns = now_ns + self.poll_interval_ns
+        self._last_poll_ok = False
         events: list[VenueEvent] = []
         try:
             self._resolve_unknown(now_ns, events)
@@ -199,6 +203,7 @@ class KrakenVenue:
                     if info.vol_exec < info.vol:  # an IOC closed with its rest unfilled
                         events.append((cl, Expired(reason=info.reason or "closed with the rest unfilled", ts_ns=now_ns)))
                     self._forget(cl)
+            self._last_poll_ok = True
         except KrakenError as exc:
             log.warning("kraken venue: poll failed (%s); trying again in %.1fs", _first_error(exc), self.poll_interval_ns / 1e9)
         return events

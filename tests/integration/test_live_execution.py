@@ -115,6 +115,12 @@ class Live:
         return snap
 
     def taker(self, side: str = "buy", size: str = "0.01") -> Any:
+        verdict = self.taker_unpolled(side, size)
+        self.tick()
+        return verdict
+
+    def taker_unpolled(self, side: str = "buy", size: str = "0.01") -> Any:
+        """A taker intent to the risk envelope; the executor submits it and looks at it again only on a tick."""
         snap = self.snapshot()
         assert snap.mid is not None
         price = snap.mid * (D("1.002") if side == "buy" else D("0.998"))
@@ -123,7 +129,6 @@ class Live:
             intent_id=0, symbol=SYMBOL, side=side, size=D(size), limit_price=price, style="taker",  # type: ignore[arg-type]
             expires_at_ns=now + 10**10, epoch=1, seq=1, state_ts_ns=snap.state_ts_ns, score=D("0.9"),
             strategies=("momentum",), reasons=(("test", "1"),), created_at_ns=now, recv_ts_ns=now), timeout=10)
-        self.tick()
         return verdict
 
     def tick(self) -> None:
@@ -187,6 +192,22 @@ def test_live_rate_limited_order_is_rejected_not_retried(live: Live) -> None:
     [order] = live.orders()
     assert order["status"] == "rejected" and "Rate limit" in order["last_error"]
     assert exchange_orders(live.sim, order["client_order_id"]) == []
+
+
+def test_live_clean_stop_with_the_rest_counter_spent_still_records_the_fill_of_an_unpolled_order(live: Live) -> None:
+    """The key's REST counter spent at stop time (a restart storm, the CI failure of 2026-12-03): the executor's
+    cancel and its look at the final status are refused, and it tries again within its stop budget instead of
+    leaving a filled order `new` with the fill unrecorded."""
+    assert live.taker_unpolled("buy").approved
+    [sent] = wait_until(lambda: [o for o in live.orders() if o["exchange_order_id"]], what="the order acknowledged")
+    assert sent["status"] == "new" and sent["filled_qty"] == 0  # filled at the exchange; not looked at yet
+    live.sim.inject_fault({"fault": "rate_limit", "count": 3})  # the stop's cancel and settle are refused
+    live.refs["executor"].stop(timeout=30)
+    [order] = live.orders()
+    [at_exchange] = exchange_orders(live.sim, order["client_order_id"])
+    assert at_exchange.status == "closed" and at_exchange.vol_exec > 0
+    assert order["status"] == "filled" and order["filled_qty"] == at_exchange.vol_exec
+    assert sum(f["qty"] for f in store.fills(live.run_id)) == at_exchange.vol_exec
 
 
 def test_live_slow_ack_leaves_the_order_unknown_then_resolves_it_by_cl_ord_id_without_sending_it_twice(sim: Any, db_url: str) -> None:
