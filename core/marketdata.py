@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 Level = tuple[Decimal, Decimal]
 
@@ -80,6 +80,34 @@ class ResubscribeBook:
     reason: str
 
 
+class TradeTick(NamedTuple):
+    """One public trade as the state holder applied it (StateSnapshot.recent_trades). `seq` counts the trades
+    of one state holder instance from 1 (StateSnapshot.trade_stream names the instance), so a reader keeps a
+    cursor and takes each trade once even when snapshots are coalesced latest-wins on the way."""
+
+    seq: int
+    price: Decimal
+    qty: Decimal
+    side: str  # the taker's side: buy | sell
+    ts_ns: int | None  # exchange time; None when the venue gave none
+
+
+class QueuedOrder(NamedTuple):
+    """One order of a level3 level in a snapshot: id, visible quantity, and the venue's order timestamp as sent
+    (the time it was inserted or amended; parsed only by a reader that needs it)."""
+
+    order_id: str
+    qty: Decimal
+    ts: str | None
+
+
+class L3Level(NamedTuple):
+    """A level3 price level in a snapshot: its orders in queue order, front first."""
+
+    price: Decimal
+    orders: tuple[QueuedOrder, ...]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateSnapshot:
     """What the route engine sees of a symbol: immutable, tagged with (epoch, seq, state time)."""
@@ -114,6 +142,16 @@ class StateSnapshot:
     # orders resting within depth_window_bps of the mid in the level3 book (None without a level3 book)
     l3_orders_bid: int | None = None
     l3_orders_ask: int | None = None
+    # The paper venue's queue model (core/execution/paper_venue.py). `recent_trades`: the newest trades of this
+    # state holder instance (`trade_stream`; 0: none carried), oldest first, at most RECENT_TRADES of them
+    # (core/symbol_state.py). `l3_bids` / `l3_asks`: the level3 book's best L3_QUEUE_LEVELS levels per side, order
+    # by order, as of the venue's time `l3_ts_ns` (the newest level3 update applied); None without a level3
+    # book that is in sync and carries venue times.
+    recent_trades: tuple[TradeTick, ...] = ()
+    trade_stream: int = 0
+    l3_bids: tuple[L3Level, ...] | None = None
+    l3_asks: tuple[L3Level, ...] | None = None
+    l3_ts_ns: int | None = None
 
     @property
     def ready(self) -> bool:

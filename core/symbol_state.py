@@ -24,6 +24,8 @@ Pure: time comes in as `now_ns`; the actor does the sending and the writing. The
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -54,6 +56,7 @@ from kraken_runtime.core.kraken.book import (
     decode_canonical_book_frame,
     parse_book_frame,
 )
+from kraken_runtime.core.kraken.codec import rfc3339_to_ns
 from kraken_runtime.core.kraken.l3book import L3Book, Level3Message
 from kraken_runtime.core.kraken.messages import InstrumentMessage, Status, TickerMessage, TradeMessage
 from kraken_runtime.core.kraken.wire import DecodeError
@@ -64,14 +67,23 @@ from kraken_runtime.core.marketdata import (
     STALE,
     WARMING,
     FeedStatusChanged,
+    L3Level,
     MarketBatch,
+    QueuedOrder,
     RefQuote,
     ResubscribeBook,
     StateSnapshot,
     SymbolStateRow,
+    TradeTick,
 )
 
 TOP_LEVELS = 10  # levels per side carried in a snapshot
+# For the paper venue's queue model: the newest trades carried in every snapshot (the venue takes those past its
+# cursor, so snapshots coalesced on the way lose no trade unless more than this many came between two it saw),
+# and the level3 levels per side carried order by order (the touch and the next: where a maker order rests).
+RECENT_TRADES = 64
+L3_QUEUE_LEVELS = 2
+_TRADE_STREAMS = itertools.count(1)  # names each state instance's trade numbering (a restarted holder starts anew)
 # A restarted state holder continues from its stored epoch plus EPOCH_RESTART_GAP, so an epoch published
 # but not yet stored is never reused. A row is therefore due at once (urgent) whenever the epoch has moved
 # EPOCH_STORE_STEP past the last row handed out: the stored epoch never lags the published one by the gap,
@@ -141,6 +153,13 @@ class SymbolState:
         self.l3_last_ns: int | None = None
         self._l3_waiting_since_ns: int | None = None  # when the level3 book started waiting for a snapshot
         self._l3_last_resubscribe_ns: int | None = None
+        self._l3_ts_text: str | None = None  # venue time of the newest level3 update applied (as sent)
+        self._l3_ts: tuple[str | None, int | None] = (None, None)  # (text, parsed): parsed once per new text
+        self._l3_levels: tuple[Any, tuple[L3Level, ...], tuple[L3Level, ...]] | None = None  # (book version, bids, asks)
+        self.trade_stream = next(_TRADE_STREAMS)
+        self.trade_seq = 0
+        self.recent_trades: deque[TradeTick] = deque(maxlen=RECENT_TRADES)
+        self._recent_trades: tuple[TradeTick, ...] | None = ()  # the tuple handed out; None: rebuild
         self.batch_gaps = 0  # times a batch was missing (dropped between the feed and this state)
         self._streams: dict[str, tuple[int, int]] = {}  # channel -> (newest stream, its last batch seq)
         self._ended_streams: dict[str, int] = {}  # channel -> newest stream declared gone by the feed
@@ -252,6 +271,9 @@ class SymbolState:
                     if trade.symbol != self.symbol:
                         continue
                     self.flow.add(TradePrint(ts_ns=trade.timestamp_ns or ts_recv_ns, side=str(trade.side), price=trade.price, qty=trade.qty))
+                    self.trade_seq += 1
+                    self.recent_trades.append(TradeTick(self.trade_seq, trade.price, trade.qty, str(trade.side), trade.timestamp_ns))
+                    self._recent_trades = None
                     result.trade_rows.append({
                         "symbol": self.symbol, "trade_id": trade.trade_id, "side": str(trade.side), "price": trade.price,
                         "qty": trade.qty, "ord_type": trade.ord_type, "ts_exchange_ns": trade.timestamp_ns, "ts_recv_ns": ts_recv_ns,
@@ -342,6 +364,7 @@ class SymbolState:
                 continue
             check = self.l3.apply(data, snapshot=snapshot)
             self.l3_last_ns = ts_recv_ns
+            self._l3_ts_text = data.timestamp
             if check.expected is not None:
                 self.checksums_checked["l3"] += 1
             if check.mismatch or check.expected is None:
@@ -356,6 +379,7 @@ class SymbolState:
                     self.l3_resyncs += 1
                 self.l3_snapshots += 1
                 self.l3_needs_snapshot = False
+            self.seq += 1  # a level3 change alone is news too (the queues a snapshot carries): a snapshot goes out
 
     def _await_snapshot(self, now_ns: int) -> None:
         if not self.needs_snapshot or self._waiting_since_ns is None:
@@ -470,6 +494,38 @@ class SymbolState:
         asks = sum(len(l3.orders_at("ask", level.price)) for level in view.asks if level.price <= high)
         return bids, asks
 
+    def _trades_out(self) -> tuple[TradeTick, ...]:
+        if self._recent_trades is None:
+            self._recent_trades = tuple(self.recent_trades)
+        return self._recent_trades
+
+    def l3_queues(self) -> tuple[tuple[L3Level, ...] | None, tuple[L3Level, ...] | None, int | None]:
+        """The level3 book's best L3_QUEUE_LEVELS levels per side, order by order, and the venue time they are as
+        of: (None, None, None) without a level3 book in sync whose updates carry venue times. Rebuilt only when
+        the level3 book changed since the last call."""
+        l3 = self.l3
+        if l3 is None or self.l3_needs_snapshot or self.l3_last_ns is None or not self._l3_ts_text:
+            return None, None, None
+        text = self._l3_ts_text
+        if self._l3_ts[0] != text:
+            try:
+                self._l3_ts = (text, rfc3339_to_ns(text))
+            except ValueError:
+                self._l3_ts = (text, None)
+        ts_ns = self._l3_ts[1]
+        if ts_ns is None:
+            return None, None, None
+        version = (l3.snapshots_applied, l3.updates_applied)
+        cached = self._l3_levels
+        if cached is None or cached[0] != version:
+            view = l3.l2_view(L3_QUEUE_LEVELS)
+            bids = tuple(L3Level(level.price, tuple(QueuedOrder(o.order_id, o.order_qty, o.timestamp)
+                                                    for o in l3.orders_at("bid", level.price))) for level in view.bids)
+            asks = tuple(L3Level(level.price, tuple(QueuedOrder(o.order_id, o.order_qty, o.timestamp)
+                                                    for o in l3.orders_at("ask", level.price))) for level in view.asks)
+            cached = self._l3_levels = (version, bids, asks)
+        return cached[1], cached[2], ts_ns
+
     def snapshot(self, now_ns: int) -> StateSnapshot:
         bid, ask = self.book.best_bid(), self.book.best_ask()
         bid_price = bid.price if bid else None
@@ -482,6 +538,7 @@ class SymbolState:
         ref_mid = self.ref_mid(now_ns)
         last = self.flow.last
         l3_bid_orders, l3_ask_orders = self.l3_orders_within(mid, window)
+        l3_bids, l3_asks, l3_ts_ns = self.l3_queues()
         return StateSnapshot(
             symbol=self.symbol,
             status=self.status,
@@ -512,6 +569,11 @@ class SymbolState:
             venue_status=self.venue_status,
             l3_orders_bid=l3_bid_orders,
             l3_orders_ask=l3_ask_orders,
+            recent_trades=self._trades_out(),
+            trade_stream=self.trade_stream,
+            l3_bids=l3_bids,
+            l3_asks=l3_asks,
+            l3_ts_ns=l3_ts_ns,
         )
 
     def due_snapshot(self, now_ns: int) -> StateSnapshot | None:
