@@ -16,13 +16,19 @@ Resting post-only orders (maker fee):
   remains: the market could not have passed us.
 - L3 (`join_l3`, `on_l3_level`): the ids and sizes of the orders ahead are known. The queue ahead shrinks by
   the trades at our price (above) and when one of THOSE orders is reduced or leaves the level (a cancel, an
-  amend down, or a fill whose trade we have not seen yet); an order that joins later is behind us, unless its
-  own venue timestamp says it was placed before our order arrived (the level3 view lags our arrival a little).
-  The level3 book and the trades come on different connections, so either may run ahead of the other: every
-  level3 view has the venue time it is as of (`basis_ts_ns`), and a trade whose venue time is not after the
-  view the queue was last reconciled with is already reflected in it and is skipped (a trade without a venue
-  time too). Counting a fill twice — once as the order ahead leaving the level, once as the trade — is thereby
-  impossible; the price is that a trade older than the view never fills us (fewer fills, never more).
+  amend down, or a fill); an order that joins later is behind us, unless its own venue timestamp says it was
+  placed before our order arrived (the level3 view we joined on lags our arrival a little). A trade before we
+  arrived (its venue time not after the view we joined on, or before our arrival) or without a venue time never
+  counts.
+  The level3 book and the trades come on different connections, so either may run ahead of the other, and a
+  fill must not count twice (once as the order ahead leaving, once as the trade). Every level3 view carries the
+  venue time it is as of. A trade later than the view the queue was last reconciled with is not in it yet: it
+  consumes the queue ahead front first, and an order so consumed is never counted ahead again (an older view
+  may still show it). A trade not later than that view is already in it: what the views took off the queue
+  ahead is kept per span of venue time between two views, and such a trade first takes its own size from the
+  removals of its span (they were its fills, or cancels: taken as its fills, which errs towards fewer fills);
+  only the rest can have reached us, and only if no order is ahead of us in the view (queues are served front
+  first).
 - L2 only (`join_l2`, `on_l2_level`), the documented conservative model: the queue ahead is the level's
   displayed size when we arrive. It shrinks by the trades at our price (above), and it is capped by the
   level's displayed size now (orders ahead are part of the level, so a smaller level proves some ahead left;
@@ -89,11 +95,20 @@ class RestingOrder:
     remaining: Decimal
     queue_ahead: Decimal
     ahead_l3: Mapping[str, Decimal] | None = None  # L3: order id -> size of the orders ahead, front first; None: L2
+    join_ts_ns: int | None = None  # L3: venue time of the level3 view we joined on (trades not after it came before us)
     basis_ts_ns: int | None = None  # L3: venue time of the level3 view the queue was last reconciled with
     arrival_ns: int | None = None  # L3: when our order reached the venue (a later order placed before it is ahead)
     # L3: orders at our price known not to be ahead of us: came after us, or were ahead and were consumed by the
     # trades (a level3 view that lags the trades may still show them; they must not count twice)
     behind_l3: frozenset[str] = frozenset()
+    # L3: what the level3 views took off the queue ahead and no trade has explained yet, per span of venue time
+    # (after, up to and including, size): a trade seen after the view that reflects it takes its share from here
+    removed_l3: tuple[tuple[int | None, int, Decimal], ...] = ()
+    removed_complete_after_ns: int | None = None  # L3: spans up to this venue time were dropped (REMOVED_SPANS)
+
+
+REMOVED_SPANS = 32  # spans of level3 removals kept per order (a trade is seen within a few snapshots of its view)
+_SPAN_SLACK_NS = 1_000  # trade times are whole microseconds (Kraken), level3 times nanoseconds
 
 
 def join_l2(*, side: str, price: Decimal, qty: Decimal, levels: Sequence[Level]) -> RestingOrder:
@@ -110,7 +125,7 @@ def join_l3(*, side: str, price: Decimal, qty: Decimal, orders_at_price: Sequenc
     for item in orders_at_price:
         ahead[item[0]] = item[1]
     return RestingOrder(side=side, price=price, remaining=qty, queue_ahead=sum(ahead.values(), ZERO), ahead_l3=ahead,
-                        basis_ts_ns=ts_ns, arrival_ns=arrival_ns)
+                        join_ts_ns=ts_ns, basis_ts_ns=ts_ns, arrival_ns=arrival_ns)
 
 
 def on_l2_level(order: RestingOrder, level_size: Decimal) -> RestingOrder:
@@ -123,8 +138,9 @@ def on_l2_level(order: RestingOrder, level_size: Decimal) -> RestingOrder:
 def on_l3_level(order: RestingOrder, orders_at_price: Sequence[QueueItem] | Mapping[str, Decimal],
                 ts_ns: int | None = None) -> RestingOrder:
     """The orders at our price now (L3), in queue order, as of venue time `ts_ns`: an order ahead that shrank or
-    left moves us up; a newcomer is behind us unless its venue timestamp (a third item, RFC 3339 text) shows it
-    was placed before our order arrived. Items: (order id, size) or (order id, size, timestamp)."""
+    left moves us up (what it took off is kept, by span of venue time, for the trade that may explain it); a
+    newcomer is behind us unless its venue timestamp (a third item, RFC 3339 text) shows it was placed before our
+    order arrived. Items: (order id, size) or (order id, size, timestamp)."""
     if order.ahead_l3 is None:
         return order
     if isinstance(orders_at_price, Mapping):
@@ -133,6 +149,7 @@ def on_l3_level(order: RestingOrder, orders_at_price: Sequence[QueueItem] | Mapp
         items = orders_at_price
     now = {item[0]: item[1] for item in items}
     ahead = {oid: min(size, now[oid]) for oid, size in order.ahead_l3.items() if oid in now}
+    removed = order.queue_ahead - sum(ahead.values(), ZERO)
     behind: set[str] = set()
     for item in items:
         oid = item[0]
@@ -143,10 +160,17 @@ def on_l3_level(order: RestingOrder, orders_at_price: Sequence[QueueItem] | Mapp
         else:  # placed before we arrived, seen only now (the view we joined on lagged): ahead, at the back
             ahead[oid] = item[1]
     basis = order.basis_ts_ns
+    spans = order.removed_l3
     if ts_ns is not None and (basis is None or ts_ns > basis):
+        if removed > 0:
+            spans = (*spans, (basis, ts_ns, removed))
         basis = ts_ns
+    complete_after = order.removed_complete_after_ns
+    if len(spans) > REMOVED_SPANS:
+        complete_after = spans[-REMOVED_SPANS - 1][1]
+        spans = spans[-REMOVED_SPANS:]
     return replace(order, ahead_l3=ahead, queue_ahead=sum(ahead.values(), ZERO), behind_l3=frozenset(behind),
-                   basis_ts_ns=basis)
+                   basis_ts_ns=basis, removed_l3=spans, removed_complete_after_ns=complete_after)
 
 
 def _placed_before(item: QueueItem, arrival_ns: int | None) -> bool:
@@ -169,16 +193,23 @@ def _placed_before(item: QueueItem, arrival_ns: int | None) -> bool:
 def on_trade(order: RestingOrder, *, price: Decimal, qty: Decimal, maker_fee_rate: Decimal, side: str | None = None,
              ts_ns: int | None = None) -> tuple[RestingOrder, PaperFill | None]:
     """A public trade at `price` of `qty`; `side`: its taker's side (None: unknown, taken as the other side);
-    `ts_ns`: its venue time (L3: a trade not after the view the queue was reconciled with is already in it)."""
+    `ts_ns`: its venue time (L3: placed against the level3 views, see the module's docstring)."""
     if order.remaining <= 0:
         return order, None
-    if order.ahead_l3 is not None and order.basis_ts_ns is not None and (ts_ns is None or ts_ns <= order.basis_ts_ns):
-        return order, None
+    reflected = False
+    if order.ahead_l3 is not None and order.basis_ts_ns is not None:
+        if ts_ns is None or (order.join_ts_ns is not None and ts_ns <= order.join_ts_ns) or \
+                (order.arrival_ns is not None and ts_ns < order.arrival_ns):
+            return order, None  # before we arrived (or of unknown time)
+        reflected = ts_ns <= order.basis_ts_ns
     through = price < order.price if order.side == "buy" else price > order.price
     if through:
         return _fill(order, order.remaining, maker_fee_rate)
     if price != order.price or side == order.side:
         return order, None
+    if reflected:
+        assert ts_ns is not None
+        return _reflected_trade(order, qty, ts_ns, maker_fee_rate)
     consumed_ahead = min(order.queue_ahead, qty)
     left = qty - consumed_ahead
     order = replace(order, queue_ahead=order.queue_ahead - consumed_ahead)
@@ -186,6 +217,29 @@ def on_trade(order: RestingOrder, *, price: Decimal, qty: Decimal, maker_fee_rat
         ahead, consumed = _consume_l3(order.ahead_l3, consumed_ahead)
         order = replace(order, ahead_l3=ahead, behind_l3=order.behind_l3 | consumed)
     if left <= 0:
+        return order, None
+    return _fill(order, min(left, order.remaining), maker_fee_rate)
+
+
+def _reflected_trade(order: RestingOrder, qty: Decimal, ts_ns: int,
+                     maker_fee_rate: Decimal) -> tuple[RestingOrder, PaperFill | None]:
+    """A trade at our price that the level3 view already shows: what it took of the queue ahead is among the
+    removals of the span(s) of venue time around it, so it takes that much from them first; only the rest can
+    have reached us, and only if no order is ahead of us now (an order still ahead after the trade means it never
+    got to us: queues are served front first). Removals that were cancels count as trades here: fewer fills."""
+    if order.removed_complete_after_ns is not None and ts_ns <= order.removed_complete_after_ns + _SPAN_SLACK_NS:
+        return order, None  # its span's removals were dropped: whatever it did is unknown now
+    left = qty
+    spans = []
+    for after, upto, size in order.removed_l3:
+        if left > 0 and (after is None or after < ts_ns + _SPAN_SLACK_NS) and upto >= ts_ns - _SPAN_SLACK_NS:
+            take = min(size, left)
+            left -= take
+            size -= take
+        if size > 0:
+            spans.append((after, upto, size))
+    order = replace(order, removed_l3=tuple(spans))
+    if left <= 0 or order.queue_ahead > 0:
         return order, None
     return _fill(order, min(left, order.remaining), maker_fee_rate)
 

@@ -113,15 +113,43 @@ def test_a_trade_at_our_price_whose_taker_is_on_our_side_changes_nothing() -> No
     assert f is not None and f.qty == D("1")
 
 
-def test_l3_a_trade_not_after_the_view_the_queue_was_reconciled_with_is_skipped() -> None:
+def test_l3_a_trade_before_we_arrived_or_of_unknown_time_is_skipped() -> None:
     o = l3_order(("A", "1"))
-    for ts in (T_JOIN - 1, T_JOIN, None):  # already in the view (or of unknown time): skipped, even through the price
+    for ts in (T_JOIN - 1, T_JOIN, ARRIVED - 1, None):  # before the view we joined on, before we arrived, unknown
         after, f = trade(o, "5", ts=ts)
         assert f is None and after == o
         after, f = trade(o, "5", price="98", ts=ts)
         assert f is None and after == o
-    after, f = trade(o, "5", price="98", ts=T_JOIN + 1)  # through our price, after the view: all of it
+    after, f = trade(o, "5", price="98", ts=ARRIVED)  # through our price once we are there: all of it
     assert f is not None and f.qty == D("1") and after.remaining == 0
+
+
+def test_l3_a_trade_seen_after_the_view_that_shows_it_fills_only_what_its_own_removals_do_not_explain() -> None:
+    """Level3 ran ahead of the trades: the view at 3000 shows A (1) gone; the trade that took it (2500) comes
+    after. It takes A's share from the removals of its span first: 1 of 1 -> nothing for us; a second trade in
+    that span has no removal left to explain it and nobody is ahead of us now -> it filled us."""
+    o = paper.on_l3_level(l3_order(("A", "1")), (), 3_000)
+    assert o.queue_ahead == 0 and o.removed_l3 == ((T_JOIN, 3_000, D("1")),)
+    o, f = trade(o, "1", ts=2_500)
+    assert f is None and o.removed_l3 == ()
+    o, f = trade(o, "0.3", ts=2_600)
+    assert f is not None and f.qty == D("0.3")
+
+
+def test_l3_a_reflected_trade_never_reaches_us_while_an_order_is_still_ahead() -> None:
+    o = paper.on_l3_level(l3_order(("A", "1"), ("B", "1")), (("B", D("1"), None),), 3_000)
+    o, f = trade(o, "1.5", ts=2_500)  # A's 1 explained; 0.5 more cannot have passed B, still there after it
+    assert f is None and o.queue_ahead == D("1")
+
+
+def test_l3_a_cancel_in_another_span_of_time_does_not_eat_a_later_trades_fill() -> None:
+    o = l3_order(("A", "1"), ("B", "1"))
+    o = paper.on_l3_level(o, (("A", D("1"), None),), 3_000)  # B cancelled, between 1000 and 3000
+    o = paper.on_l3_level(o, (), 5_000)  # A gone, between 3000 and 5000: the trade at 4500 took it, and 0.4 of us
+    assert o.removed_l3 == ((T_JOIN, 3_000, D("1")), (3_000, 5_000, D("1")))
+    o, f = trade(o, "1.4", ts=4_500)
+    assert f is not None and f.qty == D("0.4")
+    assert o.removed_l3 == ((T_JOIN, 3_000, D("1")),)  # B's cancel stays unexplained
 
 
 def test_l3_cancels_ahead_move_us_up_newcomers_are_behind_amends_down_count() -> None:
@@ -178,3 +206,15 @@ def test_l2_queue_is_capped_by_the_displayed_level_and_never_grows() -> None:
     assert f is not None and f.qty == D("0.3")
     _, f = paper.on_trade(o, price=D("101"), qty=D("0.3"), maker_fee_rate=MAKER, side="sell")
     assert f is None  # a seller hit a bid at 101: not our queue
+
+
+def test_l3_a_reflected_trade_older_than_the_removals_kept_fills_nothing() -> None:
+    o = l3_order(*((f"O{n}", "1") for n in range(paper.REMOVED_SPANS + 2)))
+    for n in range(paper.REMOVED_SPANS + 2):  # one order leaves per view, every 10 us
+        o = paper.on_l3_level(o, tuple((oid, size, None) for oid, size in list((o.ahead_l3 or {}).items())[1:]),
+                              ARRIVED + (n + 1) * 10_000)
+    assert o.queue_ahead == 0 and len(o.removed_l3) == paper.REMOVED_SPANS
+    _, f = trade(o, "2", ts=ARRIVED + 15_000)  # its span is no longer kept: unknown, no fill
+    assert f is None
+    _, f = trade(o, "2", ts=ARRIVED + (paper.REMOVED_SPANS + 2) * 10_000 - 5_000)  # the newest span: 1 explained
+    assert f is not None and f.qty == D("1")

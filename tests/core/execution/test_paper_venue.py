@@ -169,15 +169,15 @@ def test_an_order_arriving_on_a_snapshot_does_not_take_that_snapshots_trades() -
 
 def test_l3_order_joins_behind_the_orders_at_its_price_and_fills_after_they_traded_or_left() -> None:
     book = (level("99", ("A", "1"), ("B", "1")), level("98", ("C", "4")))
-    v = carried_venue(l3_bids=book, l3_ts=10_000)
+    v = carried_venue(l3_bids=book, l3_ts=40 * MS)  # venue times: the view we join on is from 40 ms; we arrive at 50
     v.submit(order("a", qty="1"), 0)
     v.poll(50 * MS)
-    # B cancelled (the view at 10_100 no longer shows it), newcomer D is behind us; a trade of 0.6 at 99 after it
-    after = (level("99", ("A", "1"), ("D", "5", "1970-01-01T00:00:00.055Z")), level("98", ("C", "4")))  # placed at 55 ms
-    assert executed(v.on_snapshot(snap(stream=7, l3_bids=after, l3_ts=10_100), 60 * MS)) == []
-    events = v.on_snapshot(snap(stream=7, trades=(tick(3, "0.6", ts=10_200),), l3_bids=after, l3_ts=10_100), 70 * MS)
+    # B cancelled (the view at 55 ms no longer shows it); newcomer D, placed at 55 ms, is behind us
+    after = (level("99", ("A", "1"), ("D", "5", "1970-01-01T00:00:00.055Z")), level("98", ("C", "4")))
+    assert executed(v.on_snapshot(snap(stream=7, l3_bids=after, l3_ts=55 * MS), 60 * MS)) == []
+    events = v.on_snapshot(snap(stream=7, trades=(tick(3, "0.6", ts=56 * MS),), l3_bids=after, l3_ts=55 * MS), 70 * MS)
     assert executed(events) == []  # 0.4 of A still ahead
-    events = v.on_snapshot(snap(stream=7, trades=(tick(4, "0.5", ts=10_300),), l3_bids=after, l3_ts=10_100), 80 * MS)
+    events = v.on_snapshot(snap(stream=7, trades=(tick(4, "0.5", ts=57 * MS),), l3_bids=after, l3_ts=55 * MS), 80 * MS)
     assert [(f.qty, f.liquidity) for f in executed(events)] == [(D("0.1"), "maker")]
 
 
