@@ -39,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from kraken_runtime.core.kraken import messages as m
-from kraken_runtime.core.kraken.book import decode_book, decode_canonical_book_frame
+from kraken_runtime.core.kraken.book import _TEXT_DECIMALS, decode_book, decode_canonical_book_frame
 from kraken_runtime.core.kraken.l3book import decode_canonical_level3_frame, decode_level3
 from kraken_runtime.core.kraken.wire import DecodeError, excerpt_of, loads
 
@@ -666,6 +666,147 @@ def _decode_response(obj: dict) -> m.MethodResponse:
     return handler(obj, _response_common(obj, method, result))
 
 
+# ------------------------------------------------------------------------ trade and ticker from the text
+
+# Kraken's own trade and ticker layouts (key order as sent, no whitespace; PROTOCOL.md 1.6, 1.7): a frame that
+# matches is decoded straight from its text, every number as ``Decimal`` of its own wire text (exact, trailing
+# zeros kept), with no JSON parse. Each pattern spells out every value (plain decimal numbers, integers,
+# timestamps, texts without quotes or escapes), so what matches is valid JSON whose checked decode gives an
+# equal message (tests/core/kraken/test_codec_text_paths.py); anything else returns None and takes the
+# checked path, which also names what is wrong. Repeats are possessive: what follows each one can never be
+# matched by it, so the language is unchanged and the matcher keeps no backtracking state.
+_T_TEXT = r'[^"\\\x00-\x1f]'
+# A JSON number without exponent, as json.loads would read it into the same Decimal: a bare "-0" is left out
+# (json reads it as the int 0, i.e. Decimal("0"), not Decimal("-0")).
+_T_NUM = r"(?:-?(?:[1-9][0-9]*+(?:\.[0-9]++)?+|0\.[0-9]++)|0)"
+_T_INT = r"(?:-?[1-9][0-9]*+|0)"
+# Kraken's timestamps: UTC, 1-9 fractional digits. The calendar is checked when the second is first seen.
+_T_TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{1,9}Z"
+
+
+def _trade_item(group: str) -> str:
+    """One trade object; ``group`` opens each value's group: "(" to capture, "(?:" not to."""
+    return (
+        r'\{"symbol":"' + group + _T_TEXT + r'++)","side":"' + group + r'buy|sell)","price":' + group + _T_NUM
+        + r'),"qty":' + group + _T_NUM + r'),"ord_type":"' + group + _T_TEXT + r'*+)","trade_id":' + group + _T_INT
+        + r'),"timestamp":"' + group + _T_TIME + r')"\}'
+    )
+
+
+# The first trade's values captured, the other trades (a snapshot's or a batch's) as one text for findall.
+_TRADE_FRAME = re.compile(
+    r'\{"channel":"trade","type":"(update|snapshot)","data":\[' + _trade_item("(")
+    + r"((?:," + _trade_item("(?:") + r")*+)\]\}"
+)
+_trade_items = re.compile(_trade_item("(")).findall
+_TICKER_ITEM = (
+    r'\{"symbol":"(' + _T_TEXT + r'++)","bid":(' + _T_NUM + r'),"bid_qty":(' + _T_NUM + r'),"ask":(' + _T_NUM
+    + r'),"ask_qty":(' + _T_NUM + r'),"last":(' + _T_NUM + r'),"volume":(' + _T_NUM + r'),"vwap":(' + _T_NUM
+    + r'),"low":(' + _T_NUM + r'),"high":(' + _T_NUM + r'),"change":(' + _T_NUM + r'),"change_pct":(' + _T_NUM
+    + r')(?:,"timestamp":"(' + _T_TIME + r')")?+\}'
+)
+_TICKER_FRAME = re.compile(r'\{"channel":"ticker","type":"(update|snapshot)","data":\[' + _TICKER_ITEM + r"\]\}")
+_TEXT_FRAMES = ('{"channel":"book","type":"', '{"channel":"level3","type":"', '{"channel":"trade","type":"',
+                '{"channel":"ticker","type":"')
+_FRAME_TYPES = {"update": m.FrameType.UPDATE, "snapshot": m.FrameType.SNAPSHOT}
+_SIDES = {"buy": m.Side.BUY, "sell": m.Side.SELL}
+_FRACTION_SCALE = tuple(10 ** (9 - digits) for digits in range(10))
+
+
+class _SecondsNs(dict):
+    """``"YYYY-MM-DDTHH:MM:SS"`` -> nanoseconds since the epoch at that second, bounded (cleared when full).
+    A miss goes through ``rfc3339_to_ns``, so an impossible date raises ValueError there, as on the checked
+    path; trades and tickers of one second share an entry."""
+
+    __slots__ = ()
+
+    def __missing__(self, second: str) -> int:
+        value = rfc3339_to_ns(second + "Z")
+        if len(self) >= 4096:
+            self.clear()
+        self[second] = value
+        return value
+
+
+_SECONDS_NS = _SecondsNs()
+
+
+def _time_ns(text: str) -> int:
+    """Nanoseconds of a timestamp matched by ``_T_TIME`` (raises ValueError for an impossible date)."""
+    fraction = text[20:-1]
+    return _SECONDS_NS[text[:19]] + int(fraction) * _FRACTION_SCALE[len(fraction)]
+
+
+def _slots_builder(cls: type) -> Any:
+    """A function building a frozen slotted dataclass from its fields' values in declaration order, through
+    the slot descriptors (no keyword ``__init__``, no ``object.__setattr__`` per field: ~3x cheaper). Only
+    for values the caller has already validated; the instance is indistinguishable from one built by
+    ``__init__`` (equality, hash, repr, frozenness). The function is generated, as dataclasses generates
+    ``__init__``."""
+    names = tuple(getattr(cls, "__dataclass_fields__"))
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for index, name in enumerate(names):
+        namespace[f"_set{index}"] = getattr(cls, name).__set__
+    values = ", ".join(f"v{index}" for index in range(len(names)))
+    bound = ", ".join(f"set{index}=_set{index}" for index in range(len(names)))  # locals, not globals
+    lines = [f"def build({values}, *, new=_new, cls=_cls, {bound}):", "    obj = new(cls)"]
+    lines.extend(f"    set{index}(obj, v{index})" for index in range(len(names)))
+    lines.append("    return obj")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from the dataclass's own field names
+    return namespace["build"]
+
+
+_build_trade = _slots_builder(m.Trade)
+_build_trade_message = _slots_builder(m.TradeMessage)
+_build_ticker = _slots_builder(m.Ticker)
+_build_ticker_message = _slots_builder(m.TickerMessage)
+
+
+def _trade(groups: tuple[str, ...], decimals: Any) -> m.Trade:
+    symbol, side, price, qty, ord_type, trade_id, timestamp = groups
+    return _build_trade(symbol, _SIDES[side], decimals[price], Decimal(qty), ord_type, int(trade_id), timestamp,
+                        _time_ns(timestamp))
+
+
+def decode_trade_text(frame: str) -> m.TradeMessage | None:
+    """A ``trade`` frame in Kraken's own layout, decoded from its text; None for any other frame (or an
+    impossible date), which the checked path then decodes or names."""
+    match = _TRADE_FRAME.fullmatch(frame)
+    if match is None:
+        return None
+    kind, symbol, side, price, qty, ord_type, trade_id, timestamp, others = match.groups()
+    fraction = timestamp[20:-1]
+    try:
+        trade = _build_trade(symbol, _SIDES[side], _TEXT_DECIMALS[price], Decimal(qty), ord_type, int(trade_id),
+                             timestamp, _SECONDS_NS[timestamp[:19]] + int(fraction) * _FRACTION_SCALE[len(fraction)])
+        if not others:
+            return _build_trade_message(_FRAME_TYPES[kind], (trade,))
+        trades = [trade]
+        trades.extend([_trade(item, _TEXT_DECIMALS) for item in _trade_items(others)])
+    except ValueError:  # an impossible date: the checked path names it
+        return None
+    return _build_trade_message(_FRAME_TYPES[kind], tuple(trades))
+
+
+def decode_ticker_text(frame: str) -> m.TickerMessage | None:
+    """A ``ticker`` frame in Kraken's own layout (one symbol), decoded from its text; None for any other frame
+    (or an impossible date), which the checked path then decodes or names."""
+    match = _TICKER_FRAME.fullmatch(frame)
+    if match is None:
+        return None
+    (kind, symbol, bid, bid_qty, ask, ask_qty, last, volume, vwap, low, high, change, change_pct,
+     timestamp) = match.groups()
+    decimals = _TEXT_DECIMALS
+    try:
+        timestamp_ns = None if timestamp is None else _time_ns(timestamp)
+    except ValueError:
+        return None
+    ticker = _build_ticker(symbol, decimals[bid], Decimal(bid_qty), decimals[ask], Decimal(ask_qty), decimals[last],
+                           Decimal(volume), decimals[vwap], decimals[low], decimals[high], decimals[change],
+                           decimals[change_pct], timestamp, timestamp_ns)
+    return _build_ticker_message(_FRAME_TYPES[kind], (ticker,))
+
+
 # ---------------------------------------------------------------------------------------- decode
 
 
@@ -680,9 +821,10 @@ def decode_message(obj: Any) -> m.InboundMessage | Any:
 def decode(frame: str | bytes) -> m.InboundMessage | Any:
     """Type one raw frame. Returns a message from ``messages`` (or ``book``/``l3book`` for those channels);
     raises ``DecodeError`` for anything malformed or unknown, and nothing else."""
-    if isinstance(frame, str) and frame.startswith(_BOOK_FRAMES):
-        # Kraken's own book/level3 layout is decoded from its text (exact, no JSON parse); equal messages.
-        decoded = _decode_canonical(frame)
+    if frame.__class__ is str and frame.startswith(_TEXT_FRAMES):
+        # Kraken's own book, level3, trade and ticker layouts are decoded from their text (exact, no JSON
+        # parse); equal messages. Any other frame, or one these decline, takes the checked path.
+        decoded = _TEXT_DECODERS[frame[12]](frame)
         if decoded is not None:
             return decoded
     obj = _parse(frame)
@@ -692,13 +834,12 @@ def decode(frame: str | bytes) -> m.InboundMessage | Any:
         raise DecodeError(bad.reason, excerpt_of(frame)) from None
 
 
-_BOOK_FRAMES = ('{"channel":"book","type":"', '{"channel":"level3","type":"')
-
-
-def _decode_canonical(frame: str) -> Any:
-    if frame[12] == "b":  # '{"channel":"b...' or '{"channel":"l...'
-        return decode_canonical_book_frame(frame)
-    return decode_canonical_level3_frame(frame)
+# By the channel name's first letter ('{"channel":"b...'), for a frame starting with one of _TEXT_FRAMES.
+_TEXT_DECODERS: dict[str, Any] = {
+    "b": decode_canonical_book_frame,
+    "l": decode_canonical_level3_frame,
+    "t": lambda frame: decode_trade_text(frame) if frame[13] == "r" else decode_ticker_text(frame),
+}
 
 
 def _parse(frame: str | bytes) -> Any:

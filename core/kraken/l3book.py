@@ -212,31 +212,39 @@ def decode_level3(msg: dict) -> Level3Message:
 # symbol, timestamp, bids, asks with an ``event`` per order. Anything else takes the general path. Patterns
 # without ambiguity (linear time), as book.py's.
 _T = r'[^"\\\x00-\x1f]'
+# Repeats are possessive (``*+``, ``++``, ``?+``): what follows each one can never be matched by it, so the
+# language is the same and the matcher keeps no backtracking state (as book.py's pattern).
 _ORDER_BODY = (
-    r'"order_id":"' + _T + r'+","limit_price":' + _PRICE + r',"order_qty":' + _NUM + r',"timestamp":"' + _T + r'*"\}'
+    r'"order_id":"' + _T + r'++","limit_price":' + _PRICE + r',"order_qty":' + _NUM + r',"timestamp":"' + _T
+    + r'*+"\}'
 )
 _SNAPSHOT_ORDER = r"\{" + _ORDER_BODY
 _UPDATE_ORDER = r'\{"event":"(?:add|modify|delete)",' + _ORDER_BODY
-_CHECKSUM = r"(0|[1-9][0-9]{0,9})"
+_CHECKSUM = r"(0|[1-9][0-9]{0,9}+)"
 
 
 def _orders(order: str) -> str:
-    return r"(?:" + order + r"(?:," + order + r")*)?"
+    return r"(?:" + order + r"(?:," + order + r")*+)?+"
 
 
+# An update side: its first order's event, id, price, qty and timestamp captured, the other orders as one
+# text (findall); both absent when the side is empty. Most update sides hold one order: no second pass.
+_UPDATE_SIDE = (
+    r'\[(?:\{"event":"(add|modify|delete)","order_id":"(' + _T + r'++)","limit_price":(' + _PRICE
+    + r'),"order_qty":(' + _NUM + r'),"timestamp":"(' + _T + r'*+)"\}((?:,' + _UPDATE_ORDER + r')*+))?+\]'
+)
 _CANONICAL_L3_SNAPSHOT = re.compile(
-    r'\{"channel":"level3","type":"snapshot","data":\[\{"symbol":"(' + _T + r'+)","checksum":' + _CHECKSUM
+    r'\{"channel":"level3","type":"snapshot","data":\[\{"symbol":"(' + _T + r'++)","checksum":' + _CHECKSUM
     + r',"bids":\[(' + _orders(_SNAPSHOT_ORDER) + r')\],"asks":\[(' + _orders(_SNAPSHOT_ORDER) + r')\]'
-    + r'(?:,"timestamp":"(' + _T + r'*)")?\}\]\}'
+    + r'(?:,"timestamp":"(' + _T + r'*+)")?+\}\]\}'
 )
 _CANONICAL_L3_UPDATE = re.compile(
-    r'\{"channel":"level3","type":"update","data":\[\{"checksum":' + _CHECKSUM + r',"symbol":"(' + _T + r'+)",'
-    + r'"timestamp":"(' + _T + r'*)","bids":\[(' + _orders(_UPDATE_ORDER) + r')\],"asks":\[('
-    + _orders(_UPDATE_ORDER) + r')\]\}\]\}'
+    r'\{"channel":"level3","type":"update","data":\[\{"checksum":' + _CHECKSUM + r',"symbol":"(' + _T + r'++)",'
+    + r'"timestamp":"(' + _T + r'*+)","bids":' + _UPDATE_SIDE + r',"asks":' + _UPDATE_SIDE + r'\}\]\}'
 )
 _findall_orders = re.compile(
-    r'\{(?:"event":"(add|modify|delete)",)?"order_id":"(' + _T + r'+)","limit_price":(' + _PRICE + r'),"order_qty":('
-    + _NUM + r'),"timestamp":"(' + _T + r'*)"\}'
+    r'\{(?:"event":"(add|modify|delete)",)?+"order_id":"(' + _T + r'++)","limit_price":(' + _PRICE
+    + r'),"order_qty":(' + _NUM + r'),"timestamp":"(' + _T + r'*+)"\}'
 ).findall
 _SNAPSHOT_PREFIX = '{"channel":"level3","type":"snapshot"'
 _build_l3_data = _slot_builder(Level3Data)
@@ -254,6 +262,17 @@ def _text_orders(text: str) -> tuple[L3Order, ...]:
     ])
 
 
+def _update_side(event: str | None, order_id: str, price: str, qty: str, timestamp: str,
+                 others: str) -> tuple[L3Order, ...]:
+    """An update side from ``_UPDATE_SIDE``'s groups."""
+    if event is None:
+        return ()
+    first = _new_tuple(L3Order, (order_id, _TEXT_DECIMALS[price], Decimal(qty), timestamp, event))
+    if not others:
+        return (first,)
+    return (first, *_text_orders(others))
+
+
 def decode_canonical_level3_frame(frame: str) -> Level3Message | None:
     """Decode a ``level3`` frame in Kraken's own layout from its text (numbers exact as written, no precision
     needed); None for any other frame (then ``decode_level3_frame`` decodes it, or names what is wrong)."""
@@ -261,22 +280,26 @@ def decode_canonical_level3_frame(frame: str) -> Level3Message | None:
         match = _CANONICAL_L3_UPDATE.fullmatch(frame)
         if match is None:
             return None
-        checksum_text, symbol, timestamp, bids_text, asks_text = match.groups()
-        kind = "update"
-    elif frame.startswith(_SNAPSHOT_PREFIX):
+        groups = match.groups()
+        checksum = int(groups[0])
+        if checksum > 0xFFFFFFFF:
+            return None
+        bids = () if groups[3] is None else _update_side(*groups[3:9])
+        asks = () if groups[9] is None else _update_side(*groups[9:15])
+        return _build_l3_message("update", (_build_l3_data(groups[1], bids, asks, checksum, groups[2]),))
+    if frame.startswith(_SNAPSHOT_PREFIX):
         match = _CANONICAL_L3_SNAPSHOT.fullmatch(frame)
         if match is None:
             return None
         symbol, checksum_text, bids_text, asks_text, timestamp = match.groups()
-        kind = "snapshot"
-    else:
-        return None
-    checksum = int(checksum_text)
-    if checksum > 0xFFFFFFFF:
-        return None
-    return _build_l3_message(
-        kind, (_build_l3_data(symbol, _text_orders(bids_text), _text_orders(asks_text), checksum, timestamp),)
-    )
+        checksum = int(checksum_text)
+        if checksum > 0xFFFFFFFF:
+            return None
+        return _build_l3_message(
+            "snapshot",
+            (_build_l3_data(symbol, _text_orders(bids_text), _text_orders(asks_text), checksum, timestamp),),
+        )
+    return None
 
 
 def decode_level3_frame(
