@@ -248,3 +248,86 @@ def _level3_update(draw: Any) -> str:
 def test_level3_text_path_equals_the_checked_path_on_generated_updates(frame):
     assert decode_canonical_level3_frame(frame) is not None
     _assert_same(frame)
+
+
+# ------------------------------------------------------------------------------- executions fast path
+
+
+def _checked_executions(frame: str) -> Any:
+    """The checked executions decoder alone (codec.decode now tries the fast one first): a message, or the
+    reason it names."""
+    try:
+        return codec._decode_executions(loads(frame))
+    except codec._Bad as bad:
+        return bad.reason
+
+
+_EXECUTION_VALUES = {
+    **{name: _TEXTS for name in codec._EXECUTION_TEXTS},
+    **{name: _number() for name in codec._EXECUTION_DECIMALS},
+    **{name: st.sampled_from(["true", "false"]) for name in codec._EXECUTION_BOOLS},
+    **{name: st.integers(-3, 2**65).map(str) for name in codec._EXECUTION_INTS},
+    **{name: _timestamp() for name in ("timestamp", "effective_time", "expire_time")},
+    "order_id": _SYMBOLS,
+    "exec_type": st.sampled_from(["trade", "new", "pending_new", "canceled", "bogus"]),
+    "order_status": st.sampled_from(["new", "filled", "partially_filled", "nope"]),
+    "side": st.sampled_from(["buy", "sell"]),
+    "order_type": st.sampled_from(["limit", "market", "stop-loss-limit"]),
+    "time_in_force": st.sampled_from(["GTC", "gtd", "IOC", "xyz"]),
+    "liquidity_ind": st.sampled_from(["t", "m"]),
+}
+_QUOTED = {*codec._EXECUTION_TEXTS, "timestamp", "effective_time", "expire_time", "order_id", "exec_type",
+           "order_status", "side", "order_type", "time_in_force", "liquidity_ind"}
+_ODD_VALUES = st.sampled_from(['"1.5"', "null", "true", "1.5", "7", '"x"', "[]", "{}", "1e3"])
+
+
+@st.composite
+def _execution_frame(draw: Any) -> str:
+    entries = []
+    for _ in range(draw(st.integers(1, 3))):
+        names = draw(st.lists(st.sampled_from(sorted(_EXECUTION_VALUES)), unique=True, max_size=14))
+        for required in ("order_id", "exec_type"):
+            if required not in names and draw(st.integers(0, 9)):
+                names.append(required)
+        names = draw(st.permutations(names))
+        parts = []
+        for name in names:
+            if draw(st.integers(0, 14)) == 0:  # the wrong type now and then
+                value = draw(_ODD_VALUES)
+            else:
+                value = draw(_EXECUTION_VALUES[name])
+                value = f'"{value}"' if name in _QUOTED else value
+            parts.append(f'"{name}":{value}')
+        if draw(st.booleans()):
+            fees = ",".join(f'{{"asset":"{draw(_SYMBOLS)}","qty":{draw(_number())}}}' for _ in range(draw(st.integers(0, 2))))
+            parts.append(f'"fees":[{fees}]')
+        if draw(st.integers(0, 5)) == 0:
+            parts.append('"triggers":{"reference":"index","price":0.21,"status":"triggered"}')
+        entries.append("{" + ",".join(parts) + "}")
+    sequence = draw(st.sampled_from(["", ',"sequence":7', ',"sequence":null', ',"sequence":1.5']))
+    kind = draw(st.sampled_from(["update", "snapshot"]))
+    return f'{{"channel":"executions","type":"{kind}","data":[{",".join(entries)}]{sequence}}}'
+
+
+@settings(max_examples=400, deadline=None)
+@given(_execution_frame())
+def test_executions_fast_path_equals_the_checked_decoder_on_generated_frames(frame):
+    expected = _checked_executions(frame)
+    if isinstance(expected, str):
+        with pytest.raises(DecodeError) as caught:
+            codec.decode(frame)
+        assert caught.value.reason == expected
+        return
+    got = codec.decode(frame)
+    assert got == expected and _numbers(got) == _numbers(expected)
+
+
+def test_executions_fast_path_equals_the_checked_decoder_on_the_recorded_lifecycle(kraken_data):
+    lines = (kraken_data / "captures" / "ws_v2_executions_lifecycle_docs.jsonl").read_text().splitlines()
+    frames = [line for line in lines if '"channel":"executions"' in line]
+    assert frames
+    for frame in frames:
+        expected = _checked_executions(frame)
+        assert not isinstance(expected, str)
+        got = codec.decode(frame)
+        assert got == expected and _numbers(got) == _numbers(expected)
