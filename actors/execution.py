@@ -19,6 +19,7 @@ from kraken_runtime.actors.execution_metrics import ExecutionMetrics
 from kraken_runtime.actors.executor import ExecutorActor, Venue
 from kraken_runtime.actors.ingest import MarketSource
 from kraken_runtime.actors.kraken_venue import KrakenVenue
+from kraken_runtime.actors.kraken_ws_session import KrakenWsSession
 from kraken_runtime.actors.risk import RiskEnvelopeActor
 from kraken_runtime.core.config import Settings
 from kraken_runtime.core.execution.paper_venue import FeeRates, PaperVenue
@@ -107,6 +108,20 @@ def fan_out_snapshots(send_latest: Callable[[str, Any, Any], bool], listeners: t
     return send
 
 
+def token_provider(client_factory: Callable[[RestCallCounter | None], KrakenRestClient],
+                   counter: RestCallCounter | None) -> Callable[[], str]:
+    """A WS token from REST GetWebSocketsToken, on a client of its own (the session's reader thread calls it)."""
+
+    def fetch() -> str:
+        client = client_factory(counter)
+        try:
+            return client.get_websockets_token().token
+        finally:
+            client.close()
+
+    return fetch
+
+
 class ExecutionSetupError(Exception):
     """Execution cannot start: one line for the operator, with the exit code it means (78 bad config, 1 failed)."""
 
@@ -160,7 +175,8 @@ def execution_specs_for(settings: Settings, *, run_id: int, send: Callable[[str,
             out(line)
     return execution_child_specs(settings, run_id=run_id, send=send, instruments=instruments,
                                  metrics=ExecutionMetrics(registry), safety_mode=safety_mode, budget=budget, backoff=backoff,
-                                 pairs=pairs, client_factory=client_factory, starting_balances=starting, peer_state=peer_state)
+                                 pairs=pairs, client_factory=client_factory, starting_balances=starting, peer_state=peer_state,
+                                 ws_auth_url=market.ws_auth_url)
 
 
 def ws_asset(rest_name: str) -> str:
@@ -260,7 +276,8 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
                           console: Callable[[str], None] | None = None, pairs: Mapping[str, str] | None = None,
                           client_factory: Callable[[RestCallCounter | None], KrakenRestClient] | None = None,
                           starting_balances: Mapping[str, Decimal] | None = None,
-                          peer_state: Callable[[str], str | None] | None = None) -> tuple[ChildSpec, ...]:
+                          peer_state: Callable[[str], str | None] | None = None,
+                          ws_auth_url: str | None = None) -> tuple[ChildSpec, ...]:
     metrics.register_symbols(settings.runtime.symbols)
     mode = settings.runtime.mode
     missing = [s for s in settings.runtime.symbols if s not in instruments]
@@ -279,9 +296,15 @@ def execution_child_specs(settings: Settings, *, run_id: int, send: Callable[[st
         if client_factory is None:
             raise RuntimeError(f"runtime.mode {mode} without a Kraken client")
         counter = RestCallCounter(settings.kraken.api_tier)  # the key's REST counter, modelled so calls stay under it
+        session = None
+        if mode == "live" and ws_auth_url:  # shadow validates over REST: nothing rests, nothing to follow
+            session = KrakenWsSession(url=ws_auth_url, token_provider=token_provider(client_factory, counter),
+                                      connect_timeout_s=settings.executor.venue_timeout_ms / 1000,
+                                      token_refresh_s=settings.feed.token_refresh_s,
+                                      on_state=lambda up: metrics.venue_ws_connected.set(1 if up else 0))
         return KrakenVenue(client=client_factory(counter), pairs=pairs or {}, validate_only=mode == "shadow",
                            poll_interval_ns=settings.executor.kraken_poll_interval_ms * 1_000_000, rest_counter=counter,
-                           deadline_s=settings.executor.venue_timeout_ms / 1000)
+                           deadline_s=settings.executor.venue_timeout_ms / 1000, session=session)
 
     def spec(name: str, factory: Callable[[Any], Any], stop_s: float = shutdown_s) -> ChildSpec:
         return ChildSpec(name=name, factory=factory, policy=RestartPolicy.PERMANENT, budget=budget, backoff=backoff,

@@ -37,6 +37,9 @@ class ExecutionMetrics:
                                      buckets=ACK_BUCKETS_S, registry=r)
         self.dead_mans_switch = Gauge("krt_dead_mans_switch_armed",
                                       "1 while the venue's cancel-all-orders-after timer is armed (kraken venue).", registry=r)
+        self.venue_ws_connected = Gauge("krt_venue_ws_connected",
+                                        "1 while the kraken venue's private WebSocket (executions, balances, orders) is "
+                                        "up; 0 while its orders go over REST.", registry=r)
 
     def register_symbols(self, symbols: Iterable[str]) -> None:
         for symbol in symbols:
@@ -50,3 +53,4 @@ class ExecutionMetrics:
         for kind in PNL_KINDS:
             self.pnl.labels(kind=kind).set(0)
         self.dead_mans_switch.set(0)
+        self.venue_ws_connected.set(0)

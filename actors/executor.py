@@ -2,7 +2,8 @@
 paper venue core/execution/paper_venue.py.
 
 In:  OrderRequest / CancelOrders (risk envelope), StateSnapshot (state holders, latest wins; the paper venue
-     fills against it), SafetyModeChanged (supervisor: HALTED cancels every open order), ExecutionTick (timer).
+     fills against it), SafetyModeChanged (supervisor: HALTED cancels every open order), ExecutionTick (timer),
+     VenueEventsReady (the kraken venue's WebSocket reader: order reports wait in the venue's queue).
 Out: OrderUpdate and Fill -> risk envelope; order and fill rows; one console line per execution.
 
 Nothing is sent twice, nothing is sent unrecorded: the order row (pending_new, with the client order id the
@@ -25,8 +26,10 @@ from typing import Any, Callable, Protocol
 from kraken_runtime.actors.base import ChildLink, SupervisedActor
 from kraken_runtime.actors.execution_metrics import ExecutionMetrics
 from kraken_runtime.core.config import ExecutorSettings
+from kraken_runtime.core.execution.kraken_events import VenueEventsReady
 from kraken_runtime.core.execution.orders import (
     Acked,
+    Amended,
     Canceled,
     Executed,
     OrderEvent,
@@ -74,6 +77,14 @@ class Venue(Protocol):
         """Disarm the dead man's switch (clean shutdown)."""
 
 
+# Optional venue methods, looked up with getattr (the paper venue has none of them):
+#   bind_wake(wake: Callable[[], bool]) -> None: the venue starts its own reader (the kraken venue's private
+#       WebSocket) and calls `wake` when reports wait for `poll`; False from `wake` means the executor is gone.
+#   amend(client_order_id, price, now_ns) -> list[VenueEvent] | None: move a resting order's limit price in
+#       place; None when the venue cannot now (the executor then re-prices by cancelling, as without it).
+#   close() -> None: release sockets and threads (stop, crash).
+
+
 class ExecutorActor(SupervisedActor):
     def __init__(self, *, link: ChildLink, run_id: int, shard: str, mode: str, settings: ExecutorSettings,
                  venue_factory: Callable[[], Venue], send: Callable[[str, Any], bool], metrics: ExecutionMetrics,
@@ -109,11 +120,15 @@ class ExecutorActor(SupervisedActor):
         self.switch_failed_ns = 0  # when arming was last refused
         self.stop_budget_s = stop_budget_s  # how long a clean stop keeps trying to cancel and settle at the venue
         self.monotonic_s = monotonic_s
+        self.priced_ns: dict[str, int] = {}  # resting post-only orders: when their price was last set (placed, amended)
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def on_supervised_start(self) -> None:
         self.venue = self.venue_factory()
+        bind_wake = getattr(self.venue, "bind_wake", None)
+        if bind_wake is not None:
+            bind_wake(self._wake)
         self._reconcile_at_start()
         self.every(self.settings.tick_interval_ms / 1000, lambda n: ExecutionTick(n=n), name=f"{self.link.name}-tick")
 
@@ -139,6 +154,26 @@ class ExecutorActor(SupervisedActor):
             self.venue.disarm()
             self.switch_armed_ns = 0
             self.metrics.dead_mans_switch.set(0)
+        self._close_venue()
+
+    def on_supervised_failure(self) -> None:
+        self._close_venue()  # its reader thread and socket must not outlive this instance
+
+    def _close_venue(self) -> None:
+        close = getattr(self.venue, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception as exc:  # noqa: BLE001 - closing a broken connection; it is gone either way
+                log.warning("executor: closing the venue: %s", exc)
+
+    def _wake(self) -> bool:
+        """The venue's reader thread: reports are waiting. False once this actor is gone."""
+        try:
+            self.actor_ref.tell(VenueEventsReady())
+            return True
+        except Exception:  # noqa: BLE001 - pykka.ActorDeadError: the executor stopped or was replaced
+            return False
 
     def _reconcile_at_start(self) -> None:
         """Before anything new goes out, every order the database shows open for this shard and mode is settled.
@@ -184,6 +219,8 @@ class ExecutorActor(SupervisedActor):
                 self._run(lambda venue, now: venue.poll(now))
                 self._expire_makers()
                 self._dead_mans_switch()
+            case VenueEventsReady():
+                self._run(lambda venue, now: venue.poll(now))
             case CancelOrders():
                 self._cancel_all(message.reason, symbol=message.symbol)
             case SafetyModeChanged():
@@ -251,7 +288,7 @@ class ExecutorActor(SupervisedActor):
         try:
             store.update_order(cl_ord_id, now_ns=now, status=order.status, filled_qty=order.filled_qty,
                                avg_fill_price=order.avg_fill_price, exchange_order_id=order.exchange_order_id,
-                               last_error=order.last_error)
+                               last_error=order.last_error, price=order.price if order.price != record.price else None)
         except Exception as exc:  # noqa: BLE001 - the in-memory record stays right; the next change rewrites the row
             reset_thread_connection()
             log.error("executor: order %s status %s not stored: %s", cl_ord_id, order.status, exc)
@@ -263,12 +300,17 @@ class ExecutorActor(SupervisedActor):
         reason = getattr(event, "reason", "")
         if isinstance(event, Rejected):
             log.warning("executor: order %s %s %s @ %s rejected: %s", cl_ord_id, order.side, order.symbol, order.price, reason)
+        if isinstance(event, Amended):
+            self.priced_ns[cl_ord_id] = now
+            self.console(f"order: {order.side.upper()} {order.symbol} re-priced {record.price} -> {order.price} "
+                         f"(amended in place; order {cl_ord_id})")
         self._tell_update(order, status=order.status, reason=reason, venue_error=venue_error, now=now)
         if not order.is_open and order.status in ("canceled", "expired"):
             self.console(f"order: {order.side.upper()} {order.symbol} @ {order.price} {order.status} with "
                          f"{order.filled_qty}/{order.qty} filled ({reason or 'no reason given'}; order {cl_ord_id})")
         if not order.is_open:
             self.submitted_ns.pop(cl_ord_id, None)
+            self.priced_ns.pop(cl_ord_id, None)
             self.orders.pop(cl_ord_id, None)
             self._last_known = {cl_ord_id: order}  # read right after by a hybrid's crossing
             if not isinstance(event, Canceled) or "hybrid" not in event.reason:
@@ -305,21 +347,35 @@ class ExecutorActor(SupervisedActor):
 
     def _expire_makers(self) -> None:
         """A resting post-only order (maker or hybrid) still open after maker_timeout_ms is cancelled: the
-        signal that placed it is that old, and a stale quote is a free option for others. A hybrid order still
-        resting after hybrid_cross_ms while its intent has not expired (the signal still holds) and the mode is
-        active is cancelled and its rest crosses as an IOC at the opposite best, at most hybrid_max_cross_bps
-        worse than its maker price (never unbounded; the same approved intent, not decided again)."""
+        signal that placed it is that old, and a stale quote is a free option for others. T = hybrid_cross_ms
+        after its price was last set, while its intent has not expired (the signal still holds) and the mode is
+        active: on a venue that amends (the kraken venue over its WebSocket), an order no longer at the touch is
+        re-priced in place to the touch (post-only, at most hybrid_max_cross_bps from its first price; same
+        ids, no cancel and new order); a hybrid order at the touch (or on a venue without amend) is cancelled
+        and its rest crosses as an IOC at the opposite best, at most hybrid_max_cross_bps worse than its maker
+        price (never unbounded; the same approved intent, not decided again)."""
         now = self.clock_ns()
         limit_ns = self.settings.maker_timeout_ms * 1_000_000
         cross_ns = self.settings.hybrid_cross_ms * 1_000_000
         reason = f"maker timeout {self.settings.maker_timeout_ms} ms"
         assert self.venue is not None
+        amend = getattr(self.venue, "amend", None)
         for cl_ord_id, order in list(self.orders.items()):
             if not order.post_only or order.status not in ("new", "partially_filled"):
                 continue
             request = self.requests.get(cl_ord_id)
-            if (request is not None and request.style == "hybrid" and cross_ns and now - order.created_at_ns >= cross_ns
-                    and now < request.expires_at_ns and self.safety_mode == "active"):
+            priced_ns = self.priced_ns.get(cl_ord_id, order.created_at_ns)
+            holds = (request is not None and cross_ns > 0 and now - priced_ns >= cross_ns and now < request.expires_at_ns
+                     and self.safety_mode == "active")
+            if holds and request is not None and amend is not None and now - order.created_at_ns < limit_ns:
+                touch = self._touch_price(order, request)
+                events = amend(cl_ord_id, touch, now) if touch is not None else None
+                if events is not None:
+                    self.priced_ns[cl_ord_id] = now  # the next look is T ms from now, amended or refused
+                    for cl, event in events:
+                        self._apply(cl, event)
+                    continue
+            if holds and request is not None and request.style == "hybrid":
                 price = self._cross_price(order)
                 if price is not None:
                     self._cross(order, request, price, now)
@@ -327,6 +383,24 @@ class ExecutorActor(SupervisedActor):
             if now - order.created_at_ns >= limit_ns:
                 for cl, event in self.venue.cancel(cl_ord_id, now, reason):
                     self._apply(cl, event)
+
+    def _touch_price(self, order: OrderRecord, request: OrderRequest) -> Decimal | None:
+        """Where a resting post-only order no longer at the touch is re-priced: its own side's best (the best
+        bid for a buy), when the market moved away from it by at most hybrid_max_cross_bps of the price it was
+        first placed at (a quote never chases further). None: at the touch already, or too far."""
+        snapshot = self.snapshots.get(order.symbol)
+        if snapshot is None or not snapshot.ready:
+            return None
+        touch = snapshot.best_bid if order.side == "buy" else snapshot.best_ask
+        if touch is None or touch == order.price:
+            return None
+        bps = self.settings.hybrid_max_cross_bps / BPS
+        if order.side == "buy":
+            if touch < order.price or touch > request.price * (1 + bps):
+                return None
+        elif touch > order.price or touch < request.price * (1 - bps):
+            return None
+        return touch
 
     def _cross_price(self, order: OrderRecord) -> Decimal | None:
         snapshot = self.snapshots.get(order.symbol)

@@ -39,6 +39,7 @@ class MarketSource:
     api_secret: str | None
     precisions: dict[str, tuple[int, int]]
     sim: Any = None  # the in-process SimHandle, when market is sim (anything with stop())
+    ws_auth_url: str | None = None  # Kraken's authenticated WS v2 (the live kraken venue's private session)
 
     def stop(self) -> None:
         if self.sim is not None:

@@ -27,9 +27,10 @@ def open_market(settings: Settings, secrets: Secrets) -> MarketSource:
         precisions = {symbol: (INSTRUMENTS[symbol].price_precision, INSTRUMENTS[symbol].qty_precision) for symbol in symbols}
         return MarketSource(ws_public_url=endpoints["ws_public"], ws_l3_url=endpoints["ws_l3"], rest_url=endpoints["rest"],
                             reference_url=endpoints["ref"], api_key=endpoints["api_key"], api_secret=endpoints["api_secret"],
-                            precisions=precisions, sim=handle)
+                            precisions=precisions, sim=handle, ws_auth_url=endpoints["ws_auth"])
     kraken = settings.kraken
     key = secrets.api_key.get_secret_value() if secrets.api_key else None
     secret = secrets.api_secret.get_secret_value() if secrets.api_secret else None
     return MarketSource(ws_public_url=kraken.ws_public_url, ws_l3_url=kraken.ws_l3_url if key else None, rest_url=kraken.rest_url,
-                        reference_url=settings.reference.ws_url or None, api_key=key, api_secret=secret, precisions={})
+                        reference_url=settings.reference.ws_url or None, api_key=key, api_secret=secret, precisions={},
+                        ws_auth_url=kraken.ws_auth_url)

@@ -41,10 +41,13 @@ def insert_order(run_id: int, *, intent_id: int, client_order_id: str, venue: st
 
 
 def update_order(client_order_id: str, *, now_ns: int, status: str, filled_qty: Decimal, avg_fill_price: Decimal | None,
-                 exchange_order_id: str | None, last_error: str | None) -> int:
-    return int(Order.update(status=status, filled_qty=filled_qty, avg_fill_price=avg_fill_price,
-                            exchange_order_id=exchange_order_id, last_error=last_error, updated_at_ns=now_ns)
-               .where(Order.client_order_id == client_order_id).execute())
+                 exchange_order_id: str | None, last_error: str | None, price: Decimal | None = None) -> int:
+    """`price`: the order's limit price after an amend (None leaves it as it is)."""
+    fields = dict(status=status, filled_qty=filled_qty, avg_fill_price=avg_fill_price, exchange_order_id=exchange_order_id,
+                  last_error=last_error, updated_at_ns=now_ns)
+    if price is not None:
+        fields["price"] = price
+    return int(Order.update(**fields).where(Order.client_order_id == client_order_id).execute())
 
 
 def insert_fill(run_id: int, *, order_id: int, exec_id: str, symbol: str, side: str, price: Decimal, qty: Decimal,

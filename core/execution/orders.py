@@ -12,6 +12,7 @@
 - Fills are unique by execution id: a fill seen again changes nothing. A fill is applied in any state (a
   fill can overtake the cancel that raced it); reaching the full size makes the order filled.
 - Terminal states (filled, canceled, expired, rejected) ignore every event but a late fill.
+- An amend (`Amended`) changes an open order's limit price in place; ids, fills and status stay.
 - Overfilling raises: the venue and our record disagree, which no rule may paper over.
 """
 
@@ -103,7 +104,15 @@ class OutcomeUnknown:
     ts_ns: int
 
 
-OrderEvent = Acked | Rejected | Executed | Canceled | Expired | OutcomeUnknown
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Amended:
+    """The venue moved the resting order's limit price (amend_order: same ids, new price)."""
+
+    price: Decimal
+    ts_ns: int
+
+
+OrderEvent = Acked | Rejected | Executed | Canceled | Expired | OutcomeUnknown | Amended
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,6 +144,9 @@ def apply_event(order: OrderRecord, event: OrderEvent) -> Transition:
         case Expired():
             return Transition(order=replace(order, status="expired", last_error=event.reason or order.last_error,
                                             updated_at_ns=event.ts_ns), changed=True)
+        case Amended():
+            return Transition(order=replace(order, price=event.price, updated_at_ns=event.ts_ns),
+                              changed=event.price != order.price)
         case OutcomeUnknown():
             if order.status != "pending_new":
                 return Transition(order=order, changed=False)
