@@ -28,7 +28,8 @@ Resting post-only orders (maker fee):
   ahead is kept per span of venue time between two views, and such a trade first takes its own size from the
   removals of its span (they were its fills, or cancels: taken as its fills, which errs towards fewer fills);
   only the rest can have reached us, and only if no order is ahead of us in the view (queues are served front
-  first).
+  first). Venue times are compared with our arrival time on the host's clock: this assumes a synchronised
+  clock (NTP); an offset moves the boundary by that much.
 - L2 only (`join_l2`, `on_l2_level`), the documented conservative model: the queue ahead is the level's
   displayed size when we arrive. It shrinks by the trades at our price (above), and it is capped by the
   level's displayed size now (orders ahead are part of the level, so a smaller level proves some ahead left;
