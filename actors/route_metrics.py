@@ -35,6 +35,9 @@ class RouteMetrics:
                                   ["strategy"], registry=r)
         self.tick_to_intent = Histogram("krt_tick_to_intent_seconds", "Receipt of the frame that produced the state -> intent made.",
                                         buckets=TICK_TO_INTENT_BUCKETS, registry=r)
+        self.strategy_errors = Counter("krt_strategy_errors_total",
+                                       "Strategies that raised on the scanner's thread (each isolated; its actor restarted).",
+                                       ["strategy"], registry=r)
         self.scans = Counter("krt_scans_total", "Scanner passes over every symbol.", registry=r)
         self.intents_not_stored = Counter("krt_intents_not_stored_total",
                                           "Intents dropped because they could not be stored (never sent unstored).", registry=r)
@@ -54,6 +57,7 @@ class RouteMetrics:
         for strategy in strategies:
             self.strategy_enabled.labels(strategy=strategy).set(0)
             self.strategy_pnl.labels(strategy=strategy).set(0)
+            self.strategy_errors.labels(strategy=strategy)
 
     def set_regime(self, symbol: str, regime: str) -> None:
         for name in REGIMES:

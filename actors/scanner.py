@@ -1,11 +1,21 @@
 """ScannerActor: the route engine's hub (child `scanner`). Wiring only; the logic is core/route/.
 
-In: StateSnapshot from the state holders (latest wins per symbol), Signal and StrategyEnablementChanged
-from the strategies, StrategyFill and IntentDecided from the risk envelope / executor (feedback loop), and
-its own ScanTick. Out: each snapshot forwarded to the running strategies (latest wins), each intent stored
-in `intents` (with its snapshot and reasons) and then told to `risk` through the directory, the regime
-written to run_symbol_state.regime, the scorecard stored, metrics, one INFO line per intent and a
-one-line scan summary per status interval.
+In: StateSnapshot from the state holders (latest wins per symbol: while one waits in the mailbox a newer
+one replaces it, so a busy scanner works on the newest state and its mailbox holds at most one snapshot per
+symbol), StrategyEnablementChanged from the strategy actors, StrategyFill and IntentDecided from the risk
+envelope / executor (feedback loop), and its own ScanTick and RegimeSample timers. Out: each intent stored in
+`intents` (with its snapshot and reasons) and then told to `risk` through the directory, the regime written
+to run_symbol_state.regime, the scorecard stored, metrics, one INFO line per intent and a one-line scan
+summary per status interval.
+
+The strategies run here, on the scanner's thread: each snapshot is handed to every installed, switched-on
+strategy (actors/strategy.py: the strategy actors stay the supervised units and hand their instances over
+through a StrategySlot), and their signals go straight into the engine: no thread hop or wake-up per
+strategy. A strategy that raises is isolated at once (not called again), counted in
+krt_strategy_errors_total, logged once, and its actor told, which fails so the supervisor restarts or
+disables it; the scanner carries on with the others. The regime is sampled on its own timer
+(`regime_sample_ms`) from each symbol's latest snapshot, not per snapshot. Once the supervisor asks it to
+stop, the scanner drops snapshots and timer ticks still queued, so it stops within a message or two.
 
 Crash-only: a (re)started scanner seeds itself from run_symbol_state, the operator's switches from
 strategy_settings and each strategy's trade window from strategy_fills, and decides nothing until fresh
@@ -17,16 +27,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping
 
-from kraken_runtime.actors.base import ChildLink, SupervisedActor
+from kraken_runtime.actors.base import ChildLink, InjectedFault, SupervisedActor, describe_error
 from kraken_runtime.actors.route_metrics import RouteMetrics
-from kraken_runtime.actors.strategy import strategy_child_name
+from kraken_runtime.actors.strategy import StrategyFailed, StrategySlot, strategy_child_name
 from kraken_runtime.core.config import ScannerSettings
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import Intent, IntentDecided, ScanTick, Signal, StrategyEnablementChanged, StrategyFill
 from kraken_runtime.core.route.engine import RouteEngine, ScanResult
+from kraken_runtime.core.route.regime import RegimeReading
 from kraken_runtime.core.route.history import NS_PER_S, text
 from kraken_runtime.storage import repo
 from kraken_runtime.storage import route as route_store
@@ -38,6 +50,13 @@ SCANNER_NAME = "scanner"
 SEED_FILLS_PER_TRADE = 4
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegimeSample:
+    """The scanner's own timer: sample every symbol's regime from its latest snapshot."""
+
+    n: int
+
+
 def intent_line(intent: Intent) -> str:
     return (f"intent #{intent.intent_id} {intent.symbol} {intent.side} {format(intent.size, 'f')} @ {format(intent.limit_price, 'f')} "
             f"{intent.style} score={text(intent.score)} strategies={'+'.join(intent.strategies) or '-'} "
@@ -47,9 +66,16 @@ def intent_line(intent: Intent) -> str:
 class ScannerActor(SupervisedActor):
     def __init__(self, *, link: ChildLink, run_id: int, settings: ScannerSettings, symbols: tuple[str, ...],
                  weights: Mapping[str, Decimal], send: Callable[[str, Any], bool], send_latest: Callable[[str, Any, Any], bool],
-                 peer_state: Callable[[str], str | None], metrics: RouteMetrics, shard: str = "default",
-                 risk_name: str = "risk", summary_interval_s: float = 5.0, clock_ns: Callable[[], int] = time.time_ns) -> None:
+                 peer_state: Callable[[str], str | None], metrics: RouteMetrics, strategies: Mapping[str, StrategySlot],
+                 shard: str = "default", risk_name: str = "risk", summary_interval_s: float = 5.0,
+                 clock_ns: Callable[[], int] = time.time_ns, on_signal: Callable[[Signal], None] | None = None) -> None:
+        """`strategies`: each configured strategy's slot (where its actor installs the instance to run);
+        `on_signal`: an observer of every signal the strategies produce (tests, the benchmark)."""
         super().__init__(link=link)
+        self.slots = dict(strategies)
+        self.on_signal = on_signal
+        self._failed: dict[str, int] = {}  # strategy -> the generation that raised here (not called again)
+        self._signal_counters: dict[tuple[str, str], Any] = {}
         self.run_id = run_id
         self.settings = settings
         self.symbols = symbols
@@ -82,6 +108,7 @@ class ScannerActor(SupervisedActor):
         self._last_summary_ns = self._last_scorecard_ns = now
         self._publish_enabled()
         self.every(self.settings.scan_interval_ms / 1000, lambda n: ScanTick(n=n), name=f"{self.link.name}-scan")
+        self.every(self.settings.regime_sample_ms / 1000, lambda n: RegimeSample(n=n), name=f"{self.link.name}-regime")
 
     def on_supervised_stop(self) -> None:
         self._save_scorecard(self.clock_ns(), force=True)
@@ -91,13 +118,17 @@ class ScannerActor(SupervisedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case StateSnapshot():
-                self._on_snapshot(message)
+                if not self.link.stop_requested.is_set():  # stopping: what is still queued is not worth a decision
+                    self._on_snapshot(message)
             case Signal():
-                if self.engine.on_signal(message):
-                    self._counts["signals"] += 1
-                    self.metrics.signals.labels(strategy=message.strategy, symbol=message.symbol).inc()
+                self._take_signal(message)
             case ScanTick():
-                self._scan(self.clock_ns())
+                if not self.link.stop_requested.is_set():
+                    self._scan(self.clock_ns())
+            case RegimeSample():
+                if not self.link.stop_requested.is_set():
+                    for symbol, reading in self.engine.sample_regimes(self.clock_ns()):
+                        self._regime_changed(symbol, reading)
             case StrategyEnablementChanged():
                 self.engine.set_enabled(message.strategy, message.enabled)
                 self._publish_enabled()
@@ -112,23 +143,55 @@ class ScannerActor(SupervisedActor):
         return {name for name in self.weights if self.peer_state(strategy_child_name(name)) == "running"}
 
     def _on_snapshot(self, snapshot: StateSnapshot) -> None:
-        now = self.clock_ns()
-        reading, storm = self.engine.on_snapshot(snapshot, now)
-        if storm:
+        if self.engine.on_snapshot(snapshot, self.clock_ns()):
             log.warning("%s: %s resync storm (%d book rebuilds within %gs); no intents for %gs", self.link.name, snapshot.symbol,
                         self.settings.resync_storm_count, self.settings.resync_storm_window_s, self.settings.resync_cooldown_s)
-        if reading is not None:
-            self.metrics.set_regime(snapshot.symbol, reading.regime)
-            log.debug("%s: %s regime %s (%s)", self.link.name, snapshot.symbol, reading.regime,
-                     " ".join(f"{k}={v}" for k, v in reading.features))
+        switches = self.engine.enabled
+        for name, slot in self.slots.items():
+            installed = slot.current()
+            if installed is None or not installed.enabled or not switches.get(name, True) \
+                    or self._failed.get(name) == installed.generation:
+                continue
             try:
-                route_store.set_symbol_regime(self.run_id, snapshot.symbol, reading.regime)
-            except Exception as exc:  # noqa: BLE001 - the regime is written again on its next change
-                reset_thread_connection()
-                log.error("%s: cannot store the regime of %s: %s", self.link.name, snapshot.symbol, exc)
-        for name in self._running():
-            if self.engine.enabled.get(name, True):
-                self.send_latest(strategy_child_name(name), snapshot.symbol, snapshot)
+                if installed.fault.take():
+                    raise InjectedFault(f"fault injected into {strategy_child_name(name)} by the operator")
+                signal = installed.strategy.on_snapshot(snapshot)
+            except Exception as exc:  # noqa: BLE001 - the strategy is isolated; its actor and the supervisor take over
+                self._strategy_failed(name, installed.generation, exc)
+                continue
+            self._take_signal(signal)
+        if self.settings.decide_on_snapshot:  # decide now, not at the next scan tick (up to scan_interval_ms later)
+            now = self.clock_ns()
+            for intent in self.engine.scan(now, self._running(), only=snapshot.symbol).intents:
+                self._emit(intent, now)
+
+    def _take_signal(self, signal: Signal) -> None:
+        if self.engine.on_signal(signal):
+            self._counts["signals"] += 1
+            key = (signal.strategy, signal.symbol)
+            counter = self._signal_counters.get(key)
+            if counter is None:
+                counter = self._signal_counters[key] = self.metrics.signals.labels(strategy=signal.strategy, symbol=signal.symbol)
+            counter.inc()
+        if self.on_signal is not None:
+            self.on_signal(signal)
+
+    def _strategy_failed(self, name: str, generation: int, exc: Exception) -> None:
+        self._failed[name] = generation
+        self.metrics.strategy_errors.labels(strategy=name).inc()
+        error = describe_error(exc)
+        log.error("%s: strategy %s raised (%s); not called again until its actor restarts it", self.link.name, name, error)
+        self.send(strategy_child_name(name), StrategyFailed(strategy=name, generation=generation, error=error))
+
+    def _regime_changed(self, symbol: str, reading: RegimeReading) -> None:
+        self.metrics.set_regime(symbol, reading.regime)
+        log.debug("%s: %s regime %s (%s)", self.link.name, symbol, reading.regime,
+                  " ".join(f"{k}={v}" for k, v in reading.features))
+        try:
+            route_store.set_symbol_regime(self.run_id, symbol, reading.regime)
+        except Exception as exc:  # noqa: BLE001 - the regime is written again on its next change
+            reset_thread_connection()
+            log.error("%s: cannot store the regime of %s: %s", self.link.name, symbol, exc)
 
     def _on_fill(self, fill: StrategyFill) -> None:
         if fill.strategy not in self.weights:

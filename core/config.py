@@ -329,6 +329,7 @@ class ExecutorSettings(_Section):
 
 class ScannerSettings(_Section):
     scan_interval_ms: int = Field(200, ge=10, le=60_000)
+    decide_on_snapshot: bool = True
     max_state_age_ms: int = Field(2000, ge=1, le=600_000)
     epoch_settle_ms: int = Field(1000, ge=0, le=600_000)
     max_spread_bps: Decimal = Field(Decimal("50"), gt=0, le=10_000)
@@ -355,6 +356,8 @@ class ScannerSettings(_Section):
     regime_volatile_ratio: Decimal = Field(Decimal("2"), gt=1)
     regime_illiquid_spread_ratio: Decimal = Field(Decimal("2.5"), gt=1)
     regime_illiquid_depth_ratio: Decimal = Field(Decimal("0.4"), gt=0, lt=1)
+    regime_confirm_samples: int = Field(3, ge=1, le=1000)
+    regime_hysteresis: Decimal = Field(Decimal("0.1"), ge=0, lt=1)
     throttle_calm: Decimal = Field(Decimal("1"), ge=0, le=1)
     throttle_trending: Decimal = Field(Decimal("1"), ge=0, le=1)
     throttle_volatile: Decimal = Field(Decimal("0.5"), ge=0, le=1)

@@ -131,7 +131,7 @@ ExecutionStyle = Literal["maker", "taker", "hybrid"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Signal:
-    """StrategyActor -> scanner: one strategy's view of one symbol on one snapshot.
+    """A strategy's view of one symbol on one snapshot (made on the scanner's thread, actors/strategy.py).
 
     `direction` is +1 (buy), -1 (sell) or 0 (no view); `strength` is in [0, 1]. `features` holds every
     feature value and threshold the strategy used, as (name, value) pairs, so an intent can explain itself.

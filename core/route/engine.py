@@ -78,18 +78,29 @@ class RouteEngine:
             regime = row.get("regime")
             entry.stored_regime = regime if isinstance(regime, str) else None
 
-    def on_snapshot(self, snapshot: StateSnapshot, now_ns: int) -> tuple[RegimeReading | None, bool]:
-        """Take a snapshot; (the new regime reading if the regime changed, whether a resync storm began)."""
+    def on_snapshot(self, snapshot: StateSnapshot, now_ns: int) -> bool:
+        """Take a snapshot (the symbol's latest; the regime samples it on its timer); True when a resync storm
+        began."""
         entry = self._symbols.get(snapshot.symbol)
         if entry is None:
-            return None, False
-        storm = entry.guard.observe(snapshot, now_ns, self.settings)
+            return False
         entry.snapshot = snapshot
-        before = entry.regime.regime
-        reading = entry.regime.observe(snapshot)
-        changed = reading.regime != before or (entry.stored_regime is not None and entry.stored_regime != reading.regime)
-        entry.stored_regime = None
-        return (reading if changed else None), storm
+        return entry.guard.observe(snapshot, now_ns, self.settings)
+
+    def sample_regimes(self, now_ns: int) -> list[tuple[str, RegimeReading]]:
+        """One regime sample of every symbol from its latest snapshot (the scanner's timer, every
+        `regime_sample_ms`); the symbols whose regime changed (or differs from the stored one after a
+        restart), with their new reading."""
+        changed: list[tuple[str, RegimeReading]] = []
+        for symbol, entry in self._symbols.items():
+            if entry.snapshot is None:
+                continue
+            before = entry.regime.regime
+            reading = entry.regime.sample(entry.snapshot, now_ns)
+            if reading.regime != before or (entry.stored_regime is not None and entry.stored_regime != reading.regime):
+                changed.append((symbol, reading))
+            entry.stored_regime = None
+        return changed
 
     def on_signal(self, signal: Signal) -> bool:
         """Keep the strategy's latest view of the symbol; True when it is a signal (a direction, not 'no view')."""
@@ -143,12 +154,15 @@ class RouteEngine:
         entry = self._symbols.get(symbol)
         return entry.regime.regime if entry is not None else UNKNOWN
 
-    def scan(self, now_ns: int, running: Collection[str]) -> ScanResult:
+    def scan(self, now_ns: int, running: Collection[str], only: str | None = None) -> ScanResult:
+        """Score every symbol (the scan timer), or `only` that one (its fresh snapshot, scanner.decide_on_snapshot)."""
         active = self.active(running)
         total_weight = sum(active.values(), ZERO)
         scans: list[SymbolScan] = []
         intents: list[Intent] = []
         for symbol, entry in self._symbols.items():
+            if only is not None and symbol != only:
+                continue
             snapshot = entry.snapshot
             reasons = rejections(snapshot, entry.guard, now_ns, self.settings, symbol=symbol)
             regime = entry.regime.reading

@@ -14,6 +14,20 @@ than `regime_min_samples` are that old):
 - calm: none of these.
 The first that holds wins, in that order (illiquidity and volatility matter most to capital). Until
 `regime_min_samples` samples exist the regime is unknown, and an unknown regime decides nothing.
+
+Hysteresis, so a measure hovering at a threshold does not flip the regime (and the size throttle) on every
+sample:
+- margin: while a regime holds, its own threshold is relaxed by `regime_hysteresis` (a fraction, default 0.1):
+  a trending symbol stays trending down to 0.9 x `regime_trend_efficiency`, a volatile one down to 0.9 x
+  `regime_volatile_ratio`, an illiquid one while its spread ratio is at 0.9 x its threshold or more or its
+  depth ratio at 1.1 x its threshold or less. Entering a regime needs the full threshold.
+- confirmation: a new regime replaces the current one only after it has been measured on
+  `regime_confirm_samples` consecutive samples (default 3: 1.5 s at the default 500 ms sampling; 1 = at
+  once). Leaving or entering `unknown` (too few samples) is immediate: there is nothing to confirm against.
+The reading's features say which regime is pending and for how many samples.
+
+The scanner samples every symbol on a timer (`regime_sample_ms`) from its latest snapshot (`sample`); a
+snapshot no newer than the last one sampled adds nothing (a silent feed is not a calm market).
 """
 
 from __future__ import annotations
@@ -23,7 +37,7 @@ from decimal import Decimal
 
 from kraken_runtime.core.config import ScannerSettings
 from kraken_runtime.core.marketdata import StateSnapshot
-from kraken_runtime.core.route.history import NS_PER_S, ZERO, SampledSeries, median, returns_bps, rms, text
+from kraken_runtime.core.route.history import NS_PER_S, ONE, ZERO, SampledSeries, median, returns_bps, rms, text
 
 UNKNOWN = "unknown"
 CALM = "calm"
@@ -50,18 +64,37 @@ def efficiency_ratio(values: list[Decimal]) -> Decimal | None:
 
 
 def classify(*, samples: int, spread_ratio: Decimal | None, depth_ratio: Decimal | None, vol_ratio: Decimal | None,
-             efficiency: Decimal | None, settings: ScannerSettings) -> str:
-    """The regime for these measures (the pure rule; RegimeTracker measures)."""
+             efficiency: Decimal | None, settings: ScannerSettings, current: str = UNKNOWN) -> str:
+    """The regime for these measures (the pure rule; RegimeTracker measures). `current`'s own threshold is
+    relaxed by `regime_hysteresis` (staying in a regime is easier than entering it)."""
     if samples < settings.regime_min_samples:
         return UNKNOWN
-    if (spread_ratio is not None and spread_ratio >= settings.regime_illiquid_spread_ratio) or \
-            (depth_ratio is not None and depth_ratio <= settings.regime_illiquid_depth_ratio):
+
+    def relaxed(regime: str) -> Decimal:
+        return ONE - settings.regime_hysteresis if regime == current else ONE
+
+    if (spread_ratio is not None and spread_ratio >= settings.regime_illiquid_spread_ratio * relaxed(ILLIQUID)) or \
+            (depth_ratio is not None and depth_ratio <= settings.regime_illiquid_depth_ratio * (2 - relaxed(ILLIQUID))):
         return ILLIQUID
-    if vol_ratio is not None and vol_ratio >= settings.regime_volatile_ratio:
+    if vol_ratio is not None and vol_ratio >= settings.regime_volatile_ratio * relaxed(VOLATILE):
         return VOLATILE
-    if efficiency is not None and efficiency >= settings.regime_trend_efficiency:
+    if efficiency is not None and efficiency >= settings.regime_trend_efficiency * relaxed(TRENDING):
         return TRENDING
     return CALM
+
+
+def settle(current: str, pending: tuple[str, int] | None, measured: str, confirm: int) -> tuple[str, tuple[str, int] | None]:
+    """Confirmation: (the regime now, the pending change and how many consecutive samples measured it) after
+    one sample measured `measured` while `current` held with `pending` waiting. A change takes effect on its
+    `confirm`-th consecutive sample; `unknown` on either side takes effect at once."""
+    if measured == current:
+        return current, None
+    if current == UNKNOWN or measured == UNKNOWN:
+        return measured, None
+    count = pending[1] + 1 if pending is not None and pending[0] == measured else 1
+    if count >= confirm:
+        return measured, None
+    return current, (measured, count)
 
 
 def _baseline(series: SampledSeries, cutoff_ns: int, min_samples: int) -> list[Decimal]:
@@ -82,17 +115,28 @@ class RegimeTracker:
         self.spreads = SampledSeries(sample_ms=sample_ms, history_s=history_s)
         self.depths = SampledSeries(sample_ms=sample_ms, history_s=history_s)
         self.reading = RegimeReading(regime=UNKNOWN, features=(("samples", "0"),))
+        self.pending: tuple[str, int] | None = None  # a change measured but not yet confirmed, and on how many samples
+        self._last_state_ts_ns: int | None = None
 
     @property
     def regime(self) -> str:
         return self.reading.regime
 
     def observe(self, snapshot: StateSnapshot) -> RegimeReading:
-        ts = snapshot.state_ts_ns
+        """Sample `snapshot` at its own state time (one sample per `regime_sample_ms` of state time at most)."""
+        return self.sample(snapshot, snapshot.state_ts_ns)
+
+    def sample(self, snapshot: StateSnapshot, now_ns: int) -> RegimeReading:
+        """One timed sample (the scanner's timer, every `regime_sample_ms`): the symbol's latest snapshot at
+        `now_ns`. Skipped when the snapshot is no newer than the last one sampled or lacks a two-sided book."""
+        ts = now_ns
         if snapshot.mid is None or snapshot.spread_bps is None or snapshot.depth_bid is None or snapshot.depth_ask is None:
+            return self.reading
+        if self._last_state_ts_ns is not None and snapshot.state_ts_ns <= self._last_state_ts_ns:
             return self.reading
         if not self.mids.observe(ts, snapshot.mid):
             return self.reading
+        self._last_state_ts_ns = snapshot.state_ts_ns
         self.spreads.observe(ts, snapshot.spread_bps)
         self.depths.observe(ts, min(snapshot.depth_bid, snapshot.depth_ask))
         # The current spread and depth are the medians of the last few samples: one wide tick is noise, a
@@ -117,9 +161,11 @@ class RegimeTracker:
         vol_before = rms(returns_bps(older)) if len(older) > s.regime_min_samples else None
         vol_ratio = vol_recent / vol_before if vol_recent is not None and vol_before else None
         efficiency = efficiency_ratio(recent)
-        regime = classify(samples=len(mids), spread_ratio=spread_ratio, depth_ratio=depth_ratio, vol_ratio=vol_ratio,
-                          efficiency=efficiency, settings=s)
+        measured = classify(samples=len(mids), spread_ratio=spread_ratio, depth_ratio=depth_ratio, vol_ratio=vol_ratio,
+                            efficiency=efficiency, settings=s, current=self.reading.regime)
+        regime, self.pending = settle(self.reading.regime, self.pending, measured, s.regime_confirm_samples)
         features = (("samples", str(len(mids))), ("spread_ratio", text(spread_ratio)), ("depth_ratio", text(depth_ratio)),
                     ("volatility_bps", text(vol_recent)), ("volatility_ratio", text(vol_ratio)),
-                    ("trend_efficiency", text(efficiency)))
+                    ("trend_efficiency", text(efficiency)),
+                    ("pending", f"{self.pending[0]} {self.pending[1]}/{s.regime_confirm_samples}" if self.pending else "-"))
         return RegimeReading(regime=regime, features=features)

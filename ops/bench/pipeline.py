@@ -21,19 +21,22 @@ the receipt time of the frame behind it (the reader's stamp, the same clock):
 
 - `applied`: frame received -> applied by the state holder (krt_ingest_latency_seconds' values);
 - `to_scanner`: receipt of the newest frame in a StateSnapshot -> the state holder hands it to the scanner;
-- `to_strategy`: same snapshot -> the scanner forwards it to a strategy;
-- `signal`: a strategy's Signal on that snapshot -> sent to the scanner;
+- `signal`: a strategy's Signal on that snapshot, made on the scanner's thread -> taken by the route engine
+  (the strategies run on the scanner's thread, actors/strategy.py; `ScannerActor._take_signal` is wrapped to
+  stamp it, the bench's only other change);
 - `intent`: an Intent -> sent to the risk envelope (what krt_tick_to_intent_seconds observes);
 - `order`: the risk envelope's OrderRequest for that intent -> sent to the executor;
 - `order_ack`: the executor's first OrderUpdate for it -> sent back to the risk envelope.
 
 The product throttles decisions by design: the state holder publishes a snapshot at most every
 state.snapshot_interval_ms (100), the scanner scores every scanner.scan_interval_ms (200), an intent per
-symbol at most every scanner.min_intent_interval_ms (5000). So tick-to-intent under the daemon's defaults is
-dominated by the scan timer, not by work. The bench runs two configurations: `defaults` (as shipped), and
-`eager` (snapshot every 1 ms, scan every 10 ms, no intent spacing, regimes sampled every 10 ms from 3
-samples, no cool-down after a losing fill and no scorecard pause: the paper fills on a synthetic market lose),
-whose latencies show the cost of the stages themselves. Each row also reports every thread's share of a CPU
+symbol at most every scanner.min_intent_interval_ms (5000); scanner.decide_on_snapshot (on by default) scores
+a symbol as soon as its snapshot arrives, so tick-to-intent waits for the state holder's snapshot interval, not
+for the scan timer. The bench runs two configurations: `defaults` (as shipped), and `eager` (snapshot every
+1 ms, scan every 10 ms, an intent per symbol per 50 ms at most, regimes sampled every 10 ms from 3 samples, no
+cool-down after a losing fill and no scorecard pause: the paper fills on a synthetic market lose; the risk
+envelope's IntentDecided kept from the scanner, see NO_REJECT_FEEDBACK), whose latencies show the cost of the
+stages themselves. Each row also reports every thread's share of a CPU
 over the window (/proc/self/task), and the route engine's counters (signals, intents, rejections, decisions).
 
 Baseline: a paced source thread (the same due-count pacing as the firehose) -> six threads chained by
@@ -64,13 +67,18 @@ if BENCH_DIR not in sys.path:
 import ingest  # noqa: E402 - the firehose and the quantile helper
 
 SYMBOL = "BTC/USD"
-STAGES = ("applied", "to_scanner", "to_strategy", "signal", "intent", "order", "order_ack")
+STAGES = ("applied", "to_scanner", "signal", "intent", "order", "order_ack")
 EAGER = {"KRT_STATE__SNAPSHOT_INTERVAL_MS": "1", "KRT_SCANNER__SCAN_INTERVAL_MS": "10",
-         "KRT_SCANNER__MIN_INTENT_INTERVAL_MS": "0", "KRT_SCANNER__REGIME_SAMPLE_MS": "10",
+         "KRT_SCANNER__MIN_INTENT_INTERVAL_MS": "50", "KRT_SCANNER__REGIME_SAMPLE_MS": "10",
          "KRT_SCANNER__REGIME_MIN_SAMPLES": "3", "KRT_SCANNER__EPOCH_SETTLE_MS": "0",
          # the paper fills on a synthetic market lose money: no cool-down after a loss, no scorecard pause
          "KRT_SCANNER__LOSS_COOLDOWN_S": "0", "KRT_SCANNER__SCORECARD_TRADES": "100000"}
 CONFIGS: dict[str, dict[str, str]] = {"defaults": {}, "eager": EAGER}
+# The paper account starts with no base currency, so the risk envelope rejects every sell; on the synthetic
+# stream most intents are sells, and the scanner's reject-rate throttle would then silence the symbol for good
+# after the first rejection. In the eager configuration the bench keeps the risk envelope's IntentDecided from
+# the scanner (the bench's one change to the flow), so intents keep coming, one per symbol per 50 ms at most.
+NO_REJECT_FEEDBACK = {"eager"}
 # The firehose repeats its frames: each pass starts with a snapshot (a new book epoch). The stream is long
 # enough that a row sees about one pass, but a row longer than that must not be read as a resync storm.
 SOURCE_ARTEFACT = {"KRT_SCANNER__RESYNC_STORM_COUNT": "1000"}
@@ -112,8 +120,9 @@ class Tap:
     """Stamps each message crossing a stage boundary (on the sender's thread) against the receipt time of
     the frame behind it. Recording is on while `on` is set (the measurement window)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, reject_feedback: bool = True) -> None:
         self.on = False
+        self.reject_feedback = reject_feedback
         self.values: dict[str, list[int]] = {stage: [] for stage in STAGES}
         self.intent_recv: dict[int, int] = {}  # intent_id -> recv_ts_ns
         self.order_recv: dict[str, int] = {}  # client_order_id -> recv_ts_ns
@@ -122,16 +131,16 @@ class Tap:
     def wrap(self, send: Callable[[str, Any], bool], send_latest: Callable[[str, Any, Any], bool]
              ) -> tuple[Callable[[str, Any], bool], Callable[[str, Any, Any], bool]]:
         from kraken_runtime.core.marketdata import StateSnapshot
-        from kraken_runtime.core.messages import Intent, OrderRequest, OrderUpdate, Signal
+        from kraken_runtime.core.messages import Intent, IntentDecided, OrderRequest, OrderUpdate
 
         values, clock = self.values, time.time_ns
 
         def tapped_send(name: str, message: Any) -> bool:
             now = clock()
+            if not self.reject_feedback and isinstance(message, IntentDecided):
+                return True
             if self.on:
-                if isinstance(message, Signal):
-                    values["signal"].append(now - message.state_ts_ns)
-                elif isinstance(message, Intent):
+                if isinstance(message, Intent):
                     values["intent"].append(now - message.recv_ts_ns)
                     self.intent_recv[message.intent_id] = message.recv_ts_ns
                 elif isinstance(message, OrderRequest):
@@ -147,15 +156,15 @@ class Tap:
             return send(name, message)
 
         def tapped_latest(name: str, key: Any, message: Any) -> bool:
-            if self.on and isinstance(message, StateSnapshot):
-                now = clock()
-                if name == "scanner":
-                    values["to_scanner"].append(now - message.state_ts_ns)
-                elif name.startswith("strategy:"):
-                    values["to_strategy"].append(now - message.state_ts_ns)
+            if self.on and isinstance(message, StateSnapshot) and name == "scanner":
+                values["to_scanner"].append(clock() - message.state_ts_ns)
             return send_latest(name, key, message)
 
         return tapped_send, tapped_latest
+
+    def signal(self, signal: Any) -> None:
+        if self.on:
+            self.values["signal"].append(time.time_ns() - signal.state_ts_ns)
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -188,6 +197,7 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
     from kraken_runtime.actors.ingest_metrics import IngestMetrics
     from kraken_runtime.actors.metrics import RuntimeMetrics
     from kraken_runtime.actors.route_metrics import RouteMetrics
+    from kraken_runtime.actors.scanner import ScannerActor
     from kraken_runtime.actors.supervisor import DatabaseStore, Directory, SupervisorActor
     from kraken_runtime.core.config import load_settings
     from kraken_runtime.core.messages import StartChildren
@@ -212,8 +222,15 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
     applied = ingest.LatencyRecorder(metrics.ingest_latency)
     metrics.ingest_latency.writer = applied.writer  # type: ignore[method-assign]
     directory = Directory(runtime_metrics)
-    tap = Tap()
+    tap = Tap(reject_feedback=config not in NO_REJECT_FEEDBACK)
     directory.send, directory.send_latest = tap.wrap(directory.send, directory.send_latest)  # type: ignore[method-assign]
+    take_signal = ScannerActor._take_signal
+
+    def stamped_signal(scanner: Any, signal: Any) -> None:
+        tap.signal(signal)
+        take_signal(scanner, signal)
+
+    ScannerActor._take_signal = stamped_signal  # type: ignore[method-assign]
     budget, backoff = RestartBudget(max_restarts=3, period_s=60), Backoff()
     specs = build_child_specs(settings, run_id=run_id, directory=directory, market=source, ingest_metrics=metrics,
                               version="bench", route_metrics=RouteMetrics(runtime_metrics.registry),
@@ -254,6 +271,7 @@ def run_pipeline(rate: float, seconds: float, warmup_s: float, workdir: Path, co
         except pykka.Timeout:
             pass
         pykka.ActorRegistry.stop_all(block=False)
+        ScannerActor._take_signal = take_signal  # type: ignore[method-assign]
     frames = n1 - n0
     figures: dict[str, Any] = {"offered": rate, "frames_per_s": round(frames / (t1 - t0)),
                                "cpu_us_per_frame": round((c1 - c0) / max(frames, 1) * 1e6, 1),

@@ -654,10 +654,10 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
     return result(
         "pipeline", "ms from a book frame's receipt to each stage boundary (p50 / p99 / p99.9), the daemon's actors and "
         "wiring (feed -> state -> scanner -> strategies -> risk -> executor, paper venue) at a paced rate: applied (state "
-        "holder), to_scanner / to_strategy (snapshot handed on), signal (strategy's decision), intent (scanner -> risk: "
+        "holder), to_scanner (snapshot handed on), signal (a strategy's decision, on the scanner's thread), intent (scanner -> risk: "
         "tick-to-intent), order (risk -> executor), order_ack (executor's first update); `defaults` = the shipped "
-        "throttles (snapshot 100 ms, scan 200 ms, an intent per symbol per 5 s), `eager` = snapshot 1 ms, scan 10 ms, "
-        "no intent spacing", "ms", figures,
+        "throttles (snapshot 100 ms, scan 200 ms, an intent per symbol per 5 s, decided on the fresh snapshot), `eager` = "
+        "snapshot 1 ms, scan 10 ms, an intent per symbol per 50 ms at most", "ms", figures,
         "a paced source thread -> 6 threads chained by queue.SimpleQueue doing no work, stamp -> last stage, same rate",
         baseline, ratio, "tick-to-intent p99 <= 1 ms at 5k events/s; <= 2x baseline (judged on the eager row, where the "
         "scan timer does not dominate; signal = tick-to-decision through state, scanner and strategy)", met,

@@ -30,11 +30,11 @@ SYMBOLS = ("BTC/USD", "ETH/USD")
 TIMEOUT = 5.0
 
 
-def fast_settings(**scanner: Any):
+def fast_settings(symbols: tuple[str, ...] = SYMBOLS, **scanner: Any):
     values = dict(scan_interval_ms=20, epoch_settle_ms=0, regime_sample_ms=10, regime_min_samples=3, min_intent_interval_ms=50,
-                  scorecard_write_interval_s=0.2)
+                  scorecard_write_interval_s=0.2, regime_confirm_samples=1)
     values.update(scanner)
-    return load_settings(overrides={"runtime": {"symbols": list(SYMBOLS), "status_interval_s": 1.0},
+    return load_settings(overrides={"runtime": {"symbols": list(symbols), "status_interval_s": 1.0},
                                     "scanner": values,
                                     "strategies": {"spread_compression": {"min_samples": 3, "sample_ms": 10},
                                                    "momentum": {"min_samples": 3, "sample_ms": 10}}})
@@ -83,7 +83,9 @@ class RiskProbe(pykka.ThreadingActor):
 class Route:
     """Strategies + scanner under a supervisor, fed bid-heavy snapshots every 10 ms."""
 
-    def __init__(self, settings, run_id: int) -> None:
+    def __init__(self, settings, run_id: int, pace_s: float = 0.01) -> None:
+        self.symbols = settings.runtime.symbols
+        self.pace_s = pace_s
         runtime_metrics = RuntimeMetrics()
         self.registry = runtime_metrics.registry
         self.directory = Directory(runtime_metrics)
@@ -109,9 +111,9 @@ class Route:
         self.feeder.start()
 
     def _feed(self) -> None:
-        while not self.stop_feeding.wait(0.01):  # the pace of a market, not a synchronisation
+        while not self.stop_feeding.wait(self.pace_s):  # the pace of a market, not a synchronisation
             self.seq += 1
-            for symbol in SYMBOLS:
+            for symbol in self.symbols:
                 self.directory.send_latest("scanner", symbol, bid_heavy(symbol, self.seq))
 
     def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
@@ -121,13 +123,18 @@ class Route:
         doc = self.supervisor.ask(GetStatus(), timeout=TIMEOUT)
         return next(child["state"] for child in doc["children"] if child["name"] == name)
 
-    def stop(self) -> None:
+    def stop(self, *, feeding: bool = False) -> dict[str, str]:
+        """Stop the children (`feeding`: while the driver still feeds snapshots); each child's stop outcome."""
+        if not feeding:
+            self.stop_feeding.set()
+            self.feeder.join(TIMEOUT)
+        self.sweeper.stop()
+        outcomes = self.supervisor.ask(StopChildren(deadline_s=TIMEOUT * 2), timeout=TIMEOUT * 3)
         self.stop_feeding.set()
         self.feeder.join(TIMEOUT)
-        self.sweeper.stop()
-        self.supervisor.ask(StopChildren(deadline_s=TIMEOUT), timeout=TIMEOUT * 2)
         self.supervisor.stop(timeout=TIMEOUT)
         self.risk_ref.stop(timeout=TIMEOUT)
+        return dict(outcomes)
 
 
 @pytest.fixture
@@ -182,17 +189,20 @@ def test_a_crash_looping_strategy_is_disabled_alone_and_the_others_keep_producin
         result = route.supervisor.ask(ApplyControl(command=ctl.InjectFault(actor="strategy:momentum", times=1000)), timeout=TIMEOUT)
         assert result.status == "applied"
         wait_until(lambda: route.child_state("strategy:momentum") == "disabled", timeout=10, what="momentum disabled")
-        disabled_at = time.monotonic()
-        wait_until(lambda: any(t > disabled_at for t, _ in route.risk.intents()), timeout=5, what="intents after the disable")
+        disabled_at_ns = time.time_ns()
+        wait_until(lambda: any(i.created_at_ns > disabled_at_ns for _, i in route.risk.intents()), timeout=5,
+                   what="intents decided after the disable")
         assert route.child_state("strategy:imbalance") == "running" and route.child_state("scanner") == "running"
         wait_until(lambda: route.sample("krt_strategy_enabled", {"strategy": "momentum"}) == 0, timeout=3,
                    what="momentum reported as not contributing")
         assert route.sample("krt_strategy_enabled", {"strategy": "imbalance"}) == 1
     finally:
         route.stop()
-    later = [intent for t, intent in route.risk.intents() if t > disabled_at]
+    # decided after the disable (one decided just before may still be on its way: stored, then sent)
+    later = [intent for _, intent in route.risk.intents() if intent.created_at_ns > disabled_at_ns]
     # three strategies still count: imbalance alone now scores 1/3
-    assert later and all(dict(intent.reasons)["total_weight"] == "3.0000" for intent in later)
+    assert later and [dict(intent.reasons)["total_weight"] for intent in later] == ["3.0000"] * len(later), \
+        [(intent.created_at_ns - disabled_at_ns, dict(intent.reasons)["total_weight"]) for intent in later]
 
 
 def test_ctl_disable_stops_a_strategy_within_1s_and_it_stays_off_after_a_restart(database, wait_until):
@@ -248,3 +258,48 @@ def test_scorecard_pauses_a_losing_strategy_through_the_control_channel_and_ctl_
         wait_until(lambda: any(t > paused_at + 0.5 for t, _ in route.risk.intents()), timeout=5, what="lifted by ctl")
     finally:
         route.stop()
+
+
+def test_a_strategy_that_raises_on_the_scanners_thread_is_isolated_restarted_counted_and_logged_once(database, wait_until,
+                                                                                                        monkeypatch, caplog):
+    from kraken_runtime.core.signals.momentum import MomentumStrategy
+
+    calls = {"n": 0}
+    real = MomentumStrategy.on_snapshot
+
+    def flaky(self, snapshot):
+        calls["n"] += 1
+        if calls["n"] == 20:  # once, after it has been producing for a while
+            raise ZeroDivisionError("momentum divided by nothing")
+        return real(self, snapshot)
+
+    monkeypatch.setattr(MomentumStrategy, "on_snapshot", flaky)
+    run_id = new_run(database)
+    route = Route(fast_settings(), run_id)
+    try:
+        wait_until(lambda: route.sample("krt_strategy_errors_total", {"strategy": "momentum"}) == 1, timeout=10,
+                   what="the strategy's error counted")
+        wait_until(lambda: ("strategy:momentum", "restarted") in [(a, e) for a, e, _ in database.actor_events(run_id)],
+                   timeout=10, what="the strategy's actor restarted by the supervisor")
+        wait_until(lambda: calls["n"] > 40, timeout=10, what="the fresh instance called again")
+        intents = len(route.risk.intents())
+        wait_until(lambda: len(route.risk.intents()) > intents, timeout=10, what="intents after the failure")
+        assert route.child_state("scanner") == "running" and route.child_state("strategy:momentum") == "running"
+        assert [e for a, e, _ in database.actor_events(run_id) if a == "scanner"] == ["started"]  # never went down
+    finally:
+        route.stop()
+    lines = [r for r in caplog.records if "strategy momentum raised" in r.getMessage()]
+    assert len(lines) == 1 and "ZeroDivisionError: momentum divided by nothing" in lines[0].getMessage()
+    assert route.sample("krt_strategy_errors_total", {"strategy": "imbalance"}) == 0
+
+
+def test_the_scanner_stops_promptly_while_20_symbols_keep_it_busy(database, wait_until):
+    symbols = tuple(f"S{i:02d}/USD" for i in range(20))
+    route = Route(fast_settings(symbols), new_run(database), pace_s=0.001)
+    try:
+        wait_until(lambda: route.sample("krt_signals_total", {"strategy": "imbalance", "symbol": "S19/USD"}) >= 50, timeout=20,
+                   what="every symbol scanned")
+    finally:
+        outcomes = route.stop(feeding=True)  # the driver keeps feeding while the children stop
+    assert outcomes["scanner"] == "stopped", outcomes
+    assert all(outcome == "stopped" for name, outcome in outcomes.items() if name.startswith("strategy:")), outcomes

@@ -1,7 +1,7 @@
 """Route engine scenarios on the local exchange's scripted market: the real feeds, state holders, strategies
 and scanner under the real supervisor, the market driven through phases by the admin API, a tap recording
-every signal on its way to the scanner and a probe standing in for the risk envelope. Conditions are awaited
-with deadlines, never sleeps; the local exchange binds 127.0.0.1 on a free port."""
+every signal the strategies make (on the scanner's thread) and a probe standing in for the risk envelope.
+Conditions are awaited with deadlines, never sleeps; the local exchange binds 127.0.0.1 on a free port."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import json
 import threading
 import time
 import urllib.request
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 import pytest
 
-from kraken_runtime.actors.base import LatestDelivery, PeriodicTimer
+from kraken_runtime.actors.base import PeriodicTimer
 from kraken_runtime.actors.directory import Directory
 from kraken_runtime.actors.ingest import ingest_child_specs
 from kraken_runtime.actors.ingest_metrics import IngestMetrics
@@ -30,9 +30,6 @@ from kraken_runtime.core.supervision import Backoff, RestartBudget
 from kraken_runtime.market import open_market
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
-
-TAP = "signal-tap"
-
 
 class Recorder:
     def __init__(self) -> None:
@@ -76,21 +73,6 @@ class RegimeLog(RouteMetrics):
             return any(t >= since and s == symbol and r == regime for t, s, r in self.readings)
 
 
-class SignalTap(pykka.ThreadingActor):
-    """Between the strategies and the scanner: records each Signal, passes everything on."""
-
-    def __init__(self, recorder: Recorder, forward: Callable[[str, Any], bool]) -> None:
-        super().__init__()
-        self.recorder, self.forward = recorder, forward
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, LatestDelivery):
-            message = message.slot.take()
-        if isinstance(message, Signal):
-            self.recorder.add(message)
-        self.forward("scanner", message)
-
-
 class RiskProbe(pykka.ThreadingActor):
     def __init__(self, recorder: Recorder) -> None:
         super().__init__()
@@ -127,9 +109,8 @@ class Pipeline:
         self.registry = runtime_metrics.registry
         self.directory = Directory(runtime_metrics)
         self.recorder = Recorder()
-        for name, ref in ((TAP, SignalTap.start(self.recorder, self.directory.send)), ("risk", RiskProbe.start(self.recorder))):
-            self.directory.register(name)
-            self.directory.attach(name, ref)
+        self.directory.register("risk")
+        self.directory.attach("risk", RiskProbe.start(self.recorder))
         budget = RestartBudget(max_restarts=3, period_s=60)
         backoff = Backoff(initial_s=0.05, max_s=0.2, jitter_ratio=0.0)
         specs = ingest_child_specs(settings, run_id=run_id, source=self.source, send=self.directory.send,
@@ -138,7 +119,7 @@ class Pipeline:
         self.regimes = RegimeLog(self.registry)
         specs += route_child_specs(settings, run_id=run_id, send=self.directory.send, send_latest=self.directory.send_latest,
                                    peer_state=self.directory.state, metrics=self.regimes, budget=budget,
-                                   backoff=backoff, signal_sink=TAP)
+                                   backoff=backoff, on_signal=self.recorder.add)
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=self.directory, metrics=runtime_metrics, store=DatabaseStore(run_id=run_id, shard="default"),
             config=SupervisorConfig(heartbeat_interval_s=0.5, heartbeat_deadline_s=10, run_id=run_id))

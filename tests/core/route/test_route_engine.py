@@ -21,6 +21,7 @@ def warm(engine: RouteEngine, make_snapshot, *, symbol: str = "BTC/USD", n: int 
     for i in range(n):
         snap = make_snapshot(symbol=symbol, seq=i + 1, ts_ns=start + i * 10 * MS)
         engine.on_snapshot(snap, snap.state_ts_ns)
+        engine.sample_regimes(snap.state_ts_ns)  # the scanner's regime timer, every regime_sample_ms (10 here)
     return snap
 
 
@@ -108,5 +109,33 @@ def test_a_restart_seeds_epochs_and_decides_nothing_without_a_fresh_snapshot(mak
     e.seed([{"symbol": "BTC/USD", "epoch": 7, "regime": "trending"}, {"symbol": "NOPE/USD", "epoch": 1}])
     assert e.scan(T0, RUNNING).symbols[0].rejections == ("no_snapshot",)
     snap = make_snapshot(epoch=7, ts_ns=T0)
-    regime, storm = e.on_snapshot(snap, T0)
-    assert not storm and regime is not None and regime.regime == "unknown"  # the stored regime is replaced when measured
+    assert not e.on_snapshot(snap, T0)
+    assert e.sample_regimes(T0)[0][0] == "BTC/USD"  # the stored regime is replaced when measured
+    assert e.regime("BTC/USD") == "unknown"
+
+
+def test_the_regime_is_sampled_on_the_timer_from_the_latest_snapshot_not_per_snapshot(make_snapshot):
+    e = engine()
+    for i in range(50):  # 50 snapshots, 1 ms apart, no timer: no regime sample at all
+        e.on_snapshot(make_snapshot(seq=i + 1, ts_ns=T0 + i * MS), T0 + i * MS)
+    assert e.regime("BTC/USD") == "unknown" and e._symbols["BTC/USD"].regime.mids.values() == []
+    assert e.sample_regimes(T0 + 50 * MS) == []  # one sample: still unknown (3 needed), nothing changed
+    assert e.sample_regimes(T0 + 60 * MS) == []  # the same snapshot again: a silent feed adds no sample
+    assert len(e._symbols["BTC/USD"].regime.mids) == 1
+    for k in (2, 3):
+        snap = make_snapshot(seq=100 + k, ts_ns=T0 + (50 + 10 * k) * MS)
+        e.on_snapshot(snap, snap.state_ts_ns)
+        changed = e.sample_regimes(snap.state_ts_ns)
+    assert [(symbol, reading.regime) for symbol, reading in changed] == [("BTC/USD", "calm")]
+
+
+def test_a_scan_of_one_symbol_decides_that_symbol_only(make_snapshot):
+    e = engine()
+    btc = warm(e, make_snapshot)
+    eth = warm(e, make_snapshot, symbol="ETH/USD")
+    e.on_signal(signal(btc))
+    e.on_signal(signal(eth))
+    result = e.scan(eth.state_ts_ns + MS, RUNNING, only="ETH/USD")  # ETH's fresh snapshot (scanner.decide_on_snapshot)
+    assert [s.symbol for s in result.symbols] == ["ETH/USD"] and [i.symbol for i in result.intents] == ["ETH/USD"]
+    assert e.scan(eth.state_ts_ns + MS, RUNNING, only="ETH/USD").intents == ()  # never two from one snapshot
+    assert [i.symbol for i in e.scan(eth.state_ts_ns + MS, RUNNING).intents] == ["BTC/USD"]  # the timer's scan: the rest

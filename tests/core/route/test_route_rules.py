@@ -10,7 +10,8 @@ from kraken_runtime.core.config import ScannerSettings
 from kraken_runtime.core.messages import Signal, StrategyFill
 from kraken_runtime.core.route import filters as f
 from kraken_runtime.core.route.filters import SymbolGuard, rejections
-from kraken_runtime.core.route.regime import CALM, ILLIQUID, REGIMES, TRENDING, UNKNOWN, VOLATILE, RegimeReading, RegimeTracker, classify, efficiency_ratio
+from kraken_runtime.core.route.regime import (CALM, ILLIQUID, REGIMES, TRENDING, UNKNOWN, VOLATILE, RegimeReading, RegimeTracker, classify,
+                                             efficiency_ratio, settle)
 from kraken_runtime.core.route.scorecard import Scorecard
 from kraken_runtime.core.route.scoring import Weighted, combined_score, decide, limit_price, style_for
 from kraken_runtime.core.route.throttle import RejectRate, throttle
@@ -150,6 +151,10 @@ def test_efficiency_ratio():
     assert efficiency_ratio([D(1), D(1)]) == 0
 
 
+# the measures alone: no confirmation, no margin (hysteresis is tested on its own below)
+RAW = ScannerSettings(regime_confirm_samples=1, regime_hysteresis=D(0))
+
+
 def _track(tracker: RegimeTracker, make_snapshot, mids, *, spread="0.02", qty="50", start_i=0):
     reading = tracker.reading
     for i, mid in enumerate(mids, start=start_i):
@@ -161,7 +166,7 @@ def _track(tracker: RegimeTracker, make_snapshot, mids, *, spread="0.02", qty="5
 
 
 def test_regime_tracker_unknown_then_calm_then_trending(make_snapshot):
-    tracker = RegimeTracker(SETTINGS)
+    tracker = RegimeTracker(RAW)
     zigzag = [str(D(100) + (D("0.01") if i % 2 else 0)) for i in range(30)]
     assert _track(tracker, make_snapshot, zigzag[:5]).regime == UNKNOWN
     assert _track(tracker, make_snapshot, zigzag[5:], start_i=5).regime == CALM
@@ -171,18 +176,88 @@ def test_regime_tracker_unknown_then_calm_then_trending(make_snapshot):
 
 
 def test_regime_tracker_volatile_and_illiquid(make_snapshot):
-    tracker = RegimeTracker(SETTINGS)
+    tracker = RegimeTracker(RAW)
     calm = [str(D(100) + (D("0.01") if i % 2 else 0)) for i in range(200)]
     _track(tracker, make_snapshot, calm)
     wild = [str(D(100) + (D("0.2") if i % 2 else 0)) for i in range(10)]
     assert _track(tracker, make_snapshot, wild, start_i=200).regime == VOLATILE
-    thin = RegimeTracker(SETTINGS)
+    thin = RegimeTracker(RAW)
     _track(thin, make_snapshot, calm[:40])
     assert _track(thin, make_snapshot, calm[:2], spread="0.2", start_i=40).regime == CALM  # one or two wide ticks: noise
     assert _track(thin, make_snapshot, calm[:1], spread="0.2", start_i=42).regime == ILLIQUID  # most of the latest five
-    shallow = RegimeTracker(SETTINGS)
+    shallow = RegimeTracker(RAW)
     _track(shallow, make_snapshot, calm[:40])
     assert _track(shallow, make_snapshot, calm[:3], qty="5", start_i=40).regime == ILLIQUID
+
+
+def test_classify_hysteresis_margin_at_its_boundaries():
+    s = ScannerSettings(regime_hysteresis=D("0.1"))
+    base = dict(samples=s.regime_min_samples, spread_ratio=D(1), depth_ratio=D(1), vol_ratio=D(1), efficiency=D("0.1"), settings=s)
+    e, v = s.regime_trend_efficiency, s.regime_volatile_ratio  # 0.4, 2
+    sp, dp = s.regime_illiquid_spread_ratio, s.regime_illiquid_depth_ratio  # 2.5, 0.4
+    # entering needs the full threshold, from any other regime
+    assert classify(**{**base, "efficiency": e - D("0.0001")}, current=CALM) == CALM
+    assert classify(**{**base, "efficiency": e * D("0.9")}, current=VOLATILE) == CALM
+    # staying: down to (1 - margin) x the threshold, not below
+    assert classify(**{**base, "efficiency": e * D("0.9")}, current=TRENDING) == TRENDING
+    assert classify(**{**base, "efficiency": e * D("0.9") - D("0.0001")}, current=TRENDING) == CALM
+    assert classify(**{**base, "vol_ratio": v * D("0.9")}, current=VOLATILE) == VOLATILE
+    assert classify(**{**base, "vol_ratio": v * D("0.9") - D("0.0001")}, current=VOLATILE) == CALM
+    assert classify(**{**base, "vol_ratio": v * D("0.9")}, current=CALM) == CALM
+    assert classify(**{**base, "spread_ratio": sp * D("0.9")}, current=ILLIQUID) == ILLIQUID
+    assert classify(**{**base, "spread_ratio": sp * D("0.9") - D("0.0001")}, current=ILLIQUID) == CALM
+    assert classify(**{**base, "depth_ratio": dp * D("1.1")}, current=ILLIQUID) == ILLIQUID
+    assert classify(**{**base, "depth_ratio": dp * D("1.1") + D("0.0001")}, current=ILLIQUID) == CALM
+    assert classify(**{**base, "depth_ratio": dp * D("1.1")}, current=CALM) == CALM
+    # no margin: the plain thresholds whatever holds
+    none = ScannerSettings(regime_hysteresis=D(0))
+    assert classify(**{**base, "settings": none, "efficiency": e - D("0.0001")}, current=TRENDING) == CALM
+    # too few samples: unknown whatever holds
+    assert classify(**{**base, "samples": s.regime_min_samples - 1, "efficiency": D(1)}, current=TRENDING) == UNKNOWN
+
+
+def test_settle_confirms_a_change_on_its_nth_consecutive_sample():
+    assert settle(CALM, None, CALM, 3) == (CALM, None)
+    assert settle(CALM, None, TRENDING, 3) == (CALM, (TRENDING, 1))
+    assert settle(CALM, (TRENDING, 1), TRENDING, 3) == (CALM, (TRENDING, 2))
+    assert settle(CALM, (TRENDING, 2), TRENDING, 3) == (TRENDING, None)  # the 3rd in a row
+    assert settle(CALM, (TRENDING, 2), VOLATILE, 3) == (CALM, (VOLATILE, 1))  # another candidate starts over
+    assert settle(CALM, (TRENDING, 2), CALM, 3) == (CALM, None)  # back to the current one: the count is gone
+    assert settle(CALM, None, TRENDING, 1) == (TRENDING, None)  # 1: at once
+    assert settle(UNKNOWN, None, CALM, 3) == (CALM, None)  # leaving unknown: nothing to confirm against
+    assert settle(TRENDING, (CALM, 2), UNKNOWN, 3) == (UNKNOWN, None)  # too few samples again: at once
+
+
+def test_a_regime_hovering_at_a_threshold_does_not_flicker(make_snapshot):
+    """Efficiency alternating just above and just below the trend threshold: without hysteresis the regime
+    flips on every sample; with the defaults (3 samples, 10 % margin) it changes once and holds."""
+    def run(settings):
+        tracker = RegimeTracker(settings)
+        regimes = []
+        for i in range(120):
+            # a walk of +2 ticks then -1 tick: efficiency over the lookback hovers around 1/3 .. 0.5
+            mid = D(100) + D("0.01") * (i // 3 * 1 + (2 if i % 3 == 1 else 1 if i % 3 == 2 else 0))
+            tracker.observe(make_snapshot(bid=str(mid - D("0.01")), ask=str(mid + D("0.01")), seq=i + 1,
+                                          ts_ns=T0 + i * settings.regime_sample_ms * MS))
+            regimes.append(tracker.regime)
+        return [r for r, prev in zip(regimes[1:], regimes) if r != prev]
+
+    lookback = dict(regime_sample_ms=100, regime_min_samples=10, regime_trend_lookback_s=1.0, regime_history_s=60.0,
+                    regime_trend_efficiency=D("0.33"))
+    flips_raw = run(ScannerSettings(**lookback, regime_confirm_samples=1, regime_hysteresis=D(0)))
+    flips = run(ScannerSettings(**lookback))
+    assert len(flips_raw) > 4
+    assert len(flips) < len(flips_raw) and len(flips) <= 2
+
+
+def test_regime_sample_skips_a_snapshot_no_newer_than_the_last_one(make_snapshot):
+    tracker = RegimeTracker(RAW)
+    snap = make_snapshot(ts_ns=T0)
+    tracker.sample(snap, T0)
+    tracker.sample(snap, T0 + RAW.regime_sample_ms * MS)  # the timer fires again, the feed said nothing new
+    assert len(tracker.mids) == 1
+    tracker.sample(make_snapshot(ts_ns=T0 + MS, seq=2), T0 + 2 * RAW.regime_sample_ms * MS)
+    assert len(tracker.mids) == 2
 
 
 # --- throttle --------------------------------------------------------------------------------------------
