@@ -24,6 +24,7 @@ from typing import Any, Callable
 import pykka
 
 from kraken_runtime.core.messages import ChildExited, ChildFailed, ChildStarted, Heartbeat, RequestHeartbeat
+from kraken_runtime.storage.db import close_thread_connection
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ class SupervisedActor(pykka.ThreadingActor):
             self.link.report(ChildFailed(actor=self.link.name, generation=self.link.generation, phase="start",
                                          error=self.link.start_error))
             self.link.started.set()
+            close_thread_connection()
             raise  # pykka logs it and stops this instance
         self.link.report(ChildStarted(actor=self.link.name, generation=self.link.generation))
         self.link.started.set()
@@ -174,6 +176,7 @@ class SupervisedActor(pykka.ThreadingActor):
         if link.abandoned.is_set():
             link.dropped_after_abandon += 1
             self._stop_timers()
+            close_thread_connection()
             self.actor_stopped.set()  # leave the loop after this message; the mailbox is not ours any more
             return None
         try:
@@ -195,6 +198,7 @@ class SupervisedActor(pykka.ThreadingActor):
         finally:
             if link.abandoned.is_set():
                 self._stop_timers()
+                close_thread_connection()
                 self.actor_stopped.set()
 
     def on_stop(self) -> None:
@@ -207,6 +211,7 @@ class SupervisedActor(pykka.ThreadingActor):
             log.warning("%s: error while stopping: %s", self.link.name, describe_error(exc))
             self.link.report(ChildFailed(actor=self.link.name, generation=self.link.generation, phase="stop",
                                          error=describe_error(exc)))
+        close_thread_connection()  # this instance's thread is done with storage (storage/db.py says why)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self._stop_timers()
@@ -214,6 +219,7 @@ class SupervisedActor(pykka.ThreadingActor):
             self.on_supervised_failure()
         except Exception as exc:  # noqa: BLE001 - already failing; the supervisor has the original error
             log.warning("%s: error while releasing after a crash: %s", self.link.name, describe_error(exc))
+        close_thread_connection()
 
     def _stop_timers(self) -> None:
         for ticker in self._timers:

@@ -37,6 +37,7 @@ from kraken_runtime.core.marketdata import (
 )
 from kraken_runtime.core.symbol_state import EPOCH_RESTART_GAP, SymbolState
 from kraken_runtime.storage import repo
+from kraken_runtime.storage.db import close_thread_connection
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class SymbolStateActor(SupervisedActor):
     def on_supervised_start(self) -> None:
         self.backlog.catch_up()  # whatever was sent to an instance this one replaces went with its mailbox
         stored = [row for row in repo.symbol_states(self.run_id) if row["symbol"] == self.symbol]
+        close_thread_connection()  # the one read of this thread: the ingest writer stores its rows
         if stored:  # a restart within this run: epochs only ever increase
             self.state.epoch = int(stored[0]["epoch"]) + EPOCH_RESTART_GAP
             self.state.resyncs = int(stored[0]["resyncs"])

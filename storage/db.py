@@ -183,12 +183,18 @@ def describe(db: pw.Database) -> DatabaseInfo:
     }
 
 
-def reset_thread_connection() -> None:
-    """Close this thread's connection after a failed query, so the next query opens a fresh one.
+def close_thread_connection() -> None:
+    """Close this thread's connection now, if it has one; never raises. The next query on this thread opens a
+    fresh one.
 
     peewee keeps one connection per thread and never reconnects by itself: after a server restart or a
-    killed backend every later query on that thread fails with 'connection already closed'. Every
-    writer that catches a storage error calls this before retrying."""
+    killed backend every later query on that thread fails with 'connection already closed', so every writer
+    that catches a storage error calls this before retrying. And a connection outlives its thread: on
+    SQLite (Python 3.11) it sits in a reference cycle with its own statement cache, so the thread-local that
+    held it going away does not close it; only the cyclic garbage collector's oldest generation does,
+    whenever that next runs, and until then it keeps its page cache (up to `cache_size`), its prepared
+    statements and its file descriptors. A thread done with storage (an actor stopping, crashing or
+    replaced: actors/base.py; a state holder after its one read at start) closes its connection here."""
     try:
         if not database_proxy.is_closed():
             database_proxy.close()
@@ -197,3 +203,6 @@ def reset_thread_connection() -> None:
             database_proxy._state.reset()
         except Exception:  # noqa: BLE001
             pass
+
+
+reset_thread_connection = close_thread_connection  # after a failed query (the name its callers know)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 import peewee as pw
 
@@ -36,6 +36,7 @@ COMMAND_FINAL_STATUSES = ("applied", "refused", "failed")
 # left applying by a run that died is closed out failed (outcome unknown) by fail_orphaned_control_commands.
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -340,7 +341,7 @@ def upsert_symbol_states(run_id: int, rows: Sequence[SymbolStateRow]) -> None:
     run_value = RunSymbolState.run.db_value(run_id)
     plan = _state_row_plan()
     with database_proxy.atomic():
-        for chunk in pw.chunked(rows, per_statement):
+        for chunk in statement_chunks(rows, per_statement):
             params: list[Any] = []
             for row in chunk:
                 params.append(run_value)
@@ -380,6 +381,21 @@ def _default(field: pw.Field) -> Any:
 
 
 _UPSERT_SQL: dict[tuple[str, tuple[str, ...]], tuple[Any, int]] = {}
+
+
+def statement_chunks(rows: Sequence[T], per_statement: int) -> Iterator[Sequence[T]]:
+    """Split rows for multi-row statements whose row counts are powers of two (at most `per_statement`): 1, 2,
+    4, ... Every distinct row count is a distinct statement text, and each connection's statement cache
+    (sqlite3's, 128 per connection) keeps a prepared statement per text, a 99-row insert ~100 KB: with any
+    count allowed, the ingest writer's connection held ~6 MB of them and kept growing for as long as new
+    counts turned up (tests/integration/test_growth_soak.py; docs/ARCHITECTURE.md "Memory growth"). Powers
+    of two bound the texts at ~7 per statement kind for at most log2(per_statement) + 1 extra statements."""
+    largest = 1 << (max(1, per_statement).bit_length() - 1)
+    start = 0
+    while start < len(rows):
+        size = min(largest, 1 << ((len(rows) - start).bit_length() - 1))
+        yield rows[start:start + size]
+        start += size
 
 
 def _state_upsert_sql(db: pw.Database, columns: tuple[str, ...]) -> tuple[Any, int]:
@@ -434,7 +450,7 @@ def _insert_rows(model: type[BaseModel], run_id: int, rows: Iterable[Mapping[str
     run_value = fields[0].db_value(run_id)
     value_fields = list(zip(names[1:], fields[1:]))
     with database_proxy.atomic():
-        for chunk in pw.chunked(batch, per_statement):
+        for chunk in statement_chunks(batch, per_statement):
             params: list[Any] = []
             for row in chunk:
                 params.append(run_value)

@@ -254,6 +254,44 @@ def test_market_rows_beyond_one_statement_all_land_in_order_with_exact_values(db
     assert stored == [(r["trade_id"], r["price"], r["qty"], r["ts_recv_ns"]) for r in rows]
 
 
+def test_batches_of_every_size_when_stored_then_a_few_statement_texts_per_kind_not_one_per_size(db, monkeypatch):
+    """Each distinct statement text becomes a prepared statement in the connection's statement cache (sqlite3
+    keeps 128 per connection; a 99-row insert is ~100 KB of them): with one text per batch size the ingest
+    writer's connection grew to ~6 MB and kept growing as new sizes turned up (issue 16, bounded growth)."""
+    run_id = _run()
+    texts: list[str] = []
+    execute = db.execute_sql
+
+    def recording(sql, params=None, *args, **kwargs):
+        texts.append(sql)
+        return execute(sql, params, *args, **kwargs)
+
+    monkeypatch.setattr(db, "execute_sql", recording)
+    expected = 0
+    for size in range(1, 131):  # beyond the most rows one statement takes (999 parameters)
+        rows = [{"symbol": "BTC/USD", "side": "buy", "price": Decimal("1.5"), "qty": Decimal(i), "ts_recv_ns": NS + expected + i}
+                for i in range(size)]
+        assert repo.insert_market_trades(run_id, rows) == size
+        expected += size
+        repo.upsert_symbol_states(run_id, [SymbolStateRow(symbol=f"S{i:03d}/USD", seq=size, updated_at_ns=NS) for i in range(size)])
+    trade_texts = {t for t in texts if t.startswith('INSERT INTO "market_trade"')}
+    state_texts = {t for t in texts if t.startswith('INSERT INTO "run_symbol_state"')}
+    assert 1 <= len(trade_texts) <= 8, len(trade_texts)  # 1, 2, 4, ... 128 rows (6 columns: 166 rows fit)
+    assert 1 <= len(state_texts) <= 6, len(state_texts)
+    stored = [(row.qty, row.ts_recv_ns) for row in MarketTrade.select().order_by(MarketTrade.id)]
+    assert len(stored) == expected and stored[:3] == [(Decimal(0), NS), (Decimal(0), NS + 1), (Decimal(1), NS + 2)]
+    assert stored == sorted(stored, key=lambda pair: pair[1])
+    assert {row["seq"] for row in repo.symbol_states(run_id)} == {130}
+
+
+def test_statement_chunks_are_powers_of_two_in_order_and_cover_every_row():
+    for per_statement in (1, 33, 99, 128):
+        for total in (0, 1, 2, 3, 99, 100, 250):
+            chunks = list(repo.statement_chunks(list(range(total)), per_statement))
+            assert [row for chunk in chunks for row in chunk] == list(range(total))
+            assert all(len(chunk) <= per_statement and len(chunk) & (len(chunk) - 1) == 0 for chunk in chunks)
+
+
 def test_concurrent_writes_from_several_threads_all_land(db):
     run_id = _run()
     errors: list[BaseException] = []
