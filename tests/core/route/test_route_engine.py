@@ -118,10 +118,10 @@ def test_the_regime_is_sampled_on_the_timer_from_the_latest_snapshot_not_per_sna
     e = engine()
     for i in range(50):  # 50 snapshots, 1 ms apart, no timer: no regime sample at all
         e.on_snapshot(make_snapshot(seq=i + 1, ts_ns=T0 + i * MS), T0 + i * MS)
-    assert e.regime("BTC/USD") == "unknown" and e._symbols["BTC/USD"].regime.mids.values() == []
+    assert e.regime("BTC/USD") == "unknown" and e._symbols["BTC/USD"].regime.samples == 0
     assert e.sample_regimes(T0 + 50 * MS) == []  # one sample: still unknown (3 needed), nothing changed
     assert e.sample_regimes(T0 + 60 * MS) == []  # the same snapshot again: a silent feed adds no sample
-    assert len(e._symbols["BTC/USD"].regime.mids) == 1
+    assert e._symbols["BTC/USD"].regime.samples == 1
     for k in (2, 3):
         snap = make_snapshot(seq=100 + k, ts_ns=T0 + (50 + 10 * k) * MS)
         e.on_snapshot(snap, snap.state_ts_ns)

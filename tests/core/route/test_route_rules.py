@@ -255,9 +255,9 @@ def test_regime_sample_skips_a_snapshot_no_newer_than_the_last_one(make_snapshot
     snap = make_snapshot(ts_ns=T0)
     tracker.sample(snap, T0)
     tracker.sample(snap, T0 + RAW.regime_sample_ms * MS)  # the timer fires again, the feed said nothing new
-    assert len(tracker.mids) == 1
+    assert tracker.samples == 1
     tracker.sample(make_snapshot(ts_ns=T0 + MS, seq=2), T0 + 2 * RAW.regime_sample_ms * MS)
-    assert len(tracker.mids) == 2
+    assert tracker.samples == 2
 
 
 # --- throttle --------------------------------------------------------------------------------------------
@@ -403,3 +403,49 @@ def test_scorecard_expectancy_at_the_minimum_is_not_paused_and_a_seeded_window_i
     card.seed("imbalance", [(D("0"), D("0.5")), (D("-1"), D("0")), (D("0.2"), D("0.1"))])  # trades: -1.5, 0.1
     assert card.expectancy("imbalance") == D("-0.7")
     assert card.pause_due("imbalance") is not None
+
+
+def _reference_reading(mids, spreads, depths, settings):
+    """The regime's measures recomputed from scratch over the whole sample list (what the tracker keeps
+    incrementally), for the latest sample at its index; samples `regime_sample_ms` apart."""
+    from kraken_runtime.core.route.history import median, returns_bps, rms
+    n = len(mids)
+    recent_len = min(n, int(settings.regime_trend_lookback_s * 1000) // settings.regime_sample_ms + 1)
+    k = n - recent_len  # older prefix
+    spread_ratio = median(spreads[-5:]) / median(spreads[:k] if k >= settings.regime_min_samples else spreads)
+    depth_ratio = median(depths[-5:]) / median(depths[:k] if k >= settings.regime_min_samples else depths)
+    recent, older = mids[k:], mids[:k + 1]
+    vol_recent = rms(returns_bps(recent))
+    vol_before = rms(returns_bps(older)) if len(older) > settings.regime_min_samples else None
+    vol_ratio = vol_recent / vol_before if vol_recent is not None and vol_before else None
+    return spread_ratio, depth_ratio, vol_ratio, efficiency_ratio(recent)
+
+
+def test_the_incremental_measures_equal_a_full_recomputation_including_expiry(make_snapshot):
+    import random
+
+    from kraken_runtime.core.route.history import text
+
+    settings = ScannerSettings(regime_sample_ms=100, regime_history_s=3.0, regime_trend_lookback_s=1.0, regime_min_samples=5,
+                               regime_confirm_samples=1)
+    rnd = random.Random(7)
+    tracker = RegimeTracker(settings)
+    mids, spreads, depths = [], [], []
+    mid = D(100)
+    history = int(settings.regime_history_s * 1000) // settings.regime_sample_ms + 1  # samples within the history
+    for i in range(200):  # 200 samples: the 3 s history expires many times over
+        mid += D(rnd.choice([-2, -1, 0, 1, 2])) * D("0.01")
+        spread, qty = D("0.02") * rnd.choice([1, 1, 2, 5]), rnd.choice(["5", "50", "50"])
+        snap = make_snapshot(bid=str(mid - spread / 2), ask=str(mid + spread / 2), bid_qty=qty, ask_qty=qty, seq=i + 1,
+                             ts_ns=T0 + i * settings.regime_sample_ms * MS)
+        reading = tracker.observe(snap)
+        mids.append(snap.mid)
+        spreads.append(snap.spread_bps)
+        depths.append(min(snap.depth_bid, snap.depth_ask))
+        mids, spreads, depths = mids[-history:], spreads[-history:], depths[-history:]
+        if len(mids) < settings.regime_min_samples:
+            continue
+        expected = [text(value) for value in _reference_reading(mids, spreads, depths, settings)]
+        features = dict(reading.features)
+        assert [features[name] for name in ("spread_ratio", "depth_ratio", "volatility_ratio", "trend_efficiency")] == expected, i
+        assert features["samples"] == str(len(mids))
