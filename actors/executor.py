@@ -184,10 +184,14 @@ class ExecutorActor(SupervisedActor):
         left = store.open_orders_of_shard(self.shard, mode=self.mode, up_to_run_id=self.run_id)
         assert self.venue is not None
         for row in left:
-            exec_ids, fees = store.fills_of_order_summary(int(row["id"]))
+            exec_ids, fees, fill_qty, fill_cost = store.fills_of_order_summary(int(row["id"]))
             record = _record_from_row(row, exec_ids=exec_ids, fees=fees)
-            self.orders[record.client_order_id] = record
             self.order_ids[record.client_order_id] = int(row["id"])
+            if fill_qty > record.filled_qty:
+                record = self._repair_from_fills(record, exec_ids, fill_qty, fill_cost, now)
+                if not record.is_open:
+                    continue
+            self.orders[record.client_order_id] = record
             if self.mode == "paper":
                 self._apply(record.client_order_id, Canceled(reason="paper venue restarted: a resting paper order does "
                                                               "not survive its executor", ts_ns=now))
@@ -204,6 +208,28 @@ class ExecutorActor(SupervisedActor):
             still = [cl for cl in self.orders if self.orders[cl].status == "unknown"]
             log.warning("executor: reconciled %d order(s) left open by an earlier instance; %d still unknown",
                         len(left), len(still))
+
+    def _repair_from_fills(self, record: OrderRecord, exec_ids: frozenset[str], qty: Decimal, cost: Decimal,
+                           now: int) -> OrderRecord:
+        """A process killed between storing a fill and updating its order row leaves the row behind its fills:
+        the fills are the truth (each is unique by execution id and was stored first). The row is brought up
+        to them; an order they fill completely is filled (its txid, when the row never learned it, is the
+        prefix of the `<txid>-<cumulative volume>` execution id)."""
+        exchange_id = record.exchange_order_id
+        if not exchange_id and self.mode != "paper" and exec_ids:
+            exchange_id = max(exec_ids).rsplit("-", 1)[0]
+        status = "filled" if qty >= record.qty else ("partially_filled" if record.status in ("new", "partially_filled")
+                                                      else record.status)
+        fixed = replace(record, filled_qty=qty, avg_fill_price=cost / qty, status=status, exchange_order_id=exchange_id,
+                        updated_at_ns=now)
+        log.warning("executor: order %s row showed %s filled but its stored fills add up to %s (a stop between the "
+                    "two writes); the row follows the fills (%s)", record.client_order_id, record.filled_qty, qty, status)
+        store.update_order(record.client_order_id, now_ns=now, status=fixed.status, filled_qty=fixed.filled_qty,
+                           avg_fill_price=fixed.avg_fill_price, exchange_order_id=fixed.exchange_order_id,
+                           last_error=fixed.last_error)
+        self._tell_update(fixed, status=fixed.status, reason="reconciling: the row follows its stored fills",
+                          venue_error=False, now=now)
+        return fixed
 
     # --- messages ---------------------------------------------------------------------------------------------
 

@@ -122,10 +122,12 @@ def fills(run_id: int | None = None) -> list[dict[str, Any]]:
     return result
 
 
-def fills_of_order_summary(order_id: int) -> tuple[frozenset[str], Decimal]:
-    """The execution ids and the total fee of an order's stored fills (an adopted order's state machine needs both)."""
-    rows = list(Fill.select(Fill.exec_id, Fill.fee).where(Fill.order == order_id))
-    return frozenset(row.exec_id for row in rows), sum((row.fee for row in rows), Decimal(0))
+def fills_of_order_summary(order_id: int) -> tuple[frozenset[str], Decimal, Decimal, Decimal]:
+    """The execution ids, total fee, total quantity and total cost of an order's stored fills (an adopted order's
+    state machine needs them; the quantity also repairs an order row a kill left behind its fills)."""
+    rows = list(Fill.select(Fill.exec_id, Fill.fee, Fill.qty, Fill.price).where(Fill.order == order_id))
+    return (frozenset(row.exec_id for row in rows), sum((row.fee for row in rows), Decimal(0)),
+            sum((row.qty for row in rows), Decimal(0)), sum((row.qty * row.price for row in rows), Decimal(0)))
 
 
 def find_order(ref: str) -> dict[str, Any] | None:

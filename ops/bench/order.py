@@ -24,6 +24,10 @@ Paths:
   (poll interval 0; executor.kraken_poll_interval_ms is 3000 by default, so in the daemon a fill is seen up to
   3 s later by design) and keeps the modelled REST counter's reserve: before each order the bench waits until
   the counter has room for a poll, outside the timed span.
+- `live_ws`: the same venue over its private WebSocket (actors/kraken_ws_session.py: add_order on the exchange's
+  authenticated WS endpoint, the executor's thread waiting for the ack; the fill from the executions channel,
+  drained when the session's reader wakes the executor). No REST call per order; the session is up (its
+  executions snapshot received) before the first order.
 
 Baseline: the exchange's own round trip in process: `Trading.add_order` of the same order run on the exchange's
 loop thread from this thread (`SimHandle.call`), which returns the acknowledgement and the fill events at once.
@@ -119,7 +123,9 @@ def run_path(path: str, sim: Any, orders: int, workdir: Path) -> dict[str, Any]:
     from kraken_runtime.actors.execution import sim_instrument_rules, sim_rest_pairs
     from kraken_runtime.actors.execution_metrics import ExecutionMetrics
     from kraken_runtime.actors.executor import ExecutorActor
+    from kraken_runtime.actors.execution import token_provider
     from kraken_runtime.actors.kraken_venue import POLL_RESERVE, KrakenVenue
+    from kraken_runtime.actors.kraken_ws_session import KrakenWsSession
     from kraken_runtime.core.config import ExecutorSettings, load_settings
     from kraken_runtime.core.execution.paper_venue import FeeRates, PaperVenue
     from kraken_runtime.core.kraken.ratelimit import RestCallCounter
@@ -139,13 +145,21 @@ def run_path(path: str, sim: Any, orders: int, workdir: Path) -> dict[str, Any]:
 
     def client() -> KrakenRestClient:
         return KrakenRestClient(version="bench", base_url=e["rest"], api_key=e["api_key"], api_secret=e["api_secret"],
-                                timeout_s=(5.0, 5.0), rest_counter=counter if path == "live" else None)
+                                timeout_s=(5.0, 5.0), rest_counter=counter if path != "paper" else None)
+
+    venues: list[Any] = []
 
     def venue_factory() -> Any:
         if path == "paper":
             return PaperVenue(fees={SYMBOL: FeeRates(maker=rules.maker_fee_rate, taker=rules.taker_fee_rate)}, latency_ns=0)
-        return KrakenVenue(client=client(), pairs={SYMBOL: pair}, validate_only=False, poll_interval_ns=0,
-                           rest_counter=counter, deadline_s=5.0)
+        session = None
+        if path == "live_ws":
+            session = KrakenWsSession(url=e["ws_auth"], token_provider=token_provider(lambda c: client(), counter))
+        venue = KrakenVenue(client=client(), pairs={SYMBOL: pair}, validate_only=False,
+                            poll_interval_ns=0 if path == "live" else 3_000_000_000, rest_counter=counter, deadline_s=5.0,
+                            session=session)
+        venues.append(venue)
+        return venue
 
     catcher = Catcher()
     executor = ExecutorActor.start(
@@ -159,6 +173,10 @@ def run_path(path: str, sim: Any, orders: int, workdir: Path) -> dict[str, Any]:
     ack: list[int] = []
     fill: list[int] = []
     misses: list[str] = []
+    if path == "live_ws":  # the session up (its executions snapshot in) before the first order
+        deadline = time.monotonic() + WAIT_S
+        while not (venues and venues[0].session is not None and venues[0].session.up) and time.monotonic() < deadline:
+            time.sleep(0.01)
     try:
         for i in range(orders + 1):  # the first is a warm-up (connection, first statements)
             snapshot = _snapshot(rest, pair)
@@ -166,7 +184,7 @@ def run_path(path: str, sim: Any, orders: int, workdir: Path) -> dict[str, Any]:
             side = "buy" if i % 2 == 0 else "sell"
             price = snapshot.best_ask * (1 + THROUGH) if side == "buy" else snapshot.best_bid * (1 - THROUGH)
             price = (price / rules.price_increment).to_integral_value() * rules.price_increment
-            if path == "live":  # room for this order's polls, so the counter's wait is not in the timed span
+            if path != "paper":  # room for this order's polls, so the counter's wait is not in the timed span
                 deadline = time.monotonic() + 60
                 while counter.wait_time(2 + POLL_RESERVE, time.monotonic()) > 0 and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -246,11 +264,12 @@ def measure(orders: int) -> dict[str, Any]:
             # Live first: the baseline's orders charge the same account's trading rate counter, which the live
             # path's AddOrders must find with room.
             live = run_path("live", sim, orders, Path(tmp))
+            live_ws = run_path("live_ws", sim, orders, Path(tmp))
             paper = run_path("paper", sim, orders, Path(tmp))
             baseline = run_baseline(sim, orders)
     finally:
         sim.stop()
-    return {"paper": paper, "live": live, "baseline": baseline}
+    return {"paper": paper, "live": live, "live_ws": live_ws, "baseline": baseline}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,7 +94,16 @@ def start_daemon(tmp_path: Path, env: dict[str, str], db_url: str, duration: flo
             "kraken", "--symbols", SYMBOLS, "--db", db_url, "--http", "127.0.0.1:0", "--env-file", str(tmp_path / "none.env")]
     if duration is not None:
         args += ["--duration", str(duration)]
-    return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # stderr to a file, not a pipe nobody reads while the daemon runs: a full pipe would block the daemon's logging
+    with (tmp_path / "daemon.log").open("a") as log:
+        log.write(f"--- daemon started at {time.time():.3f}\n")
+        log.flush()
+        return subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log, text=True)
+
+
+def daemon_log(tmp_path: Path, chars: int = 4000) -> str:
+    path = tmp_path / "daemon.log"
+    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
 def count_orders(db_url: str) -> int:
@@ -175,17 +184,23 @@ def crash_and_recover(tmp_path: Path, exchange: dict[str, str], kills: int, seed
         proc = start_daemon(tmp_path, env, db_url)
         try:
             # after many restarts the key's REST counter is spent and nothing goes out until it drains (~60 s)
-            wait_until(lambda: count_orders(db_url) >= target or proc.poll() is not None, 180, f"{target} orders")
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                wait_until(lambda: count_orders(db_url) >= target or proc.poll() is not None, 180, f"{target} orders")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; the daemon's log ends:\n{daemon_log(tmp_path)}") from None
+            assert proc.poll() is None, daemon_log(tmp_path)
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
     # Every restart spends the key's REST counter (preflight, level3 token, reconciliation); after many, the last
     # run needs the time the counter takes to drain (20 points at 0.5/s) to settle everything.
     final = start_daemon(tmp_path, env, db_url, duration=10 if kills <= 3 else 45)
-    _, err = final.communicate(timeout=120)
-    assert final.returncode == 0, err[-3000:]
-    orders, fills = check_consistent(exchange, db_url)
+    final.wait(timeout=120)
+    assert final.returncode == 0, daemon_log(tmp_path)
+    try:
+        orders, fills = check_consistent(exchange, db_url)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the daemon's log ends:\n{daemon_log(tmp_path, 12000)}") from None
     assert orders >= kills and fills > 0
 
 
@@ -217,7 +232,7 @@ def test_dead_mans_switch_cancels_at_the_exchange_when_the_daemon_is_frozen(tmp_
 
         wait_until(lambda: proc.poll() is not None or (count_orders(db_url) > 0 and resting()), 90,
                    "a resting order acknowledged by the exchange")
-        assert proc.poll() is None, proc.stderr.read()[-3000:] if proc.stderr else ""
+        assert proc.poll() is None, daemon_log(tmp_path)
         proc.send_signal(signal.SIGSTOP)  # frozen: no refresh reaches the exchange
         frozen = time.monotonic()
         wait_until(lambda: not any(o.status == "open" for o in exchange_orders(exchange)), 30,

@@ -135,13 +135,19 @@ class LiveWs:
             settings=risk, instruments=sim_instrument_rules((SYMBOL,)), send=send, metrics=metrics, safety_mode="active",
             starting_balances={"USD": D("100000"), "ETH": D("10")}, api_tier="intermediate")
         settings = ExecutorSettings(**{"tick_interval_ms": 60_000, "dead_mans_switch_s": 0, **executor})
-        self.refs["executor"] = ExecutorActor.start(
-            link=ChildLink(name="executor", generation=1, report=self.reports.append, fault=FaultBudget()),
-            run_id=self.run_id, shard="t", mode="live", settings=settings, venue_factory=venue, send=send, metrics=metrics,
-            quote_of=lambda s: "USD")
+
+        def start_executor() -> None:
+            started = len(self.venues)
+            self.refs["executor"] = ExecutorActor.start(
+                link=ChildLink(name="executor", generation=1, report=self.reports.append, fault=FaultBudget()),
+                run_id=self.run_id, shard="t", mode="live", settings=settings, venue_factory=venue, send=send,
+                metrics=metrics, quote_of=lambda s: "USD")
+            wait_until(lambda: len(self.venues) > started and self.venue.session is not None and self.venue.session.up,
+                       what="the private WebSocket up")
+
+        self.start_executor = start_executor
         self.rest = rest_client(sim)
-        wait_until(lambda: self.venues and self.venue.session is not None and self.venue.session.up,
-                   what="the private WebSocket up")
+        start_executor()
 
     @property
     def venue(self) -> KrakenVenue:
@@ -289,6 +295,20 @@ def test_dropped_websocket_falls_back_to_rest_then_reconnects_reconciles_and_sto
         assert_fills_match_the_exchange(live, order)
     fills = store.fills(live.run_id)
     assert len({f["exec_id"] for f in fills}) == len(fills)
+
+
+def test_an_order_row_a_kill_left_behind_its_fills_follows_the_fills_at_restart(live: LiveWs) -> None:
+    """Killed between storing a fill and updating its order row: at restart the fills are the truth."""
+    assert live.taker("buy").approved
+    [order] = wait_until(lambda: [o for o in live.orders() if o["status"] == "filled"], what="a filled order")
+    fills = store.fills(live.run_id)
+    live.refs["executor"].stop()
+    store.update_order(order["client_order_id"], now_ns=time.time_ns(), status="new", filled_qty=D(0), avg_fill_price=None,
+                       exchange_order_id=None, last_error=None)  # the row as the kill left it
+    live.start_executor()
+    [again] = wait_until(lambda: [o for o in live.orders() if o["status"] == "filled"], what="the row repaired")
+    assert again["filled_qty"] == order["filled_qty"] and again["exchange_order_id"] == order["exchange_order_id"]
+    assert again["avg_fill_price"] == order["avg_fill_price"] and store.fills(live.run_id) == fills
 
 
 def test_resting_post_only_order_away_from_the_touch_is_amended_to_it_in_place(sim: Any, db_url: str) -> None:
