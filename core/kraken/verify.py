@@ -19,7 +19,9 @@ other line is parsed exactly (``wire.loads``) and decoded by the checked decoder
 counts as a resync. An update before any snapshot cannot be checked and counts as ``unchecked``.
 
 API: ``read_capture(name, text) -> list[Frame]`` (raises ``CaptureError``; ``iter_capture`` the same one
-frame at a time), ``replay(name, frames, ...) -> list[StreamStats]``, ``verify_capture_text(name, text, ...) -> FileReport``, ``parse_precision(spec)``.
+frame at a time), ``replay(name, frames, ...) -> list[StreamStats]``, ``verify_capture_text(name, text, ...) -> FileReport``,
+``verify_capture_lines(name, numbered_lines, ...)`` (a JSON-lines capture streamed by the caller, when
+``json_lines_head(start_of_text)``), ``parse_precision(spec)``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "iter_capture",
     "replay",
     "verify_capture_text",
+    "verify_capture_lines",
+    "json_lines_head",
     "parse_precision",
     "DEFAULT_DEPTH",
 ]
@@ -150,14 +154,21 @@ def read_capture(name: str, text: str) -> list[Frame]:
 def iter_capture(name: str, text: str) -> Iterator[Frame]:
     """``read_capture`` one frame at a time (``verify_capture_text`` replays them as they are read, so a long
     capture never holds millions of frames at once); the layout is checked before the first frame."""
-    if not text.strip():
+    frames = _source(name, text)
+    return _iter_lines(name, text) if frames is None else frames
+
+
+def _source(name: str, text: str) -> Iterator[Frame] | None:
+    """The frames of a capture that is one JSON value or a recording; None for JSON lines (read line by line:
+    ``_iter_lines``, or ``_replay`` with ``raw_lines``)."""
+    if not text or text.isspace():  # (not text.strip(): a copy of the whole capture)
         raise CaptureError(f"{name}: empty capture")
     if is_recording(text):
         return _iter_recording(name, text)
     try:
         whole = loads(text)
     except DecodeError:
-        return _iter_lines(name, text)
+        return None
     if isinstance(whole, dict) and "init" in whole and "updates" in whole:
         updates = whole["updates"]
         if not isinstance(updates, list):
@@ -228,9 +239,12 @@ def replay(
 
 
 def _replay(
-    name: str, frames: Iterable[Frame], default_depth: int, precisions: dict[str, tuple[int, int]] | None
+    name: str, frames: Iterable[tuple[int | str, Any]], default_depth: int,
+    precisions: dict[str, tuple[int, int]] | None, raw_lines: bool = False,
 ) -> tuple[list[StreamStats], int]:
-    """``replay``, and how many frames it read."""
+    """``replay``, and how many frames it read. With ``raw_lines``, ``frames`` are ``(line number, line)`` of a
+    JSON-lines capture, each parsed here as it comes (no generator, no Frame per line: the replay row of
+    docs/PERFORMANCE.md), blank lines skipped and not counted."""
     explicit = dict(precisions or {})
     count = 0
     learned: dict[str, tuple[int, int]] = {}
@@ -242,8 +256,31 @@ def _replay(
     fast: dict[str, list[Any]] = {}
     learned_version = 0
 
-    for count, frame in enumerate(frames, start=1):
-        message = frame[1]
+    blank = 0
+    count = 0
+    pending: tuple[int | str, Any] | None = None  # a line _hot_lines read and handed back
+    items = iter(frames)
+    while True:
+        if pending is None:
+            item = next(items, None)
+            if item is None:
+                break
+            where, message = item
+        else:
+            (where, message), pending = pending, None
+        count += 1
+        if raw_lines and message.__class__ is str:  # a JSON line as read (verify_capture_lines): parsed here
+            book_text = parse_book_frame(message)
+            if book_text is not None:  # the daemon's wire-text path
+                message = book_text
+            elif not message or message.isspace():
+                blank += 1
+                continue
+            else:
+                try:
+                    message = loads(message)
+                except DecodeError as error:
+                    raise CaptureError(f"{name}:{where}: {error.reason}") from None
         if message.__class__ is BookFrameText:
             symbol = message[1]
             entry = fast.get(symbol)
@@ -269,7 +306,10 @@ def _replay(
                 stream = entry[0]
                 stream.frames += 1
                 stream.checked += 1
-                _mismatch(stream, frame.location, result[1], result[2])
+                _mismatch(stream, _location(where), result[1], result[2])
+            if raw_lines:  # the updates of this stream that follow (most lines of a capture), in a tight loop
+                applied, pending = _hot_lines(items, book.apply_text, symbol, entry)
+                count += applied
             continue
         if not isinstance(message, dict):
             continue
@@ -291,7 +331,7 @@ def _replay(
         try:
             decoded = decode_book(message) if channel == "book" else decode_level3(message)
         except DecodeError as error:
-            raise CaptureError(f"{name}: {frame.location}: {error.reason}") from None
+            raise CaptureError(f"{name}: {_location(where)}: {error.reason}") from None
         snapshot = decoded.type == "snapshot"
         for data in decoded.data:
             key = (channel, data.symbol)
@@ -313,10 +353,41 @@ def _replay(
             if result.ok:
                 stream.matched += 1
             else:
-                _mismatch(stream, frame.location, result.expected, result.computed)
+                _mismatch(stream, _location(where), result.expected, result.computed)
     for entry in fast.values():
         _fold(entry)
-    return list(stats.values()), count
+    return list(stats.values()), count - blank
+
+
+def _location(where: int | str) -> str:
+    return f"line {where}" if where.__class__ is int else str(where)
+
+
+def _hot_lines(
+    lines: Iterator[tuple[int | str, Any]], apply: Any, symbol: str, entry: list[Any]
+) -> tuple[int, tuple[int | str, Any] | None]:
+    """Apply the lines that follow while they are updates of ``symbol``'s wire-text stream in Kraken's
+    layout (``entry``: ``_replay``'s state for it), matches counted into ``entry`` for ``_fold``; returns how
+    many it applied and the first other line (as read, or as ``BookFrameText``), None at the end. Nothing
+    else can change between two such lines (precisions, depth, the book), so none is looked up again."""
+    parse = parse_book_frame
+    applied = matched = 0
+    for where, line in lines:
+        parsed = parse(line)
+        if parsed is None or parsed[1] != symbol or parsed[0] != "update":
+            entry[2] += matched
+            return applied, (where, line if parsed is None else parsed)
+        applied += 1
+        result = apply(parsed)
+        if result[0] == CHECKSUM_OK:
+            matched += 1
+        else:
+            stream = entry[0]
+            stream.frames += 1
+            stream.checked += 1
+            _mismatch(stream, _location(where), result[1], result[2])
+    entry[2] += matched
+    return applied, None
 
 
 def _fold(entry: list[Any]) -> None:
@@ -385,6 +456,40 @@ def _learn_precisions(message: dict, learned: dict[str, tuple[int, int]]) -> Non
             learned[symbol] = (price, qty)
 
 
+def json_lines_head(head: str) -> bool:
+    """True when ``head``, the start of a capture, shows a JSON-lines capture: not a recording, and its first
+    non-blank line is a JSON value on its own followed by more text (so the whole text is not one JSON value:
+    ``read_capture`` would read it line by line too). A caller holding a long capture as a stream can then
+    hand its lines to ``verify_capture_lines`` instead of reading it whole; False means: read it whole."""
+    if is_recording(head):
+        return False
+    start = len(head) - len(head.lstrip())
+    end = head.find("\n", start)
+    if end < 0 or head.isspace() or head[end + 1:].isspace() or not head[end + 1:]:
+        return False
+    try:
+        loads(head[start:end])
+    except DecodeError:
+        return False
+    return True
+
+
+def verify_capture_lines(
+    name: str,
+    lines: Iterable[tuple[int, str]],
+    *,
+    default_depth: int = DEFAULT_DEPTH,
+    precisions: dict[str, tuple[int, int]] | None = None,
+) -> FileReport:
+    """``verify_capture_text`` for a JSON-lines capture given as ``(line number, line)`` pairs, numbered as
+    ``text.split("\n")`` would (``json_lines_head`` tells when a capture is one); each line is parsed as it
+    comes, so a long capture is never held whole. Raises ``CaptureError`` as ``verify_capture_text``."""
+    streams, count = _replay(name, lines, default_depth, precisions, True)
+    if count == 0:
+        raise CaptureError(f"{name}: empty capture")
+    return FileReport(name=name, frames_read=count, streams=streams)
+
+
 def verify_capture_text(
     name: str,
     text: str,
@@ -393,5 +498,9 @@ def verify_capture_text(
     precisions: dict[str, tuple[int, int]] | None = None,
 ) -> FileReport:
     """Read and replay one capture; raises ``CaptureError`` when it cannot be read."""
-    streams, count = _replay(name, iter_capture(name, text), default_depth, precisions)
+    frames = _source(name, text)
+    if frames is None:  # JSON lines: each line parsed by the replay as it comes
+        streams, count = _replay(name, enumerate(text.split("\n"), start=1), default_depth, precisions, True)
+    else:
+        streams, count = _replay(name, frames, default_depth, precisions)
     return FileReport(name=name, frames_read=count, streams=streams)
