@@ -39,7 +39,7 @@ from kraken_runtime.core.execution.orders import (
     apply_event,
 )
 from kraken_runtime.core.marketdata import StateSnapshot
-from kraken_runtime.core.messages import CancelOrders, ExecutionTick, Fill, OrderRequest, OrderUpdate, SafetyModeChanged, Side
+from kraken_runtime.core.messages import BalancesChanged, CancelOrders, ExecutionTick, Fill, OrderRequest, OrderUpdate, SafetyModeChanged, Side
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage.db import reset_thread_connection
 
@@ -83,6 +83,8 @@ class Venue(Protocol):
 #   amend(client_order_id, price, now_ns) -> list[VenueEvent] | None: move a resting order's limit price in
 #       place; None when the venue cannot now (the executor then re-prices by cancelling, as without it).
 #   close() -> None: release sockets and threads (stop, crash).
+#   take_balances() -> dict[str, Decimal] | None: the venue's balances when they changed (the kraken venue's
+#       balances channel); passed on to the risk envelope as BalancesChanged.
 
 
 class ExecutorActor(SupervisedActor):
@@ -167,6 +169,12 @@ class ExecutorActor(SupervisedActor):
             except Exception as exc:  # noqa: BLE001 - closing a broken connection; it is gone either way
                 log.warning("executor: closing the venue: %s", exc)
 
+    def _forward_balances(self) -> None:
+        take = getattr(self.venue, "take_balances", None)
+        balances = take() if take is not None else None
+        if balances:
+            self.send(self.risk_name, BalancesChanged(balances=tuple(sorted(balances.items())), ts_ns=self.clock_ns()))
+
     def _wake(self) -> bool:
         """The venue's reader thread: reports are waiting. False once this actor is gone."""
         try:
@@ -247,6 +255,7 @@ class ExecutorActor(SupervisedActor):
                 self._dead_mans_switch()
             case VenueEventsReady():
                 self._run(lambda venue, now: venue.poll(now))
+                self._forward_balances()
             case CancelOrders():
                 self._cancel_all(message.reason, symbol=message.symbol)
             case SafetyModeChanged():

@@ -34,7 +34,10 @@ Kraken's signed REST API (core/kraken/rest.py) as before. Shadow mode uses REST 
   orders to the touch with it). None when the session is down: the executor then cancels as before.
 - The dead man's switch is cancel_all_orders_after over WS when up, CancelAllOrdersAfter over REST otherwise,
   armed and refreshed by the executor (`arm`, `disarm`).
-- balances: the balances channel's snapshot and ledger updates keep `balances` (asset -> total) current.
+- balances: the balances channel's snapshot and ledger updates keep `balances` (asset -> total) current; the
+  executor hands them to the risk envelope (`take_balances`) for its balance check. They come on the same
+  connection as the order reports, after the trade that moved them, so the envelope's own booking of a fill is
+  replaced by the exchange's figure right after.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class KrakenVenue:
         self._cancel_reasons: dict[str, str] = {}  # our cancel's reason, for the channel's canceled report
         self._confirmed_generation = 0  # the session connection whose snapshot has been reconciled
         self.balances: dict[str, Decimal] = {}  # the balances channel: asset -> total
+        self._balances_changed = False
         self.rest_polls = 0  # QueryOrders calls made (for tests and the bench)
 
     # --- the Venue protocol -----------------------------------------------------------------------------------
@@ -205,6 +209,10 @@ class KrakenVenue:
                                       self.deadline_s)
         if isinstance(answer, m.MethodError) and not any(text in answer.error for text in GONE_ERRORS):
             log.warning("kraken venue: cancel of %s refused: %s", cl, answer.error)
+            return self._drain(now_ns)
+        if answer is None:  # no answer within the venue timeout (or the connection went): a REST look settles it
+            self._lookup.add(cl)
+            self._next_poll_ns = now_ns
             return self._drain(now_ns)
         # Accepted, or no longer open (filled, canceled): its final report follows on the channel; wait for it.
         events = self._await_gone(cl, now_ns)
@@ -355,10 +363,19 @@ class KrakenVenue:
                     events.append((cl, Acked(exchange_order_id=item.order_id, ts_ns=now_ns)))
             elif isinstance(item, m.BalancesSnapshot):
                 self.balances = {b.asset: b.balance for b in item.balances}
+                self._balances_changed = True
             elif isinstance(item, m.BalancesUpdate):
                 for entry in item.entries:
                     self.balances[entry.asset] = entry.balance
+                self._balances_changed = True
         return events
+
+    def take_balances(self) -> dict[str, Decimal] | None:
+        """The balances channel's totals when they changed since the last call (for the risk envelope)."""
+        if not self._balances_changed:
+            return None
+        self._balances_changed = False
+        return dict(self.balances)
 
     def _on_report(self, report: m.Execution, snapshot: bool, now_ns: int, events: list[VenueEvent]) -> None:
         cl = self._by_txid.get(report.order_id)

@@ -210,7 +210,8 @@ class KrakenWsSession:
             except WsTimeout:
                 payloads = []
             except WsClosed as exc:
-                log.warning("kraken ws session: connection lost: %s", exc)
+                if not self._stop.is_set():
+                    log.warning("kraken ws session: connection lost: %s", exc)
                 return was_up
             now = self.monotonic_s()
             if payloads:

@@ -27,7 +27,7 @@ from kraken_runtime.actors.risk import RiskEnvelopeActor
 from kraken_runtime.core.config import ExecutorSettings, RiskSettings
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.marketdata import StateSnapshot
-from kraken_runtime.core.messages import ExecutionTick, Intent
+from kraken_runtime.core.messages import BalancesChanged, ExecutionTick, Intent
 from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
@@ -109,8 +109,11 @@ class LiveWs:
         metrics = ExecutionMetrics(self.registry)
         self.refs: dict[str, Any] = {}
         self.venues: list[KrakenVenue] = []
+        self.balances_told: list[BalancesChanged] = []
 
         def send(name: str, message: Any) -> bool:
+            if isinstance(message, BalancesChanged):
+                self.balances_told.append(message)
             ref = self.refs.get(name)
             if ref is None:
                 return False
@@ -249,7 +252,10 @@ def test_taker_order_over_the_websocket_is_filled_and_recorded_once_with_the_exc
         assert (fill["price"], fill["fee"], fill["liquidity"]) == (trades[0].price, trades[0].fee, "taker")
     assert live.calls["AddOrder"] == 0 and live.calls["QueryOrders"] == 0  # placed and followed over the WebSocket
     assert live.registry.get_sample_value("krt_venue_ws_connected") == 1
-    assert live.venue.balances.get("ETH", D(0)) > 0  # the balances channel
+    # the balances channel, handed to the risk envelope: the last figure told is the exchange's after the fill
+    wait_until(lambda: live.balances_told and dict(live.balances_told[-1].balances) == live.venue.balances, what="balances")
+    with rest_client(live.sim) as rest:
+        assert dict(live.balances_told[-1].balances)["ETH"] == rest.balance()["XETH"]
     assert live.venue.arm(60) and live.venue.arm(0) and live.calls["CancelAllOrdersAfter"] == 0  # over the WebSocket
 
 
@@ -334,3 +340,24 @@ def test_resting_post_only_order_away_from_the_touch_is_amended_to_it_in_place(s
         assert live.calls["CancelOrder"] == 0 and live.calls["AddOrder"] == 0 and len(live.orders()) == 1
     finally:
         live.close()
+
+
+def test_session_fetches_a_fresh_token_after_a_refused_one_and_reconnects_after_a_drop(sim: Any) -> None:
+    fetch = token_provider(lambda _: rest_client(sim), None)
+    tokens: list[str] = []
+
+    def provider() -> str:
+        tokens.append("not-a-token" if not tokens else fetch())  # the first one is refused by the exchange
+        return tokens[-1]
+
+    session = KrakenWsSession(url=sim.endpoints["ws_auth"], token_provider=provider)
+    session.start(lambda: True)
+    try:
+        wait_until(lambda: session.up, what="up with the second token")
+        assert len(tokens) == 2 and session.token == tokens[1]
+        sim.inject_fault({"fault": "drop_connections"})
+        wait_until(lambda: session.connects == 2 and session.up, what="reconnected after the drop")
+        assert len(tokens) == 2  # a token that worked is kept (feed.token_refresh_s) across the reconnect
+    finally:
+        session.close()
+    assert not session.up
