@@ -549,8 +549,8 @@ class L3Book:
             level = side.levels[price] = {}
             prices = side.prices
             prices.insert(bisect_left(prices, price), price)
-        level[order.order_id] = _Resting(
-            price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp
+        level[order.order_id] = _new_tuple(  # a _Resting, without the NamedTuple's Python-level __new__
+            _Resting, (price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp)
         )
         self._where[order.order_id] = (side, price)
 
@@ -569,8 +569,8 @@ class L3Book:
                 price = where[1]
                 side.touch(price)
                 # In place: a dict keeps a key's position when its value is replaced.
-                side.levels[price][order_id] = _Resting(
-                    price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp
+                side.levels[price][order_id] = _new_tuple(
+                    _Resting, (price, order.order_qty, self._fragment(price, order.order_qty), order.timestamp)
                 )
                 return
             self._drop(order_id)
@@ -647,7 +647,7 @@ class L3Book:
         if expected is None:
             return ChecksumResult(CHECKSUM_ABSENT, None, computed)
         if expected == computed:
-            return ChecksumResult(CHECKSUM_OK, expected, computed)
+            return _new_tuple(ChecksumResult, (CHECKSUM_OK, expected, computed))
         return ChecksumResult(CHECKSUM_MISMATCH, expected, computed)
 
     def apply_message(self, msg: Level3Message) -> ChecksumResult:
