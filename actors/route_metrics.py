@@ -15,7 +15,8 @@ from kraken_runtime.core.route.regime import REGIMES
 SIDES = ("buy", "sell")
 
 # Frame received -> intent made: the state holder's apply (~10 us to ms), the snapshot interval (100 ms by
-# default, latest wins), the strategies' hop and the scan interval (200 ms). Buckets from 1 ms to 10 s; beyond
+# default, latest wins), the scanner's work on it (strategies, scoring, the intent stored), and the scan interval
+# (200 ms) only with scanner.decide_on_snapshot off. Buckets from 1 ms to 10 s; beyond
 # max_state_age_ms the state is stale and no intent is made, so the top buckets only show a struggling process.
 TICK_TO_INTENT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
 

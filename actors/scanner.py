@@ -11,11 +11,13 @@ summary per status interval.
 The strategies run here, on the scanner's thread: each snapshot is handed to every installed, switched-on
 strategy (actors/strategy.py: the strategy actors stay the supervised units and hand their instances over
 through a StrategySlot), and their signals go straight into the engine: no thread hop or wake-up per
-strategy. A strategy that raises is isolated at once (not called again), counted in
-krt_strategy_errors_total, logged once, and its actor told, which fails so the supervisor restarts or
-disables it; the scanner carries on with the others. The regime is sampled on its own timer
-(`regime_sample_ms`) from each symbol's latest snapshot, not per snapshot. Once the supervisor asks it to
-stop, the scanner drops snapshots and timer ticks still queued, so it stops within a message or two.
+strategy. With scanner.decide_on_snapshot (default) the symbol is then scored at once, so an intent does not
+wait for the scan timer, which still scores every symbol every scan_interval_ms. A strategy that raises is
+isolated at once (not called again), counted in krt_strategy_errors_total, logged once, and its actor told,
+which fails so the supervisor restarts or disables it; the scanner carries on with the others. The regime
+is sampled on its own timer (`regime_sample_ms`) from each symbol's latest snapshot, not per snapshot. Once
+the supervisor asks it to stop, the scanner drops snapshots and timer ticks still queued, so it stops
+within a message or two.
 
 Crash-only: a (re)started scanner seeds itself from run_symbol_state, the operator's switches from
 strategy_settings and each strategy's trade window from strategy_fills, and decides nothing until fresh
