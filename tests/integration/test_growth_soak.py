@@ -11,14 +11,18 @@ our lines asked json/orjson for the memory, light enough that a snapshot of a 20
 not tens of seconds. RSS comes from /proc alongside, sampled every few seconds, so the growth rate of the
 last minutes is measured, not just start and end.
 
-Memory, short form (default run, 3 symbols, ~50 s): snapshots after a warm-up, in the middle and at the
-end, compared by traceback: a leak is a site that keeps growing in the second half. Long form (`-m soak`,
+Memory, short form (default run, 3 symbols, ~1 min): snapshots after a warm-up, in the middle and at the
+end, compared by traceback: a leak is a site that keeps growing in the second half. In between, four children
+that use the database (scanner, observer, retention, a state holder) are restarted three times each: threads,
+descriptors and open SQLite connections must come back to what they were (before the fix each restart left its
+instance's connection open, with its page cache, prepared statements and descriptors). Long form (`-m soak`,
 20 symbols, KRT_SOAK_SECONDS measured, default 1800): at 20 symbols tracemalloc's per-allocation cost starves
-a traced daemon on two shared cores, so the daemon runs untraced in its own process too and RSS is read from
-/proc/PID every 2 s with /readyz alongside; a leak is RSS still rising over the last minutes. Disk: the
-SQLite file (after a WAL checkpoint) per symbol per day, the figure docs/ARCHITECTURE.md gives next to
-storage.retention_days. Figures: docs/ARCHITECTURE.md (Memory growth).
-`KRT_SOAK_SECONDS=480 .venv/bin/python -m pytest -q -m soak tests/integration/test_growth_soak.py -s`
+a traced daemon on two shared cores, so the daemon runs untraced in its own process too and RSS, threads and
+descriptors are read from /proc/PID every 2 s with /readyz alongside; a leak is RSS still rising over the
+second half (bound 1 MB/min) or threads/descriptors creeping. Disk: the SQLite file (after a WAL checkpoint)
+per symbol per day, the figure docs/ARCHITECTURE.md gives next to storage.retention_days. Figures:
+docs/ARCHITECTURE.md (Memory growth).
+`KRT_SOAK_SECONDS=1800 .venv/bin/python -m pytest -q -m soak tests/integration/test_growth_soak.py -s`
 """
 
 from __future__ import annotations
@@ -40,10 +44,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import peewee as pw
 import pytest
 from pydantic import SecretStr
 
+from kraken_runtime.core import control as ctl
 from kraken_runtime.core.config import Secrets, load_settings
+from kraken_runtime.core.messages import ApplyControl
 from kraken_runtime.core.sim.instruments import INSTRUMENTS
 from kraken_runtime.daemon import Daemon, DaemonOptions
 
@@ -57,6 +64,54 @@ def _rss_bytes() -> int:
     found = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
     assert found is not None, "no VmRSS in /proc/self/status"
     return int(found.group(1)) * 1024
+
+
+def _fd_count(pid: int | str = "self") -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _thread_count(pid: int | str = "self") -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+class _Connections:
+    """Every SQLite connection opened in this process while installed (peewee's SqliteDatabase._connect
+    wrapped), to count those still open: a connection whose thread ended without closing it stays open (it
+    lives in a cycle with its statement cache until a full garbage collection; storage/db.py
+    close_thread_connection). Not gc.get_objects(): walking the heap from this thread while the daemon's
+    threads build tuples makes their tuple() calls fail (SystemError from _PyTuple_Resize)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: list[sqlite3.Connection] = []
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        connect = pw.SqliteDatabase._connect
+
+        def recording(database: pw.SqliteDatabase) -> sqlite3.Connection:
+            connection = connect(database)
+            with self._lock:
+                self._seen.append(connection)
+            return connection
+
+        monkeypatch.setattr(pw.SqliteDatabase, "_connect", recording)
+
+    def open_count(self) -> int:
+        with self._lock:
+            self._seen = [c for c in self._seen if _is_open(c)]
+            return len(self._seen)
+
+
+def _is_open(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.total_changes
+    except sqlite3.ProgrammingError:  # "Cannot operate on a closed database."
+        return False
+    return True
+
+
+def _resources(connections: _Connections) -> dict[str, int]:
+    return {"threads": _thread_count(), "fds": _fd_count(), "sqlite_connections": connections.open_count()}
 
 
 def _db_bytes(folder: Path) -> int:
@@ -146,15 +201,16 @@ def local_exchange(tmp_path: Path, symbols: tuple[str, ...]) -> Iterator[dict[st
             proc.wait(timeout=10)
 
 
-def growth_run(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float, measure_s: float) -> dict[str, Any]:
+def growth_run(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float, measure_s: float,
+               connections: _Connections) -> dict[str, Any]:
     """Run a local exchange (own process) and a daemon (this one) for warm-up + measurement; figures for the
     measured part."""
     with local_exchange(tmp_path, symbols) as endpoints:
-        return _measure(tmp_path, endpoints, symbols, warmup_s=warmup_s, measure_s=measure_s)
+        return _measure(tmp_path, endpoints, symbols, warmup_s=warmup_s, measure_s=measure_s, connections=connections)
 
 
 def _measure(tmp_path: Path, endpoints: dict[str, str], symbols: tuple[str, ...], *, warmup_s: float,
-             measure_s: float) -> dict[str, Any]:
+             measure_s: float, connections: _Connections) -> dict[str, Any]:
     settings = load_settings(env={
         "KRT_STORAGE__DB_URL": f"sqlite:///{tmp_path / 'krt.db'}", "KRT_RUNTIME__SYMBOLS": ",".join(symbols),
         "KRT_RUNTIME__MARKET": "kraken", "KRT_KRAKEN__REST_URL": endpoints["rest"],
@@ -199,12 +255,16 @@ def _measure(tmp_path: Path, endpoints: dict[str, str], symbols: tuple[str, ...]
             clock.wait(warmup_s)  # caches, books, windows and connection pools fill up first
             rss_first, disk_first, t_first = _rss_bytes(), _db_bytes(tmp_path), time.monotonic()
             first = snap()
-            clock.wait(measure_s / 2)
+            held_first = _resources(connections)
+            t_restarts = time.monotonic()
+            restarts = _restart_children(daemon, RESTARTED_CHILDREN, rounds=RESTART_ROUNDS)
+            clock.wait(max(0.0, measure_s / 2 - (time.monotonic() - t_restarts)))
             middle = snap()
             t_middle = time.monotonic()
             clock.wait(measure_s / 2)
             rss_last, disk_last, t_last = _rss_bytes(), _db_bytes(tmp_path), time.monotonic()
             last = snap()
+            held_last = _settled_resources(held_first, connections)
             last_minutes_s = min(180.0, (t_last - t_middle))
             rss_slope_last = rss.mb_per_min(t_last - last_minutes_s, t_last)
             rss_slope_all = rss.mb_per_min(t_first, t_last)
@@ -238,7 +298,41 @@ def _measure(tmp_path: Path, endpoints: dict[str, str], symbols: tuple[str, ...]
         "last_window_min": round(last_minutes_s / 60, 1), "tracer_mb": round(tracer_mb, 1),
         "disk_mb_per_min": (disk_last - disk_first) / MB / minutes,
         "disk_mb_per_symbol_day": (disk_last - disk_first) / MB / minutes * 60 * 24 / len(symbols),
+        "restarts": restarts, "held_first": held_first, "held_last": held_last,
     }
+
+
+# Children that use the database, restarted in the measured window: every instance's connection must close
+# with it (before: one more open connection, its page cache, prepared statements and descriptors per restart).
+RESTARTED_CHILDREN = ("scanner", "observer", "retention", "state:BTC/USD")
+RESTART_ROUNDS = 3
+# What a restart may legitimately leave changed: a child whose first query comes later than the baseline
+# (retention prunes on a timer) opens its connection then; a timer thread ends on its next wake-up.
+HELD_SLACK = {"threads": 2, "fds": 4, "sqlite_connections": 2}
+
+
+def _restart_children(daemon: Daemon, names: tuple[str, ...], *, rounds: int) -> int:
+    assert daemon.supervisor is not None
+    count = 0
+    for _ in range(rounds):
+        for name in names:
+            result: ctl.CommandResult = daemon.supervisor.ask(ApplyControl(command=ctl.RestartActor(actor=name)),
+                                                              block=True, timeout=30)
+            assert result.status == "applied", f"restart {name}: {result.status}: {result.message}"
+            count += 1
+    return count
+
+
+def _settled_resources(first: dict[str, int], connections: _Connections) -> dict[str, int]:
+    """Threads, descriptors and open SQLite connections once back within HELD_SLACK of `first` (waited for
+    with a deadline: stopped instances' threads end a moment after their stop), else as last seen."""
+    clock = threading.Event()
+    deadline = time.monotonic() + 20
+    while True:
+        held = _resources(connections)
+        if all(held[key] <= first[key] + HELD_SLACK[key] for key in first) or time.monotonic() >= deadline:
+            return held
+        clock.wait(0.2)
 
 
 def _report(f: dict[str, Any]) -> str:
@@ -249,21 +343,27 @@ def _report(f: dict[str, Any]) -> str:
             f"+{f['largest_site_second_half_mb']:.2f} MB); RSS ready/first/last {f['rss_mb']} MB, slope "
             f"{f['rss_mb_per_min_all']} MB/min overall, {f['rss_mb_per_min_last']} MB/min over the last "
             f"{f['last_window_min']} min (tracemalloc's own {f['tracer_mb']} MB inside); disk {f['disk_mb_per_min']:.3f} MB/min = {f['disk_mb_per_symbol_day']:.1f} "
-            f"MB per symbol per day\n top sites: {f['top_sites']}\n top sites, second half: {f['top_sites_second_half']}")
+            f"MB per symbol per day; {f['restarts']} restarts of {RESTARTED_CHILDREN}: held after warm-up "
+            f"{f['held_first']}, at the end {f['held_last']}\n top sites: {f['top_sites']}\n top sites, second half: {f['top_sites_second_half']}")
 
 
 SHORT_SYMBOLS = ("BTC/USD", "ETH/USD", "XRP/USD")
 
 
 @pytest.mark.timeout(240)
-def test_memory_and_disk_growth_short_form(tmp_path: Path) -> None:
-    figures = growth_run(tmp_path, SHORT_SYMBOLS, warmup_s=10, measure_s=30)
+def test_memory_and_disk_growth_short_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    connections = _Connections()
+    connections.install(monkeypatch)
+    figures = growth_run(tmp_path, SHORT_SYMBOLS, warmup_s=10, measure_s=30, connections=connections)
     print(_report(figures))
     # Bounds for half a minute on 3 symbols, a few times what a healthy run shows: a per-message leak
     # (tens of messages a second per symbol) or an unbounded cache blows through them.
     assert figures["traced_growth_mb"] < 5, _report(figures)
     assert figures["largest_site_mb"] < 2.5, _report(figures)
     assert figures["disk_mb_per_symbol_day"] < 400, _report(figures)
+    # Restarted children give back what they held: no thread, descriptor or open connection per restart.
+    for key, slack in HELD_SLACK.items():
+        assert figures["held_last"][key] <= figures["held_first"][key] + slack, (key, _report(figures))
 
 
 SOAK_SECONDS = float(os.environ.get("KRT_SOAK_SECONDS", os.environ.get("KRT_GROWTH_SOAK_SECONDS", "1800")))
@@ -275,6 +375,13 @@ def _pid_rss_bytes(pid: int) -> int:
     found = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
     assert found is not None, f"no VmRSS for pid {pid}"
     return int(found.group(1)) * 1024
+
+
+def _smaps_mb(pid: int) -> dict[str, float]:
+    """/proc/PID/smaps_rollup's Rss, Anonymous and Private_Dirty, MB."""
+    text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    found = {m.group(1): int(m.group(2)) / 1024 for m in re.finditer(r"^(Rss|Anonymous|Private_Dirty):\s+(\d+) kB", text, re.M)}
+    return {key: round(value, 1) for key, value in found.items()}
 
 
 def _slope_mb_per_min(points: list[tuple[float, int]]) -> float:
@@ -330,18 +437,22 @@ def soak_subprocess(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float
             rss_ready, t_ready = _pid_rss_bytes(proc.pid), time.monotonic()
             clock.wait(warmup_s)
             rss: list[tuple[float, int]] = []
+            held: list[tuple[float, int, int]] = []  # (time, threads, descriptors) of the daemon
             ready_samples: list[bool] = []
             not_ready: list[str] = []
             disk_first, t_first = _db_bytes(tmp_path), time.monotonic()
+            smaps_first = _smaps_mb(proc.pid)
             while time.monotonic() < t_first + measure_s:
                 assert proc.poll() is None, f"daemon exited (rc {proc.poll()}): {err.read_text()[-2000:]}"
                 rss.append((time.monotonic(), _pid_rss_bytes(proc.pid)))
+                held.append((time.monotonic(), _thread_count(proc.pid), _fd_count(proc.pid)))
                 ok = _all_ready(line := _url_line(readyz), len(symbols))
                 ready_samples.append(ok)
                 if not ok:
                     not_ready.append(line)
                 clock.wait(2)
             disk_last, t_last = _db_bytes(tmp_path), time.monotonic()
+            smaps_last = _smaps_mb(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -351,8 +462,9 @@ def soak_subprocess(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float
                 rc = proc.wait(timeout=10)
     assert rc == 0, f"daemon exit {rc}: {err.read_text()[-2000:]}"
     minutes = (t_last - t_first) / 60
-    window_s = min(180.0, (t_last - t_first) / 2)
+    window_s = (t_last - t_first) / 2  # the second half: windows (300 s at most) and caches are full by then
     last = [(t, r) for t, r in rss if t >= t_last - window_s]
+    held_half = [(threads, fds) for t, threads, fds in held if t >= t_last - window_s]
     minute_marks = [round(r / MB, 1) for t, r in rss if round(t - t_first) % 60 < 2]
     return {
         "symbols": len(symbols), "minutes": round(minutes, 2), "since_ready_min": round((t_last - t_ready) / 60, 2),
@@ -360,6 +472,10 @@ def soak_subprocess(tmp_path: Path, symbols: tuple[str, ...], *, warmup_s: float
         "rss_peak_mb": round(max(r for _, r in rss) / MB, 1), "rss_by_minute_mb": minute_marks,
         "rss_mb_per_min_all": round(_slope_mb_per_min(rss), 2), "rss_mb_per_min_last": round(_slope_mb_per_min(last), 2),
         "last_window_min": round(window_s / 60, 1),
+        "threads": (held[0][1], held[-1][1], max(h[1] for h in held)), "fds": (held[0][2], held[-1][2], max(h[2] for h in held)),
+        "threads_second_half": (min(h[0] for h in held_half), max(h[0] for h in held_half)),
+        "fds_second_half": (min(h[1] for h in held_half), max(h[1] for h in held_half)),
+        "smaps_mb": {key: (smaps_first.get(key), smaps_last.get(key)) for key in smaps_first},
         "all_ready_share": round(sum(ready_samples) / len(ready_samples), 3), "not_ready_lines": not_ready[:3],
         "disk_mb_per_min": (disk_last - disk_first) / MB / minutes,
         "disk_mb_per_symbol_day": (disk_last - disk_first) / MB / minutes * 60 * 24 / len(symbols),
@@ -370,7 +486,9 @@ def _soak_report(f: dict[str, Any]) -> str:
     return (f"soak: {f['symbols']} symbols, {f['minutes']} min measured ({f['since_ready_min']} min since ready), daemon "
             f"untraced in its own process: RSS ready/first/last {f['rss_mb']} MB, peak {f['rss_peak_mb']} MB, by minute "
             f"{f['rss_by_minute_mb']}; slope {f['rss_mb_per_min_all']} MB/min overall, {f['rss_mb_per_min_last']} "
-            f"MB/min over the last {f['last_window_min']} min; all symbols ready in {f['all_ready_share']:.1%} of "
+            f"MB/min over the second half ({f['last_window_min']} min); smaps_rollup first/last {f['smaps_mb']}; threads "
+            f"first/last/max {f['threads']} (second half min/max {f['threads_second_half']}), descriptors {f['fds']} "
+            f"(second half {f['fds_second_half']}); all symbols ready in {f['all_ready_share']:.1%} of "
             f"samples {f['not_ready_lines']}; disk {f['disk_mb_per_min']:.3f} MB/min = "
             f"{f['disk_mb_per_symbol_day']:.1f} MB per symbol per day")
 
@@ -381,6 +499,9 @@ def test_memory_and_disk_growth_soak_20_symbols(tmp_path: Path) -> None:
     figures = soak_subprocess(tmp_path, SOAK_SYMBOLS, warmup_s=30, measure_s=SOAK_SECONDS)
     print(_soak_report(figures))
     # A leak keeps growing: once the windows (volatility 300 s, regime history 300 s) are full, RSS must level
-    # off; the measurement must not have starved the daemon (every symbol ready nearly all the time).
+    # off (measured over the second half); threads and descriptors must not creep; the measurement must not have
+    # starved the daemon (every symbol ready nearly all the time).
     assert figures["rss_mb_per_min_last"] < 1.0, _soak_report(figures)
+    assert figures["threads_second_half"][1] - figures["threads_second_half"][0] <= 2, _soak_report(figures)
+    assert figures["fds_second_half"][1] - figures["fds_second_half"][0] <= 4, _soak_report(figures)
     assert figures["all_ready_share"] > 0.95, _soak_report(figures)
