@@ -24,7 +24,10 @@ the receipt time of the frame behind it (the reader's stamp, the same clock):
 - `signal`: a strategy's Signal on that snapshot, made on the scanner's thread -> taken by the route engine
   (the strategies run on the scanner's thread, actors/strategy.py; `ScannerActor._take_signal` is wrapped to
   stamp it, the bench's only other change);
-- `intent`: an Intent -> sent to the risk envelope (what krt_tick_to_intent_seconds observes);
+- `decided`: an Intent's own creation time (the scanner's clock when it began scoring the symbol, after the
+  strategies) -> tick-to-decision without the intent's storage;
+- `intent`: an Intent -> sent to the risk envelope (what krt_tick_to_intent_seconds observes): after it is
+  stored (an intent that cannot be traced is not sent), so `intent` - `decided` is mostly that SQLite commit;
 - `order`: the risk envelope's OrderRequest for that intent -> sent to the executor;
 - `order_ack`: the executor's first OrderUpdate for it -> sent back to the risk envelope.
 
@@ -67,7 +70,7 @@ if BENCH_DIR not in sys.path:
 import ingest  # noqa: E402 - the firehose and the quantile helper
 
 SYMBOL = "BTC/USD"
-STAGES = ("applied", "to_scanner", "signal", "intent", "order", "order_ack")
+STAGES = ("applied", "to_scanner", "signal", "decided", "intent", "order", "order_ack")
 EAGER = {"KRT_STATE__SNAPSHOT_INTERVAL_MS": "1", "KRT_SCANNER__SCAN_INTERVAL_MS": "10",
          "KRT_SCANNER__MIN_INTENT_INTERVAL_MS": "50", "KRT_SCANNER__REGIME_SAMPLE_MS": "10",
          "KRT_SCANNER__REGIME_MIN_SAMPLES": "3", "KRT_SCANNER__EPOCH_SETTLE_MS": "0",
@@ -141,6 +144,7 @@ class Tap:
                 return True
             if self.on:
                 if isinstance(message, Intent):
+                    values["decided"].append(message.created_at_ns - message.recv_ts_ns)
                     values["intent"].append(now - message.recv_ts_ns)
                     self.intent_recv[message.intent_id] = message.recv_ts_ns
                 elif isinstance(message, OrderRequest):

@@ -658,17 +658,18 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
                                      else "n 0")
         baseline[label] = {"p50_ms": b["p50_ms"], "p99_ms": b["p99_ms"], "p999_ms": b["p999_ms"]}
         ratio[label] = {f"{stage}_p99": _ratio(p[stage]["p99_ms"], b["p99_ms"]) if p[stage]["n"] else None
-                        for stage in ("applied", "signal", "intent")}
+                        for stage in ("applied", "signal", "decided", "intent")}
         if row["rate"] == 5000.0 and row["config"] == "eager":
-            for stage in ("signal", "intent"):
+            for stage in ("signal", "decided", "intent"):
                 if p[stage]["n"]:
                     met[f"{label} tick -> {stage} p99 <= 1 ms"] = p[stage]["p99_ms"] <= 1.0
                     met[f"{label} tick -> {stage} p99 <= 2x baseline"] = p[stage]["p99_ms"] <= 2 * b["p99_ms"]
     return result(
         "pipeline", "ms from a book frame's receipt to each stage boundary (p50 / p99 / p99.9), the daemon's actors and "
         "wiring (feed -> state -> scanner -> strategies -> risk -> executor, paper venue) at a paced rate: applied (state "
-        "holder), to_scanner (snapshot handed on), signal (a strategy's decision, on the scanner's thread), intent (scanner -> risk: "
-        "tick-to-intent), order (risk -> executor), order_ack (executor's first update); `defaults` = the shipped "
+        "holder), to_scanner (snapshot handed on), signal (a strategy's decision, on the scanner's thread), decided "
+        "(the intent made, before it is stored), intent (stored, then sent to risk: tick-to-intent), order (risk -> "
+        "executor), order_ack (executor's first update); `defaults` = the shipped "
         "throttles (snapshot 100 ms, scan 200 ms, an intent per symbol per 5 s, decided on the fresh snapshot), `eager` = "
         "snapshot 1 ms, scan 10 ms, an intent per symbol per 50 ms at most", "ms", figures,
         "a paced source thread -> 6 threads chained by queue.SimpleQueue doing no work, stamp -> last stage, same rate",

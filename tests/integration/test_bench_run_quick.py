@@ -54,7 +54,7 @@ def test_run_when_quick_json_pipeline_and_order_then_one_object_each_with_stage_
     assert set(pipeline["figures"]) == set(pipeline["baseline"]["figures"]) == set(pipeline["ratio"]) == {"5000/s eager"}
     row = pipeline["figures"]["5000/s eager"]
     assert row["checksum_failures"] == 0 and row["frames_per_s"] > 0
-    assert {"applied", "to_scanner", "signal", "intent", "order", "order_ack"} <= set(row)
+    assert {"applied", "to_scanner", "signal", "decided", "intent", "order", "order_ack"} <= set(row)
     assert row["applied"].startswith("n ") and not row["applied"].startswith("n 0")  # frames reached the state holder
     assert pipeline["baseline"]["figures"]["5000/s eager"]["p99_ms"] > 0
     legs = {f"{path} submit -> {leg}" for path in ("paper", "live") for leg in ("ack", "fill")}
