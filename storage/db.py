@@ -69,6 +69,10 @@ def make_database(url: str, *, busy_timeout_ms: int = 5000, create: bool = True)
                 "busy_timeout": busy_timeout_ms,
                 "foreign_keys": 1,
                 "synchronous": "normal",
+                # each connection's page cache, at most 2 MiB (SQLite's default, stated so the bound is ours):
+                # with prepared statements and schema, what a thread's connection holds (docs/ARCHITECTURE.md
+                # "Memory growth")
+                "cache_size": -2000,
             },
             field_types={EXACT_DECIMAL: "TEXT"},
             timeout=busy_timeout_ms / 1000,
