@@ -17,8 +17,9 @@ Kraken's signed REST API (core/kraken/rest.py) as before. Shadow mode uses REST 
   thread (`poll`, woken by the session's doorbell) and mapped by core/execution/kraken_events.py. Fills are
   booked by cumulative executed volume with the execution id `<txid>-<cumulative volume>` on both paths, so a
   fill seen by the channel and again by a REST poll, or after a restart, is stored once.
-- poll: while the session is up, REST QueryOrders only for the orders that need it: an unknown submit, an order
-  the channel showed volume for that it did not report trade by trade, an order absent from the snapshot after a
+- poll: while the session is up, REST QueryOrders only for the orders that need it: an unknown submit past its
+  deadline (placed, it would have shown on the channel by its cl_ord_id), an order the channel showed volume
+  for that it did not report trade by trade, an order absent from the snapshot after a
   (re)connect, and an order the channel has said nothing about for `WS_QUIET_RECHECK_S`. While it is down: every
   tracked order every `kraken_poll_interval_ms`, and only while the modelled REST call counter leaves room for
   the calls that matter more (cancels and the dead man's switch). QueryOrders costs 1 (TradesHistory costs 4).
@@ -334,9 +335,13 @@ class KrakenVenue:
         if not self._ws_up() or self._confirmed_generation == 0:
             return list(self._tracked)
         quiet_ns = int(WS_QUIET_RECHECK_S * 1e9)
-        return [cl for cl in self._tracked
-                if cl in self._lookup or cl not in self._txids
-                or (not settling and now_ns - self._ws_seen_ns.get(cl, 0) > quiet_ns)]
+        never_placed_ns = int((self.deadline_s + NEVER_PLACED_MARGIN_S) * 1e9)
+        # An unknown submit placed by the exchange shows on the channel (its reports name the cl_ord_id): REST is
+        # asked once it is past its deadline (to prove it never placed), or when a reconnect's snapshot lacks it.
+        return [cl for cl, order in self._tracked.items()
+                if cl in self._lookup
+                or (cl not in self._txids and now_ns - order.created_at_ns > never_placed_ns)
+                or (cl in self._txids and not settling and now_ns - self._ws_seen_ns.get(cl, 0) > quiet_ns)]
 
     def _drain(self, now_ns: int) -> list[VenueEvent]:
         if self.session is None:

@@ -79,7 +79,7 @@ class KrakenWsSession:
         self._items: deque[Any] = deque()
         self._doorbell = False
         self._waiters: dict[int, _Waiter] = {}
-        self._req_ids = itertools.count(int(time.time()) % 1_000_000 * 1000 + 1)
+        self._req_ids = itertools.count(100)  # 1 and 2 are the subscriptions
         self._ws: WsConnection | None = None
         self._up = False
         self._token: tuple[str, float] | None = None

@@ -25,6 +25,7 @@ from kraken_runtime.actors.kraken_venue import KrakenVenue
 from kraken_runtime.actors.kraken_ws_session import KrakenWsSession
 from kraken_runtime.actors.risk import RiskEnvelopeActor
 from kraken_runtime.core.config import ExecutorSettings, RiskSettings
+from kraken_runtime.core.kraken.ratelimit import RestCallCounter
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import BalancesChanged, ExecutionTick, Intent
@@ -99,7 +100,7 @@ def rest_client(sim: Any, cls: type[KrakenRestClient] = KrakenRestClient) -> Any
 
 
 class LiveWs:
-    def __init__(self, sim: Any, db_url: str, **executor: Any) -> None:
+    def __init__(self, sim: Any, db_url: str, venue_timeout_s: float = 5.0, **executor: Any) -> None:
         self.sim = sim
         self.db = open_database(db_url)
         self.run_id = repo.start_run(mode="live", market="kraken", shard="t", config_hash="h", version="t", hostname="h",
@@ -128,7 +129,8 @@ class LiveWs:
             session = KrakenWsSession(url=e["ws_auth"], token_provider=token_provider(lambda _: rest_client(sim), None),
                                       on_state=lambda up: metrics.venue_ws_connected.set(1 if up else 0))
             made = KrakenVenue(client=rest_client(sim, CountingClient), pairs=sim_rest_pairs((SYMBOL,)), validate_only=False,
-                               poll_interval_ns=500_000_000, session=session)
+                               poll_interval_ns=500_000_000, session=session, deadline_s=venue_timeout_s,
+                               rest_counter=RestCallCounter("intermediate"))  # the key's REST counter, as in the daemon
             self.venues.append(made)
             return made
 
@@ -361,3 +363,27 @@ def test_session_fetches_a_fresh_token_after_a_refused_one_and_reconnects_after_
     finally:
         session.close()
     assert not session.up
+
+
+def test_add_order_without_an_ack_in_time_is_unknown_never_resent_and_resolved_by_cl_ord_id(sim: Any, sqlite_url: str) -> None:
+    """The ack is later than the venue timeout: the order is `unknown`, nothing new goes out, and it is settled by
+    its cl_ord_id (here the exchange refused it at its deadline: never placed), never by sending it again."""
+    live = LiveWs(sim, sqlite_url, venue_timeout_s=0.5, maker_timeout_ms=600_000, hybrid_cross_ms=0)
+    try:
+        sim.inject_fault({"fault": "ack_latency", "ms": 1500, "seconds": 30})
+        assert live.taker("buy").approved
+        [order] = wait_until(lambda: [o for o in live.orders() if o["status"] == "unknown"], what="the order unknown")
+        assert live.taker("buy").approved
+        live.tick()  # the executor has handled the second request
+        assert len(live.orders()) == 1  # nothing new while an outcome is unknown
+        sim.clear_faults()
+        [done] = wait_until(lambda: (live.tick() or True) and [o for o in live.orders() if o["status"] != "unknown"],
+                            timeout=30, what="the unknown order resolved by its cl_ord_id")
+        assert done["status"] == "rejected" and "never placed" in done["last_error"]
+        with rest_client(sim) as rest:  # never placed, and never sent again
+            cl = order["client_order_id"]
+            assert not [o for o in rest.open_orders(cl_ord_id=cl) if o.cl_ord_id == cl]
+            assert not [o for o in rest.closed_orders(cl_ord_id=cl).orders if o.cl_ord_id == cl]
+        assert live.calls["AddOrder"] == 0 and live.calls["OpenOrders"] >= 1
+    finally:
+        live.close()
