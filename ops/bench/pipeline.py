@@ -44,7 +44,7 @@ over the window (/proc/self/task), and the route engine's counters (signals, int
 
 Baseline: a paced source thread (the same due-count pacing as the firehose) -> six threads chained by
 queue.SimpleQueue, each passing the item on untouched; latency = the source's stamp -> the sixth stage's
-receipt. Same process, same run, same rate.
+receipt. Same process, same run, same rate, measured right before each row.
 """
 
 from __future__ import annotations
@@ -337,8 +337,9 @@ def measure(rates: list[float], seconds: float, warmup_s: float, configs: list[s
     rows = []
     with tempfile.TemporaryDirectory(prefix="krt-pipeline-bench-") as tmp:
         for rate in rates:
-            base = run_baseline(rate, seconds, warmup_s)
             for config in configs:
+                # the baseline right before each row, so a row and its baseline meet the same load on a shared machine
+                base = run_baseline(rate, seconds, warmup_s)
                 print(f"pipeline: {config} at {rate:g}/s ...", file=sys.stderr, flush=True)
                 row = run_pipeline(rate, seconds, warmup_s, Path(tmp), config, updates=updates)
                 rows.append({"rate": rate, "config": config, "pipeline": row, "baseline": base})
