@@ -186,8 +186,10 @@ class ExecutorActor(SupervisedActor):
     def _reconcile_at_start(self) -> None:
         """Before anything new goes out, every order the database shows open for this shard and mode is settled.
         Paper: a resting paper order lives only in memory, so one left open by an earlier instance is closed as
-        canceled. Kraken: the venue adopts it and is polled at once (status by txid or, for an unknown submit,
-        by cl_ord_id; fills missed while down from the trade history)."""
+        canceled. Kraken: the venue adopts it and settles it at once (the private WebSocket's executions snapshot
+        for what is still open; REST QueryOrders by txid, or OpenOrders/ClosedOrders by cl_ord_id for an unknown
+        submit, for the rest; executed volume the database lacks becomes fills). A row a kill left behind its
+        stored fills is first brought up to them."""
         now = self.clock_ns()
         left = store.open_orders_of_shard(self.shard, mode=self.mode, up_to_run_id=self.run_id)
         assert self.venue is not None
