@@ -123,7 +123,7 @@ def _ticker_frame(draw: Any) -> str:
             f'{timestamp}}}]}}')
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(_trade_frame())
 def test_trade_text_path_equals_the_checked_path_on_generated_frames(frame):
     valid = all(_is_valid(part.split('"')[0]) for part in frame.split('"timestamp":"')[1:])
@@ -136,7 +136,7 @@ def test_trade_text_path_equals_the_checked_path_on_generated_frames(frame):
     _assert_same(frame)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(_ticker_frame())
 def test_ticker_text_path_equals_the_checked_path_on_generated_frames(frame):
     parts = frame.split('"timestamp":"')[1:]
@@ -309,7 +309,7 @@ def _execution_frame(draw: Any) -> str:
     return f'{{"channel":"executions","type":"{kind}","data":[{",".join(entries)}]{sequence}}}'
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(_execution_frame())
 def test_executions_fast_path_equals_the_checked_decoder_on_generated_frames(frame):
     expected = _checked_executions(frame)
