@@ -293,13 +293,34 @@ def test_a_strategy_that_raises_on_the_scanners_thread_is_isolated_restarted_cou
     assert route.sample("krt_strategy_errors_total", {"strategy": "imbalance"}) == 0
 
 
-def test_the_scanner_stops_promptly_while_20_symbols_keep_it_busy(database, wait_until):
+def test_a_saturated_scanner_keeps_a_bounded_mailbox_at_20_symbols_and_stops_within_its_budget(database, wait_until,
+                                                                                                  monkeypatch):
+    """Snapshots coalesce per symbol and nothing else queues per snapshot (the strategies run on the scanner's
+    thread, so no signal messages): however far behind the scanner is, its mailbox holds at most one snapshot
+    per symbol plus its timers' ticks, and its stop does not wait behind a backlog."""
+    from kraken_runtime.core.signals.momentum import MomentumStrategy
+
+    real = MomentumStrategy.on_snapshot
+
+    def slow(self, snapshot):  # 20 symbols x 2 ms: the scanner cannot keep up with a snapshot per symbol per ms
+        time.sleep(0.002)
+        return real(self, snapshot)
+
+    monkeypatch.setattr(MomentumStrategy, "on_snapshot", slow)
     symbols = tuple(f"S{i:02d}/USD" for i in range(20))
     route = Route(fast_settings(symbols), new_run(database), pace_s=0.001)
+    depths: list[int] = []
+
+    def busy_for_a_while() -> bool:
+        depths.append(route.directory.mailbox_depth("scanner"))
+        return route.sample("krt_signals_total", {"strategy": "imbalance", "symbol": "S19/USD"}) >= 30
+
     try:
-        wait_until(lambda: route.sample("krt_signals_total", {"strategy": "imbalance", "symbol": "S19/USD"}) >= 50, timeout=20,
-                   what="every symbol scanned")
+        wait_until(busy_for_a_while, timeout=30, what="every symbol scanned for a while")
+        assert route.sample("krt_messages_coalesced_total", {"actor": "scanner"}) > 0  # it was behind
     finally:
         outcomes = route.stop(feeding=True)  # the driver keeps feeding while the children stop
+    # 20 snapshot deliveries, and the scan and regime timers skip their ticks from 10 pending on
+    assert max(depths) <= 20 + 10 + 10 + 5, max(depths)
     assert outcomes["scanner"] == "stopped", outcomes
     assert all(outcome == "stopped" for name, outcome in outcomes.items() if name.startswith("strategy:")), outcomes
