@@ -40,8 +40,8 @@ from kraken_runtime.core.config import ScannerSettings
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import Intent, IntentDecided, ScanTick, Signal, StrategyEnablementChanged, StrategyFill
 from kraken_runtime.core.route.engine import RouteEngine, ScanResult
-from kraken_runtime.core.route.regime import RegimeReading
 from kraken_runtime.core.route.history import NS_PER_S, text
+from kraken_runtime.core.route.regime import RegimeReading
 from kraken_runtime.storage import repo
 from kraken_runtime.storage import route as route_store
 from kraken_runtime.storage.db import reset_thread_connection
@@ -83,7 +83,7 @@ class ScannerActor(SupervisedActor):
         self.symbols = symbols
         self.weights = dict(weights)
         self.send = send
-        self.send_latest = send_latest
+        self.send_latest = send_latest  # unused since the strategies run here; kept for the composition's call
         self.peer_state = peer_state
         self.metrics = metrics
         self.shard = shard

@@ -160,9 +160,9 @@ class RouteEngine:
         total_weight = sum(active.values(), ZERO)
         scans: list[SymbolScan] = []
         intents: list[Intent] = []
-        for symbol, entry in self._symbols.items():
-            if only is not None and symbol != only:
-                continue
+        chosen = self._symbols.items() if only is None else \
+            ([(only, self._symbols[only])] if only in self._symbols else [])
+        for symbol, entry in chosen:
             snapshot = entry.snapshot
             reasons = rejections(snapshot, entry.guard, now_ns, self.settings, symbol=symbol)
             regime = entry.regime.reading
