@@ -108,6 +108,10 @@ class ScannerActor(SupervisedActor):
             self.engine.scorecard.seed(name, route_store.recent_strategy_fills(name, SEED_FILLS_PER_TRADE * self.settings.scorecard_trades))
         now = self.clock_ns()
         self._last_summary_ns = self._last_scorecard_ns = now
+        for name, slot in self.slots.items():
+            stuck = slot.inside
+            if stuck is not None:  # the scanner before this one was replaced while inside this strategy's code
+                self._strategy_failed(name, stuck, TimeoutError("the previous scanner hung inside it"))
         self._publish_enabled()
         self.every(self.settings.scan_interval_ms / 1000, lambda n: ScanTick(n=n), name=f"{self.link.name}-scan")
         self.every(self.settings.regime_sample_ms / 1000, lambda n: RegimeSample(n=n), name=f"{self.link.name}-regime")
@@ -148,12 +152,15 @@ class ScannerActor(SupervisedActor):
         if self.engine.on_snapshot(snapshot, self.clock_ns()):
             log.warning("%s: %s resync storm (%d book rebuilds within %gs); no intents for %gs", self.link.name, snapshot.symbol,
                         self.settings.resync_storm_count, self.settings.resync_storm_window_s, self.settings.resync_cooldown_s)
-        switches = self.engine.enabled
+        switches, abandoned = self.engine.enabled, self.link.abandoned
         for name, slot in self.slots.items():
+            if abandoned.is_set():  # replaced (hung) meanwhile: the strategies belong to the new scanner now
+                return
             installed = slot.current()
             if installed is None or not installed.enabled or not switches.get(name, True) \
                     or self._failed.get(name) == installed.generation:
                 continue
+            slot.inside = installed.generation
             try:
                 if installed.fault.take():
                     raise InjectedFault(f"fault injected into {strategy_child_name(name)} by the operator")
@@ -161,6 +168,9 @@ class ScannerActor(SupervisedActor):
             except Exception as exc:  # noqa: BLE001 - the strategy is isolated; its actor and the supervisor take over
                 self._strategy_failed(name, installed.generation, exc)
                 continue
+            finally:
+                if slot.inside == installed.generation:
+                    slot.inside = None
             self._take_signal(signal)
         if self.settings.decide_on_snapshot:  # decide now, not at the next scan tick (up to scan_interval_ms later)
             now = self.clock_ns()

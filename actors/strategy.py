@@ -10,7 +10,9 @@ Isolation: when the strategy raises on the scanner's thread (or an operator dril
 `ctl inject-fault strategy:<name>`), the scanner stops calling that instance at once, counts it
 (krt_strategy_errors_total), logs one line and tells the actor `StrategyFailed`; the actor fails with it,
 so the supervisor restarts it with a fresh instance under its budget and backoff, or disables it alone.
-The scanner never goes down with a strategy, and counts only running strategies.
+The scanner never goes down with a strategy, and counts only running strategies. A strategy that never
+returns hangs the scanner; the supervisor's heartbeat deadline replaces the scanner, and the new one finds
+the strategy it was stuck in (`StrategySlot.inside`) and fails that strategy the same way.
 
 `StrategyEnablementChanged` (from the supervisor, on `ctl disable-strategy` / `enable-strategy`) switches
 it: a disabled strategy is not called and the actor tells the scanner, which drops its signals at once.
@@ -68,6 +70,9 @@ class StrategySlot:
         self.name = name
         self._lock = threading.Lock()
         self._installed: Installed | None = None
+        # The generation the scanner is calling right now (None between calls): a scanner replaced because it
+        # hung leaves this set, and its successor blames the strategy (never calls that instance again).
+        self.inside: int | None = None
 
     def install(self, installed: Installed) -> None:
         with self._lock:

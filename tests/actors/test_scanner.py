@@ -83,7 +83,7 @@ class RiskProbe(pykka.ThreadingActor):
 class Route:
     """Strategies + scanner under a supervisor, fed bid-heavy snapshots every 10 ms."""
 
-    def __init__(self, settings, run_id: int, pace_s: float = 0.01) -> None:
+    def __init__(self, settings, run_id: int, pace_s: float = 0.01, **supervision: Any) -> None:
         self.symbols = settings.runtime.symbols
         self.pace_s = pace_s
         runtime_metrics = RuntimeMetrics()
@@ -101,7 +101,7 @@ class Route:
         from kraken_runtime.storage import repo
         self.supervisor = SupervisorActor.start(
             specs=specs, directory=self.directory, metrics=runtime_metrics, store=DatabaseStore(run_id=run_id, shard="default"),
-            config=SupervisorConfig(control_poll_interval_s=0.05, run_id=run_id), strategies=repo.strategy_enabled_map())
+            config=SupervisorConfig(control_poll_interval_s=0.05, run_id=run_id, **supervision), strategies=repo.strategy_enabled_map())
         self.supervisor.ask(StartChildren(), timeout=TIMEOUT)
         self.sweeper = PeriodicTimer(0.02, self.supervisor, lambda _n: SupervisorTick(), name="test-sweep", max_pending=3)
         self.sweeper.start()
@@ -324,3 +324,35 @@ def test_a_saturated_scanner_keeps_a_bounded_mailbox_at_20_symbols_and_stops_wit
     assert max(depths) <= 20 + 10 + 10 + 5, max(depths)
     assert outcomes["scanner"] == "stopped", outcomes
     assert all(outcome == "stopped" for name, outcome in outcomes.items() if name.startswith("strategy:")), outcomes
+
+
+def test_a_strategy_that_never_returns_costs_a_scanner_restart_and_is_then_failed_by_the_new_scanner(database, wait_until,
+                                                                                                     monkeypatch):
+    from kraken_runtime.core.signals.momentum import MomentumStrategy
+
+    release = threading.Event()
+    calls = {"n": 0}
+    real = MomentumStrategy.on_snapshot
+
+    def stuck_once(self, snapshot):
+        calls["n"] += 1
+        if calls["n"] == 20:
+            release.wait(30)  # hangs the scanner's thread until the test ends
+        return real(self, snapshot)
+
+    monkeypatch.setattr(MomentumStrategy, "on_snapshot", stuck_once)
+    run_id = new_run(database)
+    route = Route(fast_settings(), run_id, heartbeat_interval_s=0.1, heartbeat_deadline_s=0.5)
+    try:
+        wait_until(lambda: ("scanner", "hung") in [(a, e) for a, e, _ in database.actor_events(run_id)], timeout=15,
+                   what="the hung scanner replaced")
+        wait_until(lambda: route.sample("krt_strategy_errors_total", {"strategy": "momentum"}) == 1, timeout=10,
+                   what="the new scanner blames the strategy it was stuck in")
+        wait_until(lambda: ("strategy:momentum", "restarted") in [(a, e) for a, e, _ in database.actor_events(run_id)],
+                   timeout=10, what="the strategy restarted with a fresh instance")
+        intents = len(route.risk.intents())
+        wait_until(lambda: len(route.risk.intents()) > intents, timeout=10, what="intents from the new scanner")
+        assert calls["n"] > 20  # the fresh instance is called
+    finally:
+        release.set()
+        route.stop()
