@@ -281,30 +281,93 @@ _QUOTED = {*codec._EXECUTION_TEXTS, "timestamp", "effective_time", "expire_time"
 _ODD_VALUES = st.sampled_from(['"1.5"', "null", "true", "1.5", "7", '"x"', "[]", "{}", "1e3"])
 
 
+# Decimal text that json never produces from a number and the checked decoder refuses as a string, but a lax
+# Decimal parser would take ("+1", " 1", "1_0", ".5", "NaN", ...): the msgspec path must decline them.
+_LAX_DECIMALS = st.sampled_from(['"+1"', '" 1"', '"1 "', '"1_0"', '".5"', '"5."', '"01"', '"NaN"', '"Infinity"',
+                                 '"sNaN"', '"1e5"', '"-0"', '"\u0661"', '"1.50"', '"-2.0e-3"'])
+_ODD_NUMBERS = st.sampled_from(["1e5", "1.50E+2", "-0.0", "-0", "2.5e-3", str(2**70), "0.00010000"])
+_TRIGGER_VALUES = {"reference": _TEXTS, "price": _number(), "price_type": _TEXTS, "actual_price": _number(),
+                   "peak_price": _number(), "last_price": _number(), "status": _TEXTS, "timestamp": _timestamp()}
+_CONTINGENT_VALUES = {"order_type": _TEXTS, "trigger_price": _number(), "trigger_price_type": _TEXTS,
+                      "limit_price": _number(), "limit_price_type": _TEXTS}
+_NESTED_QUOTED = {"reference", "price_type", "status", "timestamp", "order_type", "trigger_price_type",
+                  "limit_price_type"}
+
+
 @st.composite
-def _execution_frame(draw: Any) -> str:
+def _nested_object(draw: Any, values: dict[str, Any]) -> str:
+    """A triggers or contingent object: some of its fields, now and then of the wrong type or odd text."""
+    if draw(st.integers(0, 12)) == 0:
+        return draw(st.sampled_from(["null", "[]", '"x"', "7"]))
+    parts = []
+    for name in draw(st.lists(st.sampled_from(sorted(values)), unique=True, max_size=len(values))):
+        choice = draw(st.integers(0, 12))
+        if choice == 0:
+            value = draw(_ODD_VALUES)
+        elif choice == 1 and name not in _NESTED_QUOTED:
+            value = draw(st.one_of(_LAX_DECIMALS, _ODD_NUMBERS))
+        else:
+            value = draw(values[name])
+            value = f'"{value}"' if name in _NESTED_QUOTED else value
+        parts.append(f'"{name}":{value}')
+    return "{" + ",".join(parts) + "}"
+
+
+@st.composite
+def _execution_frame(draw: Any, clean: bool = False) -> str:
+    """An executions frame; ``clean``: every value of its field's type (odd numbers still: exponents, -0,
+    huge integers), every date possible, so that the checked decoder takes it."""
     entries = []
     for _ in range(draw(st.integers(1, 3))):
         names = draw(st.lists(st.sampled_from(sorted(_EXECUTION_VALUES)), unique=True, max_size=14))
         for required in ("order_id", "exec_type"):
-            if required not in names and draw(st.integers(0, 9)):
+            if required not in names and (clean or draw(st.integers(0, 9))):
                 names.append(required)
         names = draw(st.permutations(names))
         parts = []
         for name in names:
-            if draw(st.integers(0, 14)) == 0:  # the wrong type now and then
+            choice = draw(st.integers(0, 14))
+            if clean and name in ("timestamp", "effective_time", "expire_time"):
+                value = '"' + draw(_timestamp().filter(_is_valid)) + '"'
+            elif clean and name == "exec_type":
+                value = '"' + draw(st.sampled_from(["trade", "new", "pending_new", "canceled"])) + '"'
+            elif clean and name == "order_status":
+                value = '"' + draw(st.sampled_from(["new", "filled", "partially_filled"])) + '"'
+            elif clean and name == "time_in_force":
+                value = draw(st.sampled_from(['"GTC"', '"gtd"', '"IOC"', '"Fok"']))
+            elif clean and choice < 3 and name in codec._EXECUTION_DECIMALS:
+                value = draw(_ODD_NUMBERS)
+            elif clean:
+                value = draw(_EXECUTION_VALUES[name])
+                value = f'"{value}"' if name in _QUOTED else value
+            elif choice == 0:  # the wrong type now and then
                 value = draw(_ODD_VALUES)
+            elif choice == 1 and name in codec._EXECUTION_DECIMALS:  # odd decimal text, or an odd number
+                value = draw(st.one_of(_LAX_DECIMALS, _ODD_NUMBERS))
+            elif choice == 2 and name == "time_in_force":
+                value = draw(st.sampled_from(['"Gtc"', '"fok"', '"IoC"', '"GTX"', '""']))
             else:
                 value = draw(_EXECUTION_VALUES[name])
                 value = f'"{value}"' if name in _QUOTED else value
             parts.append(f'"{name}":{value}')
         if draw(st.booleans()):
-            fees = ",".join(f'{{"asset":"{draw(_SYMBOLS)}","qty":{draw(_number())}}}' for _ in range(draw(st.integers(0, 2))))
+            fee_qty = _number() if clean else st.one_of(_number(), _number(), _number(), _LAX_DECIMALS, _ODD_VALUES)
+            fees = ",".join(f'{{"asset":"{draw(_SYMBOLS)}","qty":{draw(fee_qty)}}}'
+                            for _ in range(draw(st.integers(0, 2))))
             parts.append(f'"fees":[{fees}]')
         if draw(st.integers(0, 5)) == 0:
             parts.append('"triggers":{"reference":"index","price":0.21,"status":"triggered"}')
+        if clean and draw(st.integers(0, 3)) == 0:
+            timestamp = draw(_timestamp().filter(_is_valid))
+            parts.append(f'"triggers":{{"price":{draw(_number())},"timestamp":"{timestamp}","status":"x"}}')
+            parts.append(f'"contingent":{{"limit_price":{draw(_ODD_NUMBERS)},"order_type":"limit"}}')
+        elif not clean and draw(st.integers(0, 5)) == 0:
+            parts.append(f'"triggers":{draw(_nested_object(_TRIGGER_VALUES))}')
+        if not clean and draw(st.integers(0, 5)) == 0:
+            parts.append(f'"contingent":{draw(_nested_object(_CONTINGENT_VALUES))}')
         entries.append("{" + ",".join(parts) + "}")
-    sequence = draw(st.sampled_from(["", ',"sequence":7', ',"sequence":null', ',"sequence":1.5']))
+    sequences = ["", ',"sequence":7', ',"sequence":null'] + ([] if clean else [',"sequence":1.5'])
+    sequence = draw(st.sampled_from(sequences))
     kind = draw(st.sampled_from(["update", "snapshot"]))
     return f'{{"channel":"executions","type":"{kind}","data":[{",".join(entries)}]{sequence}}}'
 
@@ -331,3 +394,122 @@ def test_executions_fast_path_equals_the_checked_decoder_on_the_recorded_lifecyc
         assert not isinstance(expected, str)
         got = codec.decode(frame)
         assert got == expected and _numbers(got) == _numbers(expected)
+
+
+@settings(max_examples=250, deadline=None)
+@given(_execution_frame())
+def test_executions_msgspec_path_equals_the_checked_decoder_or_declines(frame):
+    """The msgspec path alone: what it decodes equals the checked decoder's message (identical Decimal text);
+    everything the checked decoder refuses, it declines (None), so codec.decode names it as before."""
+    expected = _checked_executions(frame)
+    got = codec.decode_executions_wire(frame)
+    if isinstance(expected, str):
+        assert got is None
+        return
+    if got is not None:
+        assert got == expected and _numbers(got) == _numbers(expected) and repr(got) == repr(expected)
+
+
+@settings(max_examples=250, deadline=None)
+@given(_execution_frame(clean=True))
+def test_executions_msgspec_path_takes_well_formed_frames_and_equals_the_checked_decoder(frame):
+    expected = _checked_executions(frame)
+    assert not isinstance(expected, str), expected
+    got = codec.decode_executions_wire(frame)
+    assert got is not None
+    assert got == expected and _numbers(got) == _numbers(expected) and repr(got) == repr(expected)
+
+
+def test_executions_msgspec_path_takes_the_recorded_lifecycle_and_kraken_layouts(kraken_data):
+    lines = (kraken_data / "captures" / "ws_v2_executions_lifecycle_docs.jsonl").read_text().splitlines()
+    frames = [line for line in lines if '"channel":"executions"' in line]
+    frames += _compact_frames(kraken_data, "executions")
+    assert len(frames) > 4
+    for frame in frames:
+        got = codec.decode_executions_wire(frame)
+        assert got is not None, frame[:120]
+        expected = _checked_executions(frame)
+        assert got == expected and _numbers(got) == _numbers(expected) and repr(got) == repr(expected)
+
+
+_ENTRY = '"order_id":"O1","exec_type":"trade","timestamp":"2023-09-22T10:33:05.709993Z"'
+
+
+@pytest.mark.parametrize("entry, taken", [
+    (_ENTRY + ',"last_qty":0.00500,"cost":132.9995,"fees":[{"asset":"USD","qty":0.3458}]', True),
+    (_ENTRY + ',"time_in_force":"GTC","order_qty":1.50E+2,"cum_qty":-0.0,"trade_id":' + str(2**70), True),
+    (_ENTRY + ',"order_qty":7,"cum_cost":-0', True),
+    (_ENTRY + ',"order_id":"O2","order_qty":null,"side":null', True),  # the last of duplicate keys, as json
+    (_ENTRY + ',"timestamp_ns":5,"unknown":{"a":[1,2]}', True),  # unknown keys ignored, as checked
+    (_ENTRY + ',"triggers":{"price":0.21,"timestamp":"2026-10-09T01:05:00.000000Z"},"contingent":{}', True),
+    (_ENTRY + ',"order_qty":"1.5"', False),  # a decimal as a string: the checked decoder reads it
+    (_ENTRY + ',"order_qty":"+1"', False),  # ... or refuses it
+    (_ENTRY + ',"fees":[{"asset":"USD","qty":"1_0"}]', False),
+    (_ENTRY + ',"triggers":{"price":"NaN"}', False),
+    (_ENTRY + ',"contingent":[]', False),
+    (_ENTRY + ',"time_in_force":"gtx"', False),
+    (_ENTRY + ',"effective_time":"2023-02-30T10:33:05.7Z"', False),
+    (_ENTRY + ',"trade_id":1.0', False),
+    (_ENTRY + ',"post_only":1', False),
+    (_ENTRY + ',"side":"BUY"', False),
+    (_ENTRY + ',"cl_ord_id":7', False),
+    (_ENTRY + ',"fees":null', False),
+    ('"order_id":"O1","exec_type":null', False),
+    ('"exec_type":"new"', False),
+])
+def test_executions_msgspec_path_on_edge_entries(entry, taken):
+    frame = '{"channel":"executions","type":"update","data":[{' + entry + '}],"sequence":3}'
+    got = codec.decode_executions_wire(frame)
+    assert (got is not None) is taken
+    expected = _checked_executions(frame)
+    if got is not None:
+        assert got == expected and _numbers(got) == _numbers(expected) and repr(got) == repr(expected)
+    if isinstance(expected, str):
+        with pytest.raises(DecodeError) as caught:
+            codec.decode(frame)
+        assert caught.value.reason == expected
+    else:
+        decoded = codec.decode(frame)
+        assert decoded == expected and _numbers(decoded) == _numbers(expected)
+
+
+@pytest.mark.parametrize("frame", [
+    '{"channel":"executions","type":"update","data":[{"order_id":"O","exec_type":"new"}],"sequence":"3"}',
+    '{"channel":"executions","type":"updates","data":[]}',
+    '{"channel":"executions","type":"update","data":{}}',
+    '{"channel":"executions","type":"update","data":[7]}',
+    '{"channel":"executions","channel":"trade","type":"update","data":[]}',
+    '{"channel":"executions","type":"update","data":[{"order_id":"O","exec_type":"new"}]',
+    '{"channel":"executions","type":"update","data":[{"order_id":"O","exec_type":"new",'
+    '"cost":1e999999999999999999999}]}',
+    '{"channel":"executions","type":"update","data":[{"order_id":"\\ud800","exec_type":"new"}]}',
+])
+def test_executions_msgspec_path_declines_malformed_frames_and_decode_names_them_as_before(frame):
+    assert codec.decode_executions_wire(frame) is None
+    try:
+        expected: Any = codec.decode_message(codec._parse(frame))  # the checked path: json, then types
+    except DecodeError as error:
+        expected = error.reason
+    if isinstance(expected, str):
+        with pytest.raises(DecodeError) as caught:
+            codec.decode(frame)
+        assert caught.value.reason == expected
+    else:
+        assert codec.decode(frame) == expected
+
+
+def test_wire_builders_make_the_message_classes_themselves():
+    """The slots-twin builders make real instances: type, equality, hash, repr, frozenness."""
+    import dataclasses
+
+    frame = ('{"channel":"executions","type":"update","data":[{"order_id":"O1","exec_type":"trade",'
+             '"fees":[{"asset":"USD","qty":0.10}],"triggers":{"price":1.0}}]}')
+    got = codec.decode_executions_wire(frame)
+    assert got is not None
+    execution = got.executions[0]
+    assert type(execution) is codec.m.Execution and type(execution.fees[0]) is codec.m.Fee
+    assert type(execution.triggers) is codec.m.ExecutionTriggers
+    assert hash(execution.fees[0]) == hash(codec.m.Fee(asset="USD", qty=Decimal("0.10")))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        execution.order_id = "x"  # type: ignore[misc]
+    assert repr(execution) == repr(codec._decode_executions(loads(frame)).executions[0])
