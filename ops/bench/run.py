@@ -204,7 +204,8 @@ def bench_decode(quick: bool) -> dict[str, Any]:
                              "decode_level3_frame at the pair's precision (the same text path first)")
         elif channel == "executions":
             runs[f"{channel}|ours"] = timed(lines, codec.decode)
-            ours[channel] = "codec.decode (wire.loads with exact Decimals + the executions fast path)"
+            ours[channel] = ("codec.decode (msgspec into wire Structs, exact Decimals; a declined frame: "
+                             "wire.loads + the checked path)")
         else:
             runs[f"{channel}|ours"] = timed(lines, codec.decode)
             ours[channel] = f"codec.decode (Kraken's layout from its text: decode_{channel}_text)"
