@@ -849,6 +849,7 @@ class _ExecutionsWire(msgspec.Struct):
     sequence: int | None = None
 
 
+# One Decoder for every thread: msgspec's Decoder methods are thread-safe since 0.15 (msgspec PR #402).
 _executions_wire = msgspec.json.Decoder(_ExecutionsWire, float_hook=Decimal).decode
 
 
