@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 import urllib.parse
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests import waiting
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KRAKEN_DATA = REPO_ROOT / "tests" / "data" / "kraken"
@@ -81,18 +82,7 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("pg_url")
 
 
-def _wait_until(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.005)  # polling interval of a deadline wait, not a synchronisation sleep
-
-
 @pytest.fixture
 def wait_until() -> Callable[..., object]:
     """Poll `condition` until it is truthy (returning its value) or fail after `timeout` seconds naming `what`."""
-    return _wait_until
+    return waiting.wait_until

@@ -4,6 +4,8 @@ line naming the live run; a killed daemon's shard can be started again at once."
 
 from __future__ import annotations
 
+import functools
+
 import os
 import signal
 import subprocess
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tests import waiting
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,15 +42,7 @@ def ctl(tmp_path: Path, db_url: str, *args: str) -> subprocess.CompletedProcess[
                           cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True, timeout=120)
 
 
-def wait_until(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)  # polling interval of a deadline wait
+wait_until = functools.partial(waiting.wait_until, interval=0.1)
 
 
 def live_shards(db_url: str) -> set[str]:

@@ -7,6 +7,8 @@ A few kills run by default; `-m soak` runs many (KRT_SOAK_KILLS, default 25)."""
 
 from __future__ import annotations
 
+import functools
+
 import json
 import os
 import random
@@ -24,6 +26,7 @@ from kraken_runtime.core.kraken.errors import RateLimited
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage.db import close_database, open_database
+from tests import waiting
 
 REPO = Path(__file__).resolve().parents[2]
 SYMBOLS = "BTC/USD,ETH/USD,XRP/USD"
@@ -50,15 +53,7 @@ risk:
 """
 
 
-def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)  # polling interval of a deadline wait (the exchange's: its REST counter is shared)
+wait_until = functools.partial(waiting.wait_until, interval=0.05)  # the exchange's REST counter is shared
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ each decision sees is the exchange's own depth. Waits are conditions with deadli
 
 from __future__ import annotations
 
+import functools
+
 import json
 import threading
 import time
@@ -30,6 +32,7 @@ from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
+from tests import waiting
 
 SYMBOL = "ETH/USD"
 
@@ -48,15 +51,7 @@ def sim() -> Iterator[Any]:
     handle.stop()
 
 
-def wait_until(condition: Any, timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)  # polling interval of a deadline wait
+wait_until = functools.partial(waiting.wait_until, timeout=15.0, interval=0.02)
 
 
 def client_for(sim: Any, timeout_s: float = 5.0) -> KrakenRestClient:

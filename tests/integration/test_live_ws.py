@@ -6,6 +6,8 @@ Real risk envelope and executor actors and a real database; waits are conditions
 
 from __future__ import annotations
 
+import functools
+
 import json
 import time
 import urllib.request
@@ -33,6 +35,7 @@ from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
+from tests import waiting
 
 SYMBOL = "ETH/USD"
 
@@ -82,15 +85,7 @@ def sim() -> Iterator[Any]:
     handle.stop()
 
 
-def wait_until(condition: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)  # polling interval of a deadline wait
+wait_until = functools.partial(waiting.wait_until, timeout=20.0, interval=0.02)
 
 
 def rest_client(sim: Any, cls: type[KrakenRestClient] = KrakenRestClient) -> Any:
