@@ -209,7 +209,10 @@ class RiskEnvelopeActor(SupervisedActor):
         self.metrics.risk_decisions.labels(rule=verdict.rule, outcome=verdict.outcome).inc()
         self._tell_scanner(intent, accepted=verdict.approved, reason=verdict.reason, now=now, intent_id=intent_id)
         if not verdict.approved:
-            log.debug("risk: %s %s rejected by %s: %s", intent.side, intent.symbol, verdict.rule, verdict.reason)
+            # One console line per refused intent (intents are spaced per symbol by the scanner): an intent that
+            # never became an order says why, next to the intent line itself.
+            log.info("risk: intent #%d %s %s rejected by %s: %s", intent_id, intent.symbol, intent.side, verdict.rule,
+                     verdict.reason)
             return verdict
         p = verdict.proposal
         self.rate_counter.charge(intent.symbol, add_order_cost(), self.monotonic_s())
