@@ -28,28 +28,11 @@ from kraken_runtime.core.config import ExecutorSettings, RiskSettings, load_sett
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import ExecutionTick, Intent, SafetyModeRequested
-from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
 from tests import waiting
-
-SYMBOL = "ETH/USD"
-
-
-@pytest.fixture(autouse=True)
-def stop_all_actors() -> Iterator[None]:
-    yield
-    pykka.ActorRegistry.stop_all(block=True, timeout=5)
-
-
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    """One local exchange per test: its faults and the account's REST rate counter start clean."""
-    handle = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=11)
-    yield handle
-    handle.stop()
-
+from tests.integration.live_fixtures import SYMBOL, sim, stop_all_actors  # noqa: F401 - fixtures used by name
 
 wait_until = functools.partial(waiting.wait_until, timeout=15.0, interval=0.02)
 

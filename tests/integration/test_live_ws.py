@@ -31,14 +31,11 @@ from kraken_runtime.core.kraken.ratelimit import RestCallCounter
 from kraken_runtime.core.kraken.rest import KrakenRestClient
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import BalancesChanged, ExecutionTick, Intent
-from kraken_runtime.sim_server.app import start_sim
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
 from tests import waiting
-
-SYMBOL = "ETH/USD"
-
+from tests.integration.live_fixtures import SYMBOL, sim, stop_all_actors  # noqa: F401 - fixtures used by name
 
 class CountingClient(KrakenRestClient):
     """The venue's REST client, counting the calls the WebSocket path is meant to spare."""
@@ -70,19 +67,6 @@ class CountingClient(KrakenRestClient):
     def cancel_all_orders_after(self, *args: Any, **kwargs: Any) -> Any:
         self.calls["CancelAllOrdersAfter"] += 1
         return super().cancel_all_orders_after(*args, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def stop_all_actors() -> Iterator[None]:
-    yield
-    pykka.ActorRegistry.stop_all(block=True, timeout=5)
-
-
-@pytest.fixture
-def sim() -> Iterator[Any]:
-    handle = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=11)
-    yield handle
-    handle.stop()
 
 
 wait_until = functools.partial(waiting.wait_until, timeout=20.0, interval=0.02)

@@ -12,6 +12,7 @@ A missing binary fails under CI and skips locally with the reason."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import yaml
@@ -39,6 +40,7 @@ from kraken_runtime.core.config import Settings
 from kraken_runtime.core.snapshot import TIER1_KEYS
 from kraken_runtime.storage import repo
 from kraken_runtime.storage.db import close_database, open_database
+from tests import waiting
 
 REPO = Path(__file__).resolve().parents[2]
 OPS = REPO / "ops"
@@ -63,15 +65,7 @@ def tool(name: str, package: str) -> str:
     return path
 
 
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.1)  # polling interval of a deadline wait
+wait_for = functools.partial(waiting.wait_until, interval=0.1)
 
 
 def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, bytes]:
