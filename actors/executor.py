@@ -41,7 +41,7 @@ from kraken_runtime.core.execution.orders import (
 from kraken_runtime.core.marketdata import StateSnapshot
 from kraken_runtime.core.messages import BalancesChanged, CancelOrders, ExecutionTick, Fill, OrderRequest, OrderUpdate, SafetyModeChanged, Side
 from kraken_runtime.storage import execution as store
-from kraken_runtime.storage.db import reset_thread_connection
+from kraken_runtime.storage.db import leave_checkpoints_to_others, reset_thread_connection
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class ExecutorActor(SupervisedActor):
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def on_supervised_start(self) -> None:
+        leave_checkpoints_to_others()  # no WAL checkpoint (and its fsync) inside an order's commit
         self.venue = self.venue_factory()
         bind_wake = getattr(self.venue, "bind_wake", None)
         if bind_wake is not None:
