@@ -352,7 +352,8 @@ def test_a_strategy_that_never_returns_costs_a_scanner_restart_and_is_then_faile
                    timeout=10, what="the strategy restarted with a fresh instance")
         intents = len(route.risk.intents())
         wait_until(lambda: len(route.risk.intents()) > intents, timeout=10, what="intents from the new scanner")
-        assert calls["n"] > 20  # the fresh instance is called
+        # the fresh instance is called (the new scanner's first intents may come from the other strategies first)
+        wait_until(lambda: calls["n"] > 20, timeout=10, what="the restarted strategy's fresh instance called")
     finally:
         release.set()
         route.stop()
