@@ -9,137 +9,39 @@ import functools
 
 import json
 import threading
-import time
-from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
-import pykka
 import pytest
-from prometheus_client import CollectorRegistry
 
-from kraken_runtime.actors.base import ChildLink, FaultBudget
 from kraken_runtime.actors.execution import ExecutionSetupError, live_preflight, sim_instrument_rules, sim_rest_pairs
-from kraken_runtime.actors.execution_metrics import ExecutionMetrics
-from kraken_runtime.actors.executor import ExecutorActor
-from kraken_runtime.actors.kraken_venue import KrakenVenue
-from kraken_runtime.actors.risk import RiskEnvelopeActor
-from kraken_runtime.core.config import ExecutorSettings, RiskSettings, load_settings
+from kraken_runtime.core.config import load_settings
 from kraken_runtime.core.kraken.rest import KrakenRestClient
-from kraken_runtime.core.marketdata import StateSnapshot
-from kraken_runtime.core.messages import ExecutionTick, Intent, SafetyModeRequested
+from kraken_runtime.core.messages import SafetyModeRequested
 from kraken_runtime.storage import execution as store
-from kraken_runtime.storage import repo
-from kraken_runtime.storage.db import close_database, open_database
 from tests import waiting
-from tests.integration.live_fixtures import SYMBOL, sim, stop_all_actors  # noqa: F401 - fixtures used by name
+from tests.integration.live_fixtures import (  # noqa: F401 - fixtures used by name
+    SYMBOL, LiveSystem, rest_client, sim, stop_all_actors)
 
 wait_until = functools.partial(waiting.wait_until, timeout=15.0, interval=0.02)
 
 
-def client_for(sim: Any, timeout_s: float = 5.0) -> KrakenRestClient:
-    e = sim.endpoints
-    return KrakenRestClient(version="test", base_url=e["rest"], api_key=e["api_key"], api_secret=e["api_secret"],
-                            timeout_s=(timeout_s, timeout_s), order_lookup_attempts=1)
-
-
-class Live:
-    def __init__(self, sim: Any, db_url: str, mode: str, venue_timeout_s: float = 5.0) -> None:
-        self.sim = sim
-        self.db = open_database(db_url)
-        self.run_id = repo.start_run(mode=mode, market="kraken", shard="t", config_hash="h", version="t", hostname="h",
-                                     pid=1, now_ns=time.time_ns())
-        self.reports: list[Any] = []
-        self.instruments = sim_instrument_rules((SYMBOL,))
-        metrics = ExecutionMetrics(CollectorRegistry())
-        self.refs: dict[str, Any] = {}
-
-        def send(name: str, message: Any) -> bool:
-            ref = self.refs.get(name)
-            if ref is None:
-                return False
-            try:
-                ref.tell(message)
-            except pykka.ActorDeadError:
-                return False
-            return True
-
-        risk = RiskSettings(error_burst_count=3, max_symbol_exposure_usd=D("1000"))
-        self.refs["risk"] = RiskEnvelopeActor.start(
-            link=ChildLink(name="risk", generation=1, report=self.reports.append, fault=FaultBudget()), run_id=self.run_id,
-            settings=risk, instruments=self.instruments, send=send, metrics=metrics, safety_mode="active",
-            starting_balances={"USD": D("100000"), "ETH": D("10")}, api_tier="intermediate")
-        self.refs["executor"] = ExecutorActor.start(
-            link=ChildLink(name="executor", generation=1, report=self.reports.append, fault=FaultBudget()),
-            run_id=self.run_id, shard="t", mode=mode, settings=ExecutorSettings(tick_interval_ms=60_000, dead_mans_switch_s=0),
-            venue_factory=lambda: KrakenVenue(client=client_for(sim, venue_timeout_s), pairs=sim_rest_pairs((SYMBOL,)),
-                                              validate_only=mode == "shadow", poll_interval_ns=2_000_000_000),
-            send=send, metrics=metrics, quote_of=lambda s: "USD")
-        self.rest = client_for(sim)
-
-    def snapshot(self) -> StateSnapshot:
-        depth = self.rest.depth(sim_rest_pairs((SYMBOL,))[SYMBOL], count=10)
-        bids = tuple((lvl.price, lvl.volume) for lvl in depth.bids)
-        asks = tuple((lvl.price, lvl.volume) for lvl in depth.asks)
-        now = time.time_ns()
-        snap = StateSnapshot(
-            symbol=SYMBOL, status="ready", epoch=1, seq=1, state_ts_ns=now, best_bid=bids[0][0], best_bid_qty=bids[0][1],
-            best_ask=asks[0][0], best_ask_qty=asks[0][1], mid=(bids[0][0] + asks[0][0]) / 2, spread_bps=None,
-            microprice=None, depth_bid=None, depth_ask=None, imbalance=None, trade_imbalance=None, last_trade_price=None,
-            last_trade_qty=None, last_trade_side=None, last_trade_ns=None, volatility_bps=(), l3_quality=None,
-            ref_price=None, premium_bps=None, bids=bids, asks=asks, venue_status="online")
-        self.refs["risk"].ask(snap, timeout=5)
-        self.refs["executor"].ask(snap, timeout=5)
-        return snap
-
-    def taker(self, side: str = "buy", size: str = "0.01") -> Any:
-        verdict = self.taker_unpolled(side, size)
-        self.tick()
-        return verdict
-
-    def taker_unpolled(self, side: str = "buy", size: str = "0.01") -> Any:
-        """A taker intent to the risk envelope; the executor submits it and looks at it again only on a tick."""
-        snap = self.snapshot()
-        assert snap.mid is not None
-        price = snap.mid * (D("1.002") if side == "buy" else D("0.998"))
-        now = time.time_ns()
-        verdict = self.refs["risk"].ask(Intent(
-            intent_id=0, symbol=SYMBOL, side=side, size=D(size), limit_price=price, style="taker",  # type: ignore[arg-type]
-            expires_at_ns=now + 10**10, epoch=1, seq=1, state_ts_ns=snap.state_ts_ns, score=D("0.9"),
-            strategies=("momentum",), reasons=(("test", "1"),), created_at_ns=now, recv_ts_ns=now), timeout=10)
-        return verdict
-
-    def tick(self) -> None:
-        self.refs["risk"].ask(ExecutionTick(n=0), timeout=30)
-        self.refs["executor"].ask(ExecutionTick(n=0), timeout=30)
-
-    def orders(self) -> list[dict[str, Any]]:
-        return store.orders(self.run_id)
-
-    def close(self) -> None:
-        for name in ("executor", "risk"):
-            self.refs[name].stop()
-        self.rest.close()
-        self.sim.clear_faults()
-        close_database(self.db)
-
-
 @pytest.fixture
-def live(sim: Any, db_url: str) -> Iterator[Live]:
-    system = Live(sim, db_url, "live")
+def live(sim: Any, db_url: str) -> Iterator[LiveSystem]:
+    system = LiveSystem(sim, db_url, mode="live")
     yield system
     system.close()
 
 
 def exchange_orders(sim: Any, cl_ord_id: str) -> list[Any]:
-    with client_for(sim) as rest:
+    with rest_client(sim) as rest:
         found = [o for o in rest.open_orders(cl_ord_id=cl_ord_id) if o.cl_ord_id == cl_ord_id]
         return found + [o for o in rest.closed_orders(cl_ord_id=cl_ord_id).orders if o.cl_ord_id == cl_ord_id]
 
 
-def test_live_taker_order_is_sent_once_and_its_fills_are_stored_by_executed_volume(live: Live) -> None:
+def test_live_taker_order_is_sent_once_and_its_fills_are_stored_by_executed_volume(live: LiveSystem) -> None:
     assert live.taker("buy").approved
-    [order] = wait_until(lambda: [o for o in live.orders() if o["status"] == "filled"] or live.tick(), what="a filled order")
+    [order] = wait_until(lambda: live.orders_else_tick("filled"), what="a filled order")
     fills = store.fills(live.run_id)
     assert fills and sum(f["qty"] for f in fills) == order["qty"]
     assert all(f["exec_id"].startswith(order["exchange_order_id"] + "-") for f in fills)  # <txid>-<executed volume>
@@ -147,7 +49,7 @@ def test_live_taker_order_is_sent_once_and_its_fills_are_stored_by_executed_volu
     assert order["exchange_order_id"] == exchange_orders(live.sim, order["client_order_id"])[0].txid
 
 
-def test_live_rejections_by_the_exchange_are_stored_and_a_burst_moves_to_reduce_only(live: Live) -> None:
+def test_live_rejections_by_the_exchange_are_stored_and_a_burst_moves_to_reduce_only(live: LiveSystem) -> None:
     live.sim.inject_fault({"fault": "reject_orders", "count": 3, "error": "EOrder:Insufficient funds"})
     for _ in range(3):
         live.taker("buy")
@@ -157,14 +59,14 @@ def test_live_rejections_by_the_exchange_are_stored_and_a_burst_moves_to_reduce_
                what="reduce_only requested by the error burst")
 
 
-def test_live_post_only_venue_refuses_a_taker_order_and_it_is_stored_rejected(live: Live) -> None:
+def test_live_post_only_venue_refuses_a_taker_order_and_it_is_stored_rejected(live: LiveSystem) -> None:
     live.sim.inject_fault({"fault": "venue_status", "status": "post_only"})
     live.taker("buy")
     [order] = live.orders()
     assert order["status"] == "rejected" and "post_only" in order["last_error"]
 
 
-def test_live_rate_limited_order_is_rejected_not_retried(live: Live) -> None:
+def test_live_rate_limited_order_is_rejected_not_retried(live: LiveSystem) -> None:
     live.sim.inject_fault({"fault": "rate_limit", "count": 1})
     live.taker("buy")
     [order] = live.orders()
@@ -172,7 +74,7 @@ def test_live_rate_limited_order_is_rejected_not_retried(live: Live) -> None:
     assert exchange_orders(live.sim, order["client_order_id"]) == []
 
 
-def test_live_clean_stop_with_the_rest_counter_spent_still_records_the_fill_of_an_unpolled_order(live: Live) -> None:
+def test_live_clean_stop_with_the_rest_counter_spent_still_records_the_fill_of_an_unpolled_order(live: LiveSystem) -> None:
     """The key's REST counter spent at stop time (a restart storm, the CI failure of 2026-12-03): the executor's
     cancel and its look at the final status are refused, and it tries again within its stop budget instead of
     leaving a filled order `new` with the fill unrecorded."""
@@ -189,7 +91,7 @@ def test_live_clean_stop_with_the_rest_counter_spent_still_records_the_fill_of_a
 
 
 def test_live_slow_ack_leaves_the_order_unknown_then_resolves_it_by_cl_ord_id_without_sending_it_twice(sim: Any, db_url: str) -> None:
-    system = Live(sim, db_url, "live", venue_timeout_s=0.5)
+    system = LiveSystem(sim, db_url, mode="live", venue_timeout_s=0.5)
     try:
         sim.inject_fault({"fault": "ack_latency", "ms": 1500, "seconds": 30})
         system.taker("buy")
@@ -198,8 +100,7 @@ def test_live_slow_ack_leaves_the_order_unknown_then_resolves_it_by_cl_ord_id_wi
         second = system.taker("buy")  # nothing new goes out while an outcome is unknown
         assert second.approved and len(system.orders()) == 1
         sim.clear_faults()
-        [done] = wait_until(lambda: [o for o in system.orders() if o["status"] in ("filled", "expired", "canceled")]
-                            or system.tick(), timeout=30, what="the unknown order resolved by its cl_ord_id")
+        [done] = wait_until(lambda: system.orders_else_tick("filled", "expired", "canceled"), timeout=30, what="the unknown order resolved by its cl_ord_id")
         [at_exchange] = exchange_orders(sim, order["client_order_id"])  # placed once, found, never re-sent
         assert done["exchange_order_id"] == at_exchange.txid and done["filled_qty"] == at_exchange.vol_exec
     finally:
@@ -207,7 +108,7 @@ def test_live_slow_ack_leaves_the_order_unknown_then_resolves_it_by_cl_ord_id_wi
 
 
 def test_shadow_orders_are_validated_by_the_exchange_stored_and_never_placed(sim: Any, db_url: str) -> None:
-    system = Live(sim, db_url, "shadow")
+    system = LiveSystem(sim, db_url, mode="shadow")
     try:
         assert system.taker("buy").approved
         [order] = system.orders()
@@ -263,7 +164,7 @@ def test_startup_refuses_a_key_without_trading_permission_with_one_line() -> Non
 def test_preflight_selects_the_pairs_the_funds_can_trade_and_prints_the_limits(sim: Any) -> None:
     settings = load_settings(overrides={"runtime": {"mode": "live", "market": "kraken", "symbols": SYMBOL}},
                              env={"KRAKEN_ENABLED_PAIRS": "ETH", "KRAKEN_TRADE_BUFFER": "1.1"})
-    with client_for(sim) as client:
+    with rest_client(sim) as client:
         selected, balances, lines = live_preflight(client, settings, sim_instrument_rules((SYMBOL,)), sim_rest_pairs((SYMBOL,)))
     assert selected == {SYMBOL} and balances["USD"] > 0
     assert lines[0].startswith("live: trading ETH/USD") and "trade buffer 1.1" in lines[2]
