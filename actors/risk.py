@@ -45,7 +45,6 @@ from kraken_runtime.core.risk.ladder import LadderState, LadderVerdict, evaluate
 from kraken_runtime.core.risk.types import Funds, InstrumentRules, MarketView, Proposal, RiskLimits, SymbolExposure
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
-from kraken_runtime.storage import route as route_store
 from kraken_runtime.storage.db import reset_thread_connection
 
 log = logging.getLogger(__name__)
@@ -174,23 +173,13 @@ class RiskEnvelopeActor(SupervisedActor):
         view = self.views.get(intent.symbol)
         proposal = proposal_for(intent, mid=view.mid if view else None, band_bps=self.limits.price_band_bps,
                                 tick=instrument.price_increment if instrument else None)
-        intent_id = intent.intent_id
-        try:
-            if not intent_id:
-                state = {"epoch": view.epoch, "bid": view.best_bid, "ask": view.best_ask, "mid": view.mid,
-                         "state_ts_ns": view.state_ts_ns} if view else {}
-                intent_id = route_store.insert_intent(self.run_id, intent, state=state)
-        except Exception as exc:  # noqa: BLE001 - a decision we cannot trace is no decision
-            reset_thread_connection()
-            log.error("risk: intent on %s not stored (%s): rejected", intent.symbol, exc)
-            self.metrics.risk_decisions.labels(rule="unstored", outcome="reject").inc()
-            self._tell_scanner(intent, accepted=False, reason="the intent could not be stored", now=now)
-            return None
         if intent.expires_at_ns and now > intent.expires_at_ns:
-            self._store_decision(intent_id, "rejected", "state_guard", f"intent expired {(now - intent.expires_at_ns) / 1e6:.0f} ms ago",
-                                 {"expires_at_ns": intent.expires_at_ns, "now_ns": now}, now)
-            self.metrics.risk_decisions.labels(rule="expired", outcome="reject").inc()
-            self._tell_scanner(intent, accepted=False, reason="intent expired", now=now, intent_id=intent_id)
+            stored = self._record(intent, view, "rejected", "state_guard",
+                                  f"intent expired {(now - intent.expires_at_ns) / 1e6:.0f} ms ago",
+                                  {"expires_at_ns": intent.expires_at_ns, "now_ns": now}, now)
+            if stored is not None:
+                self.metrics.risk_decisions.labels(rule="expired", outcome="reject").inc()
+                self._tell_scanner(intent, accepted=False, reason="intent expired", now=now, intent_id=stored[0])
             return None
         self._check_ladder(now)
         verdict = evaluate(proposal, self._context(intent.symbol, now, view, instrument), self.limits)
@@ -201,11 +190,10 @@ class RiskEnvelopeActor(SupervisedActor):
             "client_order_id": client_order_id or None, "style": intent.style, "strategies": list(intent.strategies),
             "steps": [{"rule": d.rule, "outcome": d.outcome, "reason": d.reason, "inputs": dict(d.inputs)} for d in verdict.steps],
         }
-        event_id = self._store_decision(intent_id, decision, verdict.rule, verdict.reason, details, now)
-        if event_id is None:
-            self.metrics.risk_decisions.labels(rule="unstored", outcome="reject").inc()
-            self._tell_scanner(intent, accepted=False, reason="the decision could not be stored", now=now, intent_id=intent_id)
+        stored = self._record(intent, view, decision, verdict.rule, verdict.reason, details, now)
+        if stored is None:
             return None
+        intent_id, event_id = stored
         self.metrics.risk_decisions.labels(rule=verdict.rule, outcome=verdict.outcome).inc()
         self._tell_scanner(intent, accepted=verdict.approved, reason=verdict.reason, now=now, intent_id=intent_id)
         if not verdict.approved:
@@ -215,6 +203,8 @@ class RiskEnvelopeActor(SupervisedActor):
                      verdict.reason)
             return verdict
         p = verdict.proposal
+        log.info("risk: intent #%d %s %s %s: %s @ %s -> order %s", intent_id, intent.symbol, intent.side, decision,
+                 format(p.qty, "f"), format(p.price, "f"), client_order_id)
         self.rate_counter.charge(intent.symbol, add_order_cost(), self.monotonic_s())
         self.open_orders[client_order_id] = OpenOrder(symbol=p.symbol, side=p.side, remaining=p.qty, price=p.price,
                                                       post_only=p.post_only)
@@ -274,14 +264,22 @@ class RiskEnvelopeActor(SupervisedActor):
                 reserved += o.remaining
         return Funds(available=self.balances.get(asset, ZERO), reserved=reserved)
 
-    def _store_decision(self, intent_id: int | None, decision: str, rule: str, reason: str, details: Mapping[str, Any],
-                        now: int) -> int | None:
+    def _record(self, intent: Intent, view: MarketView | None, decision: str, rule: str, reason: str,
+                details: Mapping[str, Any], now: int) -> tuple[int, int] | None:
+        """Store the decision, and the intent with it when the scanner sent it unstored, in one transaction:
+        (intent id, risk event id). A decision that cannot be stored is no decision: the intent is refused,
+        counted (rule `unstored`), the scanner told, and nothing goes out."""
+        state: dict[str, Any] = ({"bid": view.best_bid, "ask": view.best_ask, "mid": view.mid} if view else {})
+        state.update(intent.snapshot_state())
         try:
-            return store.insert_risk_event(self.run_id, intent_id=intent_id, decision=decision, rule=rule, reason=reason,
-                                           details=details, now_ns=now)
+            return store.insert_decision(self.run_id, intent, state=state, decision=decision, rule=rule, reason=reason,
+                                         details=details, now_ns=now)
         except Exception as exc:  # noqa: BLE001
             reset_thread_connection()
-            log.error("risk: decision not stored (%s); nothing goes out", exc)
+            log.error("risk: intent on %s %s and its decision not stored (%s): refused, nothing goes out", intent.symbol,
+                      intent.side, exc)
+            self.metrics.risk_decisions.labels(rule="unstored", outcome="reject").inc()
+            self._tell_scanner(intent, accepted=False, reason="the intent and its decision could not be stored", now=now)
             return None
 
     def _tell_scanner(self, intent: Intent, *, accepted: bool, reason: str, now: int, intent_id: int = 0) -> None:
@@ -350,8 +348,13 @@ class RiskEnvelopeActor(SupervisedActor):
         self.requested_level = verdict.level
         reason = f"kill ladder: {verdict.reason}"
         log.warning("risk: %s -> requesting %s", reason, verdict.level)
-        self._store_decision(None, "kill", verdict.rule, reason,
-                             {"level": verdict.level, "daily_pnl": verdict.daily_pnl, "drawdown": verdict.drawdown}, now)
+        try:
+            store.insert_risk_event(self.run_id, intent_id=None, decision="kill", rule=verdict.rule, reason=reason,
+                                    details={"level": verdict.level, "daily_pnl": verdict.daily_pnl,
+                                             "drawdown": verdict.drawdown}, now_ns=now)
+        except Exception as exc:  # noqa: BLE001 - the request itself still goes to the supervisor (it stores the mode)
+            reset_thread_connection()
+            log.error("risk: the kill ladder's event not stored (%s)", exc)
         self.link.report(SafetyModeRequested(mode=verdict.level, reason=reason, source=f"kill:{verdict.rule}"))
         if verdict.level == "halted":  # do not wait for the supervisor's round trip to stop resting orders
             self.send(self.executor_name, CancelOrders(reason=reason))

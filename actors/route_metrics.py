@@ -41,7 +41,7 @@ class RouteMetrics:
                                        ["strategy"], registry=r)
         self.scans = Counter("krt_scans_total", "Scanner passes over every symbol.", registry=r)
         self.intents_not_stored = Counter("krt_intents_not_stored_total",
-                                          "Intents dropped because they could not be stored (never sent unstored).", registry=r)
+                                          "Intents lost: the risk envelope could not take them and they could not be stored either.", registry=r)
 
     def register(self, symbols: Iterable[str], strategies: Iterable[str]) -> None:
         strategies = tuple(strategies)

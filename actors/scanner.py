@@ -3,8 +3,9 @@
 In: StateSnapshot from the state holders (latest wins per symbol: while one waits in the mailbox a newer
 one replaces it, so a busy scanner works on the newest state and its mailbox holds at most one snapshot per
 symbol), StrategyEnablementChanged from the strategy actors, StrategyFill and IntentDecided from the risk
-envelope / executor (feedback loop), and its own ScanTick and RegimeSample timers. Out: each intent stored in
-`intents` (with its snapshot and reasons) and then told to `risk` through the directory, the regime written
+envelope / executor (feedback loop), and its own ScanTick and RegimeSample timers. Out: each intent told to
+`risk` through the directory, which stores it in `intents` (with its snapshot and reasons) together with its
+decision, in one transaction (an intent `risk` cannot take now is stored here, undecided), the regime written
 to run_symbol_state.regime, the scorecard stored, metrics, one INFO line per intent and a one-line scan
 summary per status interval.
 
@@ -60,7 +61,8 @@ class RegimeSample:
 
 
 def intent_line(intent: Intent) -> str:
-    return (f"intent #{intent.intent_id} {intent.symbol} {intent.side} {format(intent.size, 'f')} @ {format(intent.limit_price, 'f')} "
+    number = f" #{intent.intent_id}" if intent.intent_id else ""  # unstored: the risk envelope stores it
+    return (f"intent{number} {intent.symbol} {intent.side} {format(intent.size, 'f')} @ {format(intent.limit_price, 'f')} "
             f"{intent.style} score={text(intent.score)} strategies={'+'.join(intent.strategies) or '-'} "
             f"regime={dict(intent.reasons).get('regime', '?')} epoch={intent.epoch} seq={intent.seq}")
 
@@ -259,21 +261,25 @@ class ScannerActor(SupervisedActor):
                          f"ineligible: {', '.join(scanned.rejections)}" if scanned.rejections else "eligible")
 
     def _emit(self, intent: Intent, now: int) -> None:
-        snapshot_state: dict[str, Any] = {name[len("state."):]: value for name, value in intent.reasons if name.startswith("state.")}
-        snapshot_state.update(epoch=intent.epoch, seq=intent.seq, state_ts_ns=intent.state_ts_ns, recv_ts_ns=intent.recv_ts_ns)
+        """Send the intent to the risk envelope, which stores it with its decision in one transaction (so an
+        intent row never lacks its decision, and the tick-to-intent path holds no commit). An intent the risk
+        envelope cannot take now (restarting, disabled) is stored here, so every emitted intent is on record."""
+        self._counts["intents"] += 1
+        self.metrics.intents.labels(symbol=intent.symbol, side=intent.side).inc()
+        self.metrics.tick_to_intent.observe(max(0, now - intent.recv_ts_ns) / NS_PER_S)
+        if self.send(self.risk_name, intent):
+            log.info("%s", intent_line(intent))
+            return
         try:
-            intent_id = route_store.insert_intent(self.run_id, intent, state=snapshot_state)
-        except Exception as exc:  # noqa: BLE001 - an intent that cannot be traced is not sent
+            intent_id = route_store.insert_intent(self.run_id, intent, state=intent.snapshot_state())
+        except Exception as exc:  # noqa: BLE001 - counted and said; the risk envelope never saw it, so nothing went out
             reset_thread_connection()
             self.metrics.intents_not_stored.inc()
-            log.error("%s: intent for %s not stored, so not sent: %s", self.link.name, intent.symbol, exc)
+            log.error("%s: intent for %s neither decided (%s not running) nor stored: %s", self.link.name, intent.symbol,
+                      self.risk_name, exc)
             return
-        stored = dataclasses.replace(intent, intent_id=intent_id)
-        self._counts["intents"] += 1
-        self.metrics.intents.labels(symbol=stored.symbol, side=stored.side).inc()
-        self.metrics.tick_to_intent.observe(max(0, now - stored.recv_ts_ns) / NS_PER_S)
-        log.info("%s", intent_line(stored))
-        self.send(self.risk_name, stored)
+        log.warning("%s: %s; %s not running, so it is stored undecided", self.link.name,
+                    intent_line(dataclasses.replace(intent, intent_id=intent_id)), self.risk_name)
 
     def _summary(self, now: int) -> None:
         self._last_summary_ns = now

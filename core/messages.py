@@ -174,6 +174,13 @@ class Intent:
     created_at_ns: int
     recv_ts_ns: int  # receipt of the frame that produced the state (tick-to-intent latency)
 
+    def snapshot_state(self) -> dict[str, str | int]:
+        """The snapshot it was decided on, as stored with it in `intents.state`: the `state.*` reasons (bid,
+        ask, spread) with epoch, seq, state time and the frame's receive time."""
+        state: dict[str, str | int] = {name[6:]: value for name, value in self.reasons if name.startswith("state.")}
+        state.update(epoch=self.epoch, seq=self.seq, state_ts_ns=self.state_ts_ns, recv_ts_ns=self.recv_ts_ns)
+        return state
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StrategyFill:

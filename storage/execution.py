@@ -13,7 +13,10 @@ from typing import Any, Mapping, Sequence
 
 import peewee as pw
 
-from kraken_runtime.storage.models import Fill, Intent, Order, RiskEvent, Run, SafetyModeChange
+from kraken_runtime.core.messages import Intent as IntentMessage
+from kraken_runtime.storage.models import Fill, Intent, Order, RiskEvent, Run, SafetyModeChange, database_proxy
+from kraken_runtime.storage.route import insert_intent
+from kraken_runtime.storage.statements import insert_one, update_where
 
 OPEN_STATUSES = ("pending_new", "new", "partially_filled", "unknown")
 
@@ -27,17 +30,29 @@ def strategies_of(intent_strategy: str | None) -> tuple[str, ...]:
 
 def insert_risk_event(run_id: int, *, intent_id: int | None, decision: str, rule: str, reason: str,
                       details: Mapping[str, Any] | None, now_ns: int) -> int:
-    return int(RiskEvent.create(run=run_id, intent=intent_id or None, decision=decision, rule=rule, reason=reason,
-                                details=dict(details) if details is not None else None, created_at_ns=now_ns).id)
+    return insert_one(RiskEvent, dict(run=run_id, intent=intent_id or None, decision=decision, rule=rule, reason=reason,
+                                      details=dict(details) if details is not None else None, created_at_ns=now_ns))
+
+
+def insert_decision(run_id: int, intent: IntentMessage, *, state: Mapping[str, Any], decision: str, rule: str,
+                    reason: str, details: Mapping[str, Any] | None, now_ns: int) -> tuple[int, int]:
+    """The risk envelope's decision on an intent, with the intent itself when it is not stored yet
+    (`intent.intent_id` 0: the scanner sends intents unstored) in the same transaction: an intent row never
+    lacks its decision, and the decision costs one commit. Returns (intent id, risk event id)."""
+    with database_proxy.atomic():
+        intent_id = intent.intent_id or insert_intent(run_id, intent, state=state)
+        event_id = insert_risk_event(run_id, intent_id=intent_id, decision=decision, rule=rule, reason=reason,
+                                     details=details, now_ns=now_ns)
+    return intent_id, event_id
 
 
 def insert_order(run_id: int, *, intent_id: int, client_order_id: str, venue: str, mode: str, symbol: str, side: str,
                  order_type: str, price: Decimal, qty: Decimal, post_only: bool, reduce_only: bool, time_in_force: str,
                  now_ns: int) -> int:
-    return int(Order.create(run=run_id, intent=intent_id or None, client_order_id=client_order_id, venue=venue, mode=mode,
-                            symbol=symbol, side=side, order_type=order_type, price=price, qty=qty, post_only=post_only,
-                            reduce_only=reduce_only, time_in_force=time_in_force, status="pending_new",
-                            created_at_ns=now_ns, updated_at_ns=now_ns).id)
+    return insert_one(Order, dict(run=run_id, intent=intent_id or None, client_order_id=client_order_id, venue=venue,
+                                  mode=mode, symbol=symbol, side=side, order_type=order_type, price=price, qty=qty,
+                                  post_only=post_only, reduce_only=reduce_only, time_in_force=time_in_force,
+                                  status="pending_new", created_at_ns=now_ns, updated_at_ns=now_ns))
 
 
 def update_order(client_order_id: str, *, now_ns: int, status: str, filled_qty: Decimal, avg_fill_price: Decimal | None,
@@ -47,17 +62,15 @@ def update_order(client_order_id: str, *, now_ns: int, status: str, filled_qty: 
                   last_error=last_error, updated_at_ns=now_ns)
     if price is not None:
         fields["price"] = price
-    return int(Order.update(**fields).where(Order.client_order_id == client_order_id).execute())
+    return update_where(Order, fields, key="client_order_id", equals=client_order_id)
 
 
 def insert_fill(run_id: int, *, order_id: int, exec_id: str, symbol: str, side: str, price: Decimal, qty: Decimal,
                 fee: Decimal, fee_currency: str, liquidity: str, ts_exchange_ns: int | None, now_ns: int) -> bool:
     """True if the execution was new; a repeat of a stored exec_id changes nothing."""
-    inserted = (Fill.insert(run=run_id, order=order_id, exec_id=exec_id, symbol=symbol, side=side, price=price, qty=qty,
-                            fee=fee, fee_currency=fee_currency, liquidity=liquidity, ts_exchange_ns=ts_exchange_ns,
-                            created_at_ns=now_ns)
-                .on_conflict_ignore().as_rowcount().execute())
-    return int(inserted) == 1
+    return insert_one(Fill, dict(run=run_id, order=order_id, exec_id=exec_id, symbol=symbol, side=side, price=price, qty=qty,
+                                 fee=fee, fee_currency=fee_currency, liquidity=liquidity, ts_exchange_ns=ts_exchange_ns,
+                                 created_at_ns=now_ns), ignore_conflict=True) == 1
 
 
 # --- reads ----------------------------------------------------------------------------------------------------

@@ -25,10 +25,12 @@ the receipt time of the frame behind it (the reader's stamp, the same clock):
   (the strategies run on the scanner's thread, actors/strategy.py; `ScannerActor._take_signal` is wrapped to
   stamp it, the bench's only other change);
 - `decided`: an Intent's own creation time (the scanner's clock when it began scoring the symbol, after the
-  strategies) -> tick-to-decision without the intent's storage;
-- `intent`: an Intent -> sent to the risk envelope (what krt_tick_to_intent_seconds observes): after it is
-  stored (an intent that cannot be traced is not sent), so `intent` - `decided` is mostly that SQLite commit;
-- `order`: the risk envelope's OrderRequest for that intent -> sent to the executor;
+  strategies);
+- `intent`: an Intent -> sent to the risk envelope (what krt_tick_to_intent_seconds observes). Sent unstored:
+  the risk envelope stores it with its decision in one transaction (docs/ARCHITECTURE.md "Route engine");
+  before that change the scanner committed it first, and `intent` - `decided` was mostly that commit;
+- `order`: the risk envelope's OrderRequest for that intent (after the intent and decision are committed) ->
+  sent to the executor;
 - `order_ack`: the executor's first OrderUpdate for it -> sent back to the risk envelope.
 
 The product throttles decisions by design: the state holder publishes a snapshot at most every
@@ -127,7 +129,8 @@ class Tap:
         self.on = False
         self.reject_feedback = reject_feedback
         self.values: dict[str, list[int]] = {stage: [] for stage in STAGES}
-        self.intent_recv: dict[int, int] = {}  # intent_id -> recv_ts_ns
+        # (symbol, expires_at_ns) -> recv_ts_ns: intents are sent unstored (id 0); the OrderRequest carries both
+        self.intent_recv: dict[tuple[str, int], int] = {}
         self.order_recv: dict[str, int] = {}  # client_order_id -> recv_ts_ns
         self.acked: set[str] = set()
 
@@ -146,9 +149,9 @@ class Tap:
                 if isinstance(message, Intent):
                     values["decided"].append(message.created_at_ns - message.recv_ts_ns)
                     values["intent"].append(now - message.recv_ts_ns)
-                    self.intent_recv[message.intent_id] = message.recv_ts_ns
+                    self.intent_recv[(message.symbol, message.expires_at_ns)] = message.recv_ts_ns
                 elif isinstance(message, OrderRequest):
-                    recv = self.intent_recv.get(message.intent_id)
+                    recv = self.intent_recv.get((message.symbol, message.expires_at_ns))
                     if recv is not None:
                         values["order"].append(now - recv)
                         self.order_recv[message.client_order_id] = recv

@@ -186,6 +186,36 @@ def test_intent_on_an_old_epoch_is_rejected_stored_and_never_placed(system: Any)
     assert s.router.of(IntentDecided)[0].accepted is False
 
 
+def test_an_unstored_intent_is_stored_with_its_decision_in_one_transaction_or_refused(
+        system: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kraken_runtime.storage import route as route_store
+    s = system
+    s.market(snapshot())
+    sent = intent(s.clock, style="taker", size="0.01", price="3501")
+    sent = Intent(**{**{f: getattr(sent, f) for f in sent.__dataclass_fields__},
+                     "reasons": (("state.bid", "3499.70000000"), ("state.epoch", "1"), ("imbalance", "0.5"))})
+    assert s.risk.ask(sent, timeout=5).approved
+    s.settle()
+    [row] = route_store.intents(s.run_id)
+    assert row["state"]["bid"] == "3499.70000000" and row["state"]["epoch"] == 1 and row["state"]["recv_ts_ns"] == sent.recv_ts_ns
+    [event] = store.risk_events(s.run_id)
+    assert event["intent"] == row["id"] and event["decision"] == "accepted"
+    assert [o["intent_id"] for o in store.orders(s.run_id)] == [row["id"]]
+    assert s.router.of(IntentDecided)[-1].intent_id == row["id"]
+
+    # The decision's row cannot be written: the intent's row is rolled back with it, and nothing goes out.
+    def broken(*_a: Any, **_k: Any) -> int:
+        raise RuntimeError("disk I/O error")
+
+    monkeypatch.setattr(store, "insert_risk_event", broken)
+    assert s.risk.ask(intent(s.clock, style="taker", size="0.01", price="3501"), timeout=5) is None
+    s.settle()
+    assert len(route_store.intents(s.run_id)) == 1 and len(store.orders(s.run_id)) == 1
+    refused = s.router.of(IntentDecided)[-1]
+    assert refused.accepted is False and "could not be stored" in refused.reason
+    assert s.metrics.risk_decisions.labels(rule="unstored", outcome="reject")._value.get() == 1
+
+
 def test_taker_intent_goes_out_as_ioc_bounded_by_the_price_band_and_walks_the_depth(system: Any) -> None:
     s = system
     s.market(snapshot(ask_qty="0.05"))

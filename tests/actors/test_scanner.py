@@ -162,11 +162,14 @@ def test_snapshots_become_stored_intents_with_the_epoch_and_seq_of_their_snapsho
     finally:
         route.stop()
     received = [intent for _, intent in route.risk.intents()]
-    rows = {row["id"]: row for row in route_store.intents(run_id)}
+    # Sent unstored: the risk envelope stores each intent with its decision (tests/actors/test_execution.py);
+    # this probe stores nothing, so nothing is in `intents`, and each carries the snapshot it will be stored with.
+    assert route_store.intents(run_id) == []
     for intent in received:
-        row = rows[intent.intent_id]  # every intent sent was stored first, under the id it carries
-        assert (row["epoch"], row["seq"], row["state_ts_ns"]) == (intent.epoch, intent.seq, intent.state_ts_ns)
-        assert row["state"]["epoch"] == intent.epoch and row["state"]["bid"] == "100.00000000"
+        assert intent.intent_id == 0
+        state = intent.snapshot_state()
+        assert (state["epoch"], state["seq"], state["state_ts_ns"]) == (intent.epoch, intent.seq, intent.state_ts_ns)
+        assert state["bid"] == "100.00000000" and state["recv_ts_ns"] == intent.recv_ts_ns
         assert intent.side == "buy" and intent.strategies == ("imbalance",) and intent.style == "maker"
         reasons = dict(intent.reasons)
         assert reasons["imbalance"].startswith("buy strength=1.0000") and reasons["imbalance.min_imbalance"] == "0.3000"
@@ -179,6 +182,22 @@ def test_snapshots_become_stored_intents_with_the_epoch_and_seq_of_their_snapsho
     assert route.sample("krt_tick_to_intent_seconds_count") >= len(received)
     card = {(row["strategy"], row["symbol"]): row for row in route_store.scorecard(run_id)}
     assert card[("imbalance", "BTC/USD")]["signals"] >= 1 and card[("imbalance", "BTC/USD")]["intents"] >= 1
+
+
+def test_an_intent_the_risk_envelope_cannot_take_is_stored_undecided_by_the_scanner(database, wait_until):
+    from kraken_runtime.storage import route as route_store
+    run_id = new_run(database)
+    route = Route(fast_settings(), run_id)
+    try:
+        wait_until(lambda: route.risk.intents(), timeout=10, what="first intent at the risk probe")
+        route.directory.detach("risk", "restarting")
+        wait_until(lambda: route_store.intents(run_id), timeout=10, what="an intent stored by the scanner")
+    finally:
+        route.stop()
+    rows = route_store.intents(run_id)
+    assert all(row["strategy"] == "imbalance" and row["side"] == "buy" for row in rows)
+    assert all(row["state"]["bid"] == "100.00000000" and row["state"]["epoch"] == row["epoch"] for row in rows)
+    assert route.sample("krt_intents_not_stored_total") == 0
 
 
 def test_a_crash_looping_strategy_is_disabled_alone_and_the_others_keep_producing_intents(database, wait_until):

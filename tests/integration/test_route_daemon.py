@@ -5,6 +5,7 @@ strategy's contribution within a second and the switch survives a restart."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -33,8 +34,10 @@ def test_default_run_signals_from_several_strategies_and_explained_intents_on_co
     result = _run(tmp_path, 25)
     assert result.returncode == 0, result.stderr[-3000:]
     console = result.stdout + result.stderr
-    intent_lines = [line for line in console.splitlines() if "scanner: intent #" in line]
+    intent_lines = [line for line in console.splitlines() if "scanner: intent " in line]
     assert intent_lines, console[-3000:]
+    # the risk envelope stores each intent with its decision and names it by its row id
+    decision_lines = [line for line in console.splitlines() if "risk: intent #" in line]
     assert " score=" in intent_lines[0] and " strategies=" in intent_lines[0] and " @ " in intent_lines[0]
     assert any("scan: scans=" in line for line in console.splitlines())
     db = open_database(f"sqlite:///{tmp_path / 'state' / 'kraken-runtime.db'}", migrate=False)
@@ -44,7 +47,9 @@ def test_default_run_signals_from_several_strategies_and_explained_intents_on_co
         signalling = {row["strategy"] for row in card if row["signals"] > 0}
         assert len(signalling) >= 2, card
         intents = route_store.intents(run_id)
-        assert len(intents) == len(intent_lines)
+        assert len(intents) == len(intent_lines) == len(decision_lines)
+        assert {row["id"] for row in intents} == {int(re.search(r"risk: intent #(\d+) ", line).group(1))  # type: ignore[union-attr]
+                                                  for line in decision_lines}
         for row in intents:
             assert row["epoch"] >= 1 and row["seq"] > 0 and row["state"]["epoch"] == row["epoch"]
             reasons = dict(map(tuple, row["signals"]["reasons"]))
