@@ -28,6 +28,7 @@ from kraken_runtime.storage.models import (
     StrategySetting,
     database_proxy,
 )
+from kraken_runtime.storage.statements import insert_one, insert_sql, update_where
 
 SAFETY_MODES = ("active", "reduce_only", "halted")
 COMMAND_FINAL_STATUSES = ("applied", "refused", "failed")
@@ -446,7 +447,7 @@ def _insert_rows(model: type[BaseModel], run_id: int, rows: Iterable[Mapping[str
     names = ("run", *sorted(columns - {"run"}))
     fields = [model._meta.fields[name] for name in names]
     db = database_proxy.obj
-    sql_for, per_statement = _insert_sql(db, model, names)
+    sql_for, per_statement = insert_sql(db, model, names)
     run_value = fields[0].db_value(run_id)
     value_fields = list(zip(names[1:], fields[1:]))
     with database_proxy.atomic():
@@ -457,30 +458,6 @@ def _insert_rows(model: type[BaseModel], run_id: int, rows: Iterable[Mapping[str
                 params.extend([field.db_value(row.get(name)) for name, field in value_fields])
             db.execute_sql(sql_for(len(chunk)), params)
     return len(batch)
-
-
-_INSERT_SQL: dict[tuple[str, str, tuple[str, ...]], tuple[Callable[[int], str], int]] = {}
-
-
-def _insert_sql(db: pw.Database, model: type[BaseModel], names: tuple[str, ...]) -> tuple[Callable[[int], str], int]:
-    """(rows -> INSERT text for that many rows of `names`, rows per statement: at most 999 parameters)."""
-    key = (type(db).__name__, model._meta.table_name, names)
-    cached = _INSERT_SQL.get(key)
-    if cached is not None:
-        return cached
-    quoted = ", ".join(f'"{model._meta.fields[name].column_name}"' for name in names)
-    one_row = "(" + ", ".join([db.param] * len(names)) + ")"
-    head = f'INSERT INTO "{model._meta.table_name}" ({quoted}) VALUES '
-    texts: dict[int, str] = {}
-
-    def sql_for(count: int) -> str:
-        text = texts.get(count)
-        if text is None:
-            text = texts[count] = head + ", ".join([one_row] * count)
-        return text
-
-    cached = _INSERT_SQL[key] = (sql_for, max(1, 999 // len(names)))
-    return cached
 
 
 def insert_market_tickers(run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -509,20 +486,22 @@ def prune_market_data(*, older_than_ns: int, batch_rows: int = 5000) -> int:
 # --- intents, risk events, orders, fills ---------------------------------------------------------------
 
 
+# One row per call through statement texts made once (storage/statements.py): peewee's query building was
+# most of a row's cost.
 def insert_intent(run_id: int, **values: Any) -> int:
-    return Intent.create(run=run_id, **values).id
+    return insert_one(Intent, {"run": run_id, **values})
 
 
 def insert_risk_event(run_id: int, **values: Any) -> int:
-    return RiskEvent.create(run=run_id, **values).id
+    return insert_one(RiskEvent, {"run": run_id, **values})
 
 
 def insert_order(run_id: int, **values: Any) -> int:
-    return Order.create(run=run_id, **values).id
+    return insert_one(Order, {"run": run_id, **values})
 
 
 def update_order(client_order_id: str, *, now_ns: int, **values: Any) -> int:
-    return Order.update(updated_at_ns=now_ns, **values).where(Order.client_order_id == client_order_id).execute()
+    return update_where(Order, {"updated_at_ns": now_ns, **values}, key="client_order_id", equals=client_order_id)
 
 
 def get_order(client_order_id: str) -> dict[str, Any] | None:
@@ -532,8 +511,7 @@ def get_order(client_order_id: str) -> dict[str, Any] | None:
 
 def insert_fill(run_id: int, order_id: int, **values: Any) -> bool:
     """Insert a fill unless its exchange execution id is already stored; True if it was new."""
-    inserted = Fill.insert(run=run_id, order=order_id, **values).on_conflict_ignore().as_rowcount().execute()
-    return inserted == 1
+    return insert_one(Fill, {"run": run_id, "order": order_id, **values}, ignore_conflict=True) == 1
 
 
 def fills_for_order(order_id: int) -> list[dict[str, Any]]:

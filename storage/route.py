@@ -12,20 +12,20 @@ from kraken_runtime.core.messages import Intent, StrategyFill
 from kraken_runtime.storage.models import Intent as IntentRow
 from kraken_runtime.storage.models import RunSymbolState, StrategyScore, database_proxy
 from kraken_runtime.storage.models import StrategyFill as StrategyFillRow
+from kraken_runtime.storage.statements import insert_one
 
 
 def insert_intent(run_id: int, intent: Intent, *, state: Mapping[str, Any]) -> int:
     """Store an intent with the snapshot it was decided on (`state`: epoch, seq, bid, ask, state time ...)
     and every signal, feature and threshold behind it; returns its id."""
-    row = IntentRow.create(
+    return insert_one(IntentRow, dict(
         run=run_id, symbol=intent.symbol, strategy="+".join(intent.strategies)[:64], side=intent.side,
         order_type="limit", price=intent.limit_price, qty=intent.size, epoch=intent.epoch, seq=intent.seq,
         state_ts_ns=intent.state_ts_ns, state=dict(state), signals={"reasons": [list(pair) for pair in intent.reasons],
                                                                     "strategies": list(intent.strategies)},
         created_at_ns=intent.created_at_ns, score=intent.score, style=intent.style, expires_at_ns=intent.expires_at_ns,
         recv_ts_ns=intent.recv_ts_ns,
-    )
-    return int(row.id)
+    ))
 
 
 def intents(run_id: int, *, symbol: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
