@@ -39,7 +39,7 @@ Rows (what / baseline / target, from issue 15):
   paced source thread -> six threads chained by queues doing no work / tick-to-intent p99 <= 1 ms at 5k/s,
   <= 2x baseline.
 - order: submit -> ack and submit -> fill p50/p99 through the ExecutorActor, paper venue and Kraken venue
-  against the local exchange's signed REST API (ops/bench/order.py) / the exchange's own in-process
+  against the local exchange's signed REST API and its private WebSocket (ops/bench/order.py) / the exchange's own in-process
   add_order round trip / p99 <= 5 ms.
 - storage: rows/s through storage/repo.py on SQLite and PostgreSQL (when reachable at
   KRT_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test) / raw sqlite3 / psycopg2
@@ -669,8 +669,8 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
         "pipeline", "ms from a book frame's receipt to each stage boundary (p50 / p99 / p99.9), the daemon's actors and "
         "wiring (feed -> state -> scanner -> strategies -> risk -> executor, paper venue) at a paced rate: applied (state "
         "holder), to_scanner (snapshot handed on), signal (a strategy's decision, on the scanner's thread), decided "
-        "(the intent made, before it is stored), intent (stored, then sent to risk: tick-to-intent), order (risk -> "
-        "executor), order_ack (executor's first update); `defaults` = the shipped "
+        "(the intent made), intent (sent to risk, unstored: tick-to-intent), order (risk stores the intent with its "
+        "decision, then -> executor), order_ack (executor's first update); `defaults` = the shipped "
         "throttles (snapshot 100 ms, scan 200 ms, an intent per symbol per 5 s, decided on the fresh snapshot), `eager` = "
         "snapshot 1 ms, scan 10 ms, an intent per symbol per 50 ms at most", "ms", figures,
         "a paced source thread -> 6 threads chained by queue.SimpleQueue doing no work, stamp -> last stage, same rate",
@@ -692,7 +692,7 @@ def bench_order(quick: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     ratio: dict[str, Any] = {}
     met: dict[str, bool] = {}
-    for path in ("paper", "live"):
+    for path in ("paper", "live", "live_ws"):
         for leg in ("ack", "fill"):
             s = row[path][leg]
             label = f"{path} submit -> {leg}"
@@ -703,13 +703,14 @@ def bench_order(quick: bool) -> dict[str, Any]:
             figures[f"{path} misses"] = {"orders": "; ".join(row[path]["misses"])[:300]}
     baseline = {label: {"p50_ms": base["p50_ms"], "p99_ms": base["p99_ms"]} for label in figures if "submit" in label}
     rest = base["rest_add_order"]
-    for label in ("live submit -> ack", "live submit -> fill"):  # the signed REST AddOrder alone, same run
+    for label in ("live submit -> ack", "live submit -> fill"):  # the signed REST AddOrder alone, same run (the REST path)
         baseline[label].update(rest_add_order_p50_ms=rest["p50_ms"], rest_add_order_p99_ms=rest["p99_ms"])
     return result(
         "order", "ms from an OrderRequest told to the ExecutorActor (SQLite rows written) to its first ack / its fill "
         "coming back, a marketable IOC on BTC/USD at the local exchange; paper: paper venue (latency 0) on the exchange's "
         "book, acked and filled within the submit call; live: Kraken venue, signed REST AddOrder, fills by "
-        "QueryOrders polled every tick", "ms", figures,
+        "QueryOrders polled every tick; live_ws: Kraken venue over the private WebSocket (add_order, fills from the "
+        "executions channel)", "ms", figures,
         "the exchange's own round trip: Trading.add_order of the same order on its loop thread, from this thread "
         "(ack and fill at once)", baseline, ratio, "p99 <= 5 ms", met,
         "the daemon's defaults put the paper ack at executor.tick_interval_ms (100) + paper_latency_ms (50) and a live "

@@ -57,7 +57,7 @@ def test_run_when_quick_json_pipeline_and_order_then_one_object_each_with_stage_
     assert {"applied", "to_scanner", "signal", "decided", "intent", "order", "order_ack"} <= set(row)
     assert row["applied"].startswith("n ") and not row["applied"].startswith("n 0")  # frames reached the state holder
     assert pipeline["baseline"]["figures"]["5000/s eager"]["p99_ms"] > 0
-    legs = {f"{path} submit -> {leg}" for path in ("paper", "live") for leg in ("ack", "fill")}
+    legs = {f"{path} submit -> {leg}" for path in ("paper", "live", "live_ws") for leg in ("ack", "fill")}
     assert set(order["figures"]) == set(order["baseline"]["figures"]) == set(order["ratio"]) == legs
     for leg in legs:  # every order of every path was acknowledged and filled (no misses row)
         assert order["figures"][leg]["n"] == 5 and order["figures"][leg]["p99_ms"] > 0
