@@ -12,7 +12,7 @@ import time
 import urllib.request
 from collections import Counter
 from decimal import Decimal as D
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pykka
 import pytest
@@ -55,35 +55,28 @@ def sim() -> Iterator[Any]:
 
 
 class CountingClient(KrakenRestClient):
-    """The venue's REST client, counting the calls the WebSocket path is meant to spare."""
+    """The venue's REST client, counting the calls the WebSocket path is meant to spare (by Kraken's endpoint
+    name; each counted method is wrapped below)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.calls: Counter[str] = Counter()
 
-    def query_orders(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls["QueryOrders"] += 1
-        return super().query_orders(*args, **kwargs)
 
-    def open_orders(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls["OpenOrders"] += 1
-        return super().open_orders(*args, **kwargs)
+def _counted(method: str, endpoint: str) -> Callable[..., Any]:
+    base = getattr(KrakenRestClient, method)
 
-    def closed_orders(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls["ClosedOrders"] += 1
-        return super().closed_orders(*args, **kwargs)
+    def call(self: CountingClient, *args: Any, **kwargs: Any) -> Any:
+        self.calls[endpoint] += 1
+        return base(self, *args, **kwargs)
 
-    def add_order(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls["AddOrder"] += 1
-        return super().add_order(*args, **kwargs)
+    return call
 
-    def cancel_order(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls["CancelOrder"] += 1
-        return super().cancel_order(*args, **kwargs)
 
-    def cancel_all_orders_after(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls["CancelAllOrdersAfter"] += 1
-        return super().cancel_all_orders_after(*args, **kwargs)
+for _method, _endpoint in (("query_orders", "QueryOrders"), ("open_orders", "OpenOrders"), ("closed_orders", "ClosedOrders"),
+                           ("add_order", "AddOrder"), ("cancel_order", "CancelOrder"),
+                           ("cancel_all_orders_after", "CancelAllOrdersAfter")):
+    setattr(CountingClient, _method, _counted(_method, _endpoint))
 
 
 def rest_client(sim: Any, cls: type[KrakenRestClient] = KrakenRestClient, timeout_s: float = 5.0) -> KrakenRestClient:
