@@ -32,6 +32,7 @@ Behaviour worth knowing (each is tested against a local stub server):
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import threading
@@ -236,7 +237,16 @@ class KrakenRestClient:
         self._rng = rng or random.Random()
         # Waiting for the key lock is bounded: one in-flight call plus its rate-limit wait, with margin.
         self._lock_timeout_s = connect_s + read_s + rate_limit_max_wait_s + 5.0
-        self._session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # The environment (proxies, NO_PROXY, a CA bundle) is read once, here, for this base URL, instead
+            # of by requests on every call (`merge_environment_settings`: ~0.2 ms a request, on an order's path).
+            session.trust_env = False
+            session.proxies.update(requests.utils.get_environ_proxies(base_url))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                session.verify = bundle
+        self._session = session
         # No transport-level retries: a POST must never be re-sent behind our back.
         adapter = HTTPAdapter(max_retries=Retry(total=0, read=False, redirect=0, status=0))
         self._session.mount("http://", adapter)

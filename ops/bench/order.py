@@ -3,7 +3,9 @@ local exchange, beside a same-run baseline of the exchange's own in-process roun
 
     python ops/bench/order.py [--quick] [--orders N]
 
-The local exchange (`start_sim`, its own thread and event loop, loopback, port 0) serves BTC/USD. Each path
+The local exchange (`start_sim`, loopback, port 0) serves BTC/USD from a process of its own (`ExchangeProcess`), as a
+venue is: in this process its handlers took the GIL from the executor between its steps and counted in the
+path's time (before 2026-12-03 evening it ran on a thread here; docs/PERFORMANCE.md "order"). Each path
 runs the real ExecutorActor (pykka, a fresh SQLite database: every order and fill row is written, as in the
 daemon) and sends it OrderRequests one at a time, as the risk envelope does: a marketable IOC limit order
 (0.0001 BTC, 0.2 % through the best price of the exchange's current book), alternately buy and sell. The
@@ -30,10 +32,11 @@ Paths:
   executions snapshot received) before the first order. It runs on a second exchange started the same way (the
   first account's trading rate counter is spent by the other paths' orders).
 
-Baseline: the exchange's own round trip in process: `Trading.add_order` of the same order run on the exchange's
-loop thread from this thread (`SimHandle.call`), which returns the acknowledgement and the fill events at once.
-Beside it, `rest_add_order`: the signed REST AddOrder alone (KrakenRestClient from this thread: HMAC, HTTP
-over loopback, the exchange's REST handler; no actor, no database), which splits the live path's cost.
+Baseline: the exchange's own round trip in process: `Trading.add_order` of the same order run on an in-process
+exchange's loop thread from this thread (`SimHandle.call`), which returns the acknowledgement and the fill events
+at once. Beside it, `rest_add_order`: the signed REST AddOrder alone against the paths' exchange process
+(KrakenRestClient from this thread: HMAC, HTTP over loopback, the exchange's REST handler; no actor, no
+database), which splits the live path's cost.
 """
 
 from __future__ import annotations
@@ -210,23 +213,27 @@ def run_path(path: str, sim: Any, orders: int, workdir: Path) -> dict[str, Any]:
     return {"ack": _stats(ack), "fill": _stats(fill), "misses": misses}
 
 
-def run_baseline(sim: Any, orders: int) -> dict[str, Any]:
-    """Trading.add_order of the same IOC limit order on the exchange's own thread, called from this one."""
+def run_baseline(sim: Any, exchange: ExchangeProcess, orders: int) -> dict[str, Any]:
+    """Trading.add_order of the same IOC limit order on an in-process exchange's own thread, called from this one;
+    then the signed REST AddOrder alone against the paths' exchange process."""
     from kraken_runtime.actors.execution import sim_instrument_rules, sim_rest_pairs
     from kraken_runtime.core.kraken.rest import KrakenRestClient
     from kraken_runtime.core.sim.api import AddOrderRequest
+
+    def client(e: dict[str, Any]) -> KrakenRestClient:
+        return KrakenRestClient(version="bench", base_url=e["rest"], api_key=e["api_key"], api_secret=e["api_secret"],
+                                timeout_s=(5.0, 5.0))
 
     e = sim.endpoints
     trading, account = sim.server.trading, e["api_key"]
     pair = sim_rest_pairs((SYMBOL,))[SYMBOL]
     tick = sim_instrument_rules((SYMBOL,))[SYMBOL].price_increment
-    rest = KrakenRestClient(version="bench", base_url=e["rest"], api_key=e["api_key"], api_secret=e["api_secret"],
-                            timeout_s=(5.0, 5.0))
+    local_rest, rest = client(e), client(exchange.endpoints)
     values: list[int] = []
     rest_values: list[int] = []
     try:
         for i in range(orders + 1):
-            snapshot = _snapshot(rest, pair)
+            snapshot = _snapshot(local_rest, pair)
             side = "buy" if i % 2 == 0 else "sell"
             price = snapshot.best_ask * (1 + THROUGH) if side == "buy" else snapshot.best_bid * (1 - THROUGH)
             request = AddOrderRequest(symbol=SYMBOL, side=side, order_type="limit", order_qty=QTY,
@@ -239,8 +246,8 @@ def run_baseline(sim: Any, orders: int) -> dict[str, Any]:
             if i:
                 values.append(elapsed)
         # Where the live path's time goes: the signed REST AddOrder round trip alone (HMAC, HTTP over loopback,
-        # the exchange's REST handler), from this thread, no actor and no database; between orders the bench
-        # leaves the exchange's REST counter room (AddOrder itself costs the trading counter, not this one).
+        # the exchange process's REST handler), from this thread, no actor and no database; between orders the
+        # bench leaves the exchange's REST counter room (AddOrder itself costs the trading counter, not this one).
         for i in range(orders + 1):
             snapshot = _snapshot(rest, pair)
             side = "buy" if i % 2 == 0 else "sell"
@@ -252,30 +259,75 @@ def run_baseline(sim: Any, orders: int) -> dict[str, Any]:
             if i:
                 rest_values.append(elapsed)
     finally:
+        local_rest.close()
         rest.close()
     return {**_stats(values), "rest_add_order": _stats(rest_values)}
+
+
+def _exchange_main(conn: Any, seed: int) -> None:
+    """A local exchange in a process of its own (spawned): its endpoints sent back, served until told to stop."""
+    sys.path.insert(0, str(REPO_ROOT))
+    from kraken_runtime.sim_server.app import start_sim
+
+    sim = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=seed)
+    try:
+        conn.send(dict(sim.endpoints))
+        conn.recv()  # any message, or the parent gone (EOFError): stop
+    except EOFError:
+        pass
+    finally:
+        sim.stop()
+
+
+class ExchangeProcess:
+    """The local exchange the order paths talk to, in its own process, as a venue is: its event loop, REST and
+    WebSocket handlers and matching engine do not take this process's GIL from the executor. (In one process
+    they did: the exchange's handler ran between the executor's steps, and its time counted in the path's.)"""
+
+    def __init__(self, seed: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self.process = context.Process(target=_exchange_main, args=(child, seed), daemon=True, name="order-bench-exchange")
+        self.process.start()
+        if not self._conn.poll(60):
+            self.process.kill()
+            raise RuntimeError("the local exchange process did not start within 60 s")
+        self.endpoints: dict[str, Any] = self._conn.recv()
+
+    def stop(self) -> None:
+        try:
+            self._conn.send("stop")
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(timeout=15)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 def measure(orders: int) -> dict[str, Any]:
     from kraken_runtime.sim_server.app import start_sim
 
-    sim = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=11)
+    exchange = ExchangeProcess(seed=11)
+    local = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=11)  # the baseline's in-process round trip
     try:
         with tempfile.TemporaryDirectory(prefix="krt-order-bench-") as tmp:
-            # Live first: the baseline's orders charge the same account's trading rate counter, which the live
-            # path's AddOrders must find with room.
-            live = run_path("live", sim, orders, Path(tmp))
-            paper = run_path("paper", sim, orders, Path(tmp))
-            baseline = run_baseline(sim, orders)
+            # Live first: the REST-alone baseline's orders charge the same account's trading rate counter, which
+            # the live path's AddOrders must find with room.
+            live = run_path("live", exchange, orders, Path(tmp))
+            paper = run_path("paper", exchange, orders, Path(tmp))
+            baseline = run_baseline(local, exchange, orders)
             # An exchange of its own (same seed): the account's trading rate counter has no room for a fourth
             # set of orders on the first one.
-            ws_sim = start_sim(host="127.0.0.1", port=0, symbols=(SYMBOL,), seed=11)
+            ws_exchange = ExchangeProcess(seed=11)
             try:
-                live_ws = run_path("live_ws", ws_sim, orders, Path(tmp))
+                live_ws = run_path("live_ws", ws_exchange, orders, Path(tmp))
             finally:
-                ws_sim.stop()
+                ws_exchange.stop()
     finally:
-        sim.stop()
+        local.stop()
+        exchange.stop()
     return {"paper": paper, "live": live, "live_ws": live_ws, "baseline": baseline}
 
 
