@@ -28,6 +28,9 @@ class ExecutionMetrics:
                              ["symbol", "side", "liquidity"], registry=r)
         self.risk_decisions = Counter("krt_risk_decisions_total", "Risk envelope decisions, by deciding rule and outcome.",
                                       ["rule", "outcome"], registry=r)
+        # Exported at 0 from the start: a refusal because the intent and its decision could not be stored is the
+        # one a dashboard must see from its first occurrence (a series born at 1 shows no rate).
+        self.risk_decisions.labels(rule="unstored", outcome="reject")
         self.exposure = Gauge("krt_exposure_usd", "Worst-case absolute exposure (position plus open orders) at the mid, USD.",
                               ["symbol"], registry=r)
         self.pnl = Gauge("krt_pnl_usd", "Session PnL over every symbol, USD, by kind (realised, unrealised, fees, net).",
