@@ -45,7 +45,7 @@ from kraken_runtime.core.risk.ladder import LadderState, LadderVerdict, evaluate
 from kraken_runtime.core.risk.types import Funds, InstrumentRules, MarketView, Proposal, RiskLimits, SymbolExposure
 from kraken_runtime.storage import execution as store
 from kraken_runtime.storage import repo
-from kraken_runtime.storage.db import reset_thread_connection
+from kraken_runtime.storage.db import leave_checkpoints_to_others, reset_thread_connection
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +122,9 @@ class RiskEnvelopeActor(SupervisedActor):
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def on_supervised_start(self) -> None:
+        # An intent's row and its decision are committed here before the order goes out: like the executor's, this
+        # connection leaves WAL checkpoints (and their fsync) to the other writers (storage.db).
+        leave_checkpoints_to_others()
         try:  # a restarted instance must not trust the mode it was built with: the stored one is current
             self.safety_mode = repo.current_safety_mode()[0]
         except Exception as exc:  # noqa: BLE001 - unknown mode: nothing new goes out until the supervisor says

@@ -215,7 +215,8 @@ reset_thread_connection = close_thread_connection  # after a failed query (the n
 def leave_checkpoints_to_others() -> bool:
     """This thread's SQLite connection never runs a WAL checkpoint itself (`wal_autocheckpoint=0`); the other
     writers' connections keep SQLite's default (a checkpoint when the WAL passes 1,000 pages) and do it for the
-    file. For a latency-critical writer (the executor: an order row committed before the venue is called): the
+    file. For a latency-critical writer (the executor: an order row committed before the venue is called; the risk
+    envelope: an intent's row and its decision committed before the order goes out): the
     commit that crosses the threshold runs the checkpoint, with its fsync, on the committing thread, and that was
     the order path's p99 (paper ack p99 6.2 ms -> 1.6 ms without it, 200 orders, docs/PERFORMANCE.md). The
     ingest writer commits every few hundred milliseconds, so the WAL stays bounded. A reconnect (after a storage

@@ -216,6 +216,24 @@ def test_an_unstored_intent_is_stored_with_its_decision_in_one_transaction_or_re
     assert s.metrics.risk_decisions.labels(rule="unstored", outcome="reject")._value.get() == 1
 
 
+def test_the_risk_envelope_and_the_executor_leave_wal_checkpoints_to_other_writers(
+        system: Any, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both commit on an order's path (the intent with its decision; the order row): neither connection may run a
+    checkpoint's fsync there (storage.db.leave_checkpoints_to_others); this thread's connection still does."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("WAL checkpoints are SQLite's")
+    from kraken_runtime.storage.models import database_proxy
+
+    def autocheckpoint(_self: Any) -> int:
+        return int(database_proxy.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0])  # on the actor's thread
+
+    for cls in (RiskEnvelopeActor, ExecutorActor):
+        monkeypatch.setattr(cls, "autocheckpoint", autocheckpoint, raising=False)
+    assert system.risk.proxy().autocheckpoint().get(timeout=5) == 0
+    assert system.executor.proxy().autocheckpoint().get(timeout=5) == 0
+    assert autocheckpoint(None) == 1000
+
+
 def test_taker_intent_goes_out_as_ioc_bounded_by_the_price_band_and_walks_the_depth(system: Any) -> None:
     s = system
     s.market(snapshot(ask_qty="0.05"))
